@@ -1,0 +1,1 @@
+//! On-disk local cache (CAS + action cache).

@@ -1,0 +1,1 @@
+//! Remote cache over the Bazel HTTP cache protocol.

@@ -1,0 +1,12 @@
+//! Shared vocabulary of every layer: digests, identifiers and path types.
+//!
+//! Nothing in here performs I/O beyond hashing bytes handed to it; every other
+//! module may depend on `core`, and `core` depends on no other module.
+
+pub mod digest;
+pub mod ids;
+pub mod paths;
+
+pub use digest::{ActionKey, Digest};
+pub use ids::{ActionId, PackageId, UnitId};
+pub use paths::RelPath;
