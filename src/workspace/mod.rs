@@ -1,0 +1,17 @@
+//! Layer 1: what Cargo knows about the workspace, as an immutable model.
+//!
+//! * [`toolchain`]: rustc identity, sysroot and `--print cfg` per platform.
+//! * [`config`]: `.cargo/config.toml` files and `CARGO_*` overrides.
+//! * [`profiles`]: `[profile.*]` tables resolved per unit, as Cargo does.
+//! * [`load`]: `cargo metadata` into a guppy `PackageGraph`.
+//! * [`features`]: per-side feature resolution (resolver 1 and 2) with guppy.
+
+pub mod config;
+pub mod errors;
+pub mod features;
+pub mod load;
+pub mod model;
+pub mod profiles;
+pub mod toolchain;
+
+pub use errors::WorkspaceError;

@@ -1,0 +1,207 @@
+//! The owned workspace model: packages, targets and manifest facts that
+//! `cargo metadata` does not carry (lints, test harness flags).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::PackageId;
+
+/// Where a package comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Source {
+    /// A path package (member or not).
+    Path,
+    /// A registry package; the string is the registry URL.
+    Registry {
+        /// Registry source string.
+        url: String,
+    },
+    /// A git package.
+    Git {
+        /// Git source string.
+        url: String,
+    },
+}
+
+/// The kind of a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// `[lib]` (any crate types) or a proc-macro.
+    Lib,
+    /// `[[bin]]`.
+    Bin,
+    /// `[[example]]`.
+    Example,
+    /// `[[test]]` (integration test).
+    Test,
+    /// `[[bench]]`.
+    Bench,
+    /// `build.rs`.
+    CustomBuild,
+}
+
+impl TargetKind {
+    /// Cargo's name for the kind (`lib`, `bin`, `custom-build`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Lib => "lib",
+            TargetKind::Bin => "bin",
+            TargetKind::Example => "example",
+            TargetKind::Test => "test",
+            TargetKind::Bench => "bench",
+            TargetKind::CustomBuild => "custom-build",
+        }
+    }
+}
+
+/// One target of a package.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Target {
+    /// Target name as written (`app-cli`).
+    pub name: String,
+    /// Kind.
+    pub kind: TargetKind,
+    /// Crate types (`lib`, `rlib`, `cdylib`, `proc-macro`, `bin`...).
+    pub crate_types: Vec<String>,
+    /// Absolute source path.
+    pub src_path: PathBuf,
+    /// Edition.
+    pub edition: String,
+    /// `required-features`.
+    pub required_features: Vec<String>,
+    /// Built by `--tests` / in test mode.
+    pub test: bool,
+    /// `harness` (false means `--cfg test` instead of `--test`).
+    pub harness: bool,
+    /// Original `kind` list from metadata (e.g. `["lib"]`, `["proc-macro"]`).
+    pub metadata_kind: Vec<String>,
+    /// `doctest` flag (reported in JSON).
+    pub doctest: bool,
+    /// `doc` flag (reported in JSON).
+    pub doc: bool,
+}
+
+impl Target {
+    /// The crate name rustc sees (`-` replaced by `_`; build scripts are
+    /// `build_script_build`).
+    pub fn crate_name(&self) -> String {
+        if self.kind == TargetKind::CustomBuild {
+            "build_script_build".into()
+        } else {
+            self.name.replace('-', "_")
+        }
+    }
+
+    /// Whether this is a proc-macro library.
+    pub fn is_proc_macro(&self) -> bool {
+        self.crate_types.iter().any(|c| c == "proc-macro")
+    }
+
+    /// Whether the target is linked on the host (proc-macro, build script).
+    pub fn for_host(&self) -> bool {
+        self.kind == TargetKind::CustomBuild || self.is_proc_macro()
+    }
+}
+
+/// One package of the resolved graph.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Package {
+    /// Package id (PackageIdSpec URL form).
+    pub id: PackageId,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Absolute path of its manifest.
+    pub manifest_path: PathBuf,
+    /// Source.
+    pub source: Source,
+    /// Whether it is a workspace member.
+    pub is_member: bool,
+    /// Edition of the package.
+    pub edition: String,
+    /// `links`.
+    pub links: Option<String>,
+    /// Targets (lib first when present).
+    pub targets: Vec<Target>,
+    /// Every declared feature (incl. implicit ones for optional deps), sorted.
+    pub declared_features: Vec<String>,
+    /// `authors`.
+    pub authors: Vec<String>,
+    /// `description`.
+    pub description: String,
+    /// `homepage`.
+    pub homepage: String,
+    /// `repository`.
+    pub repository: String,
+    /// `license`.
+    pub license: String,
+    /// `license-file`.
+    pub license_file: String,
+    /// `rust-version`.
+    pub rust_version: String,
+    /// `readme`.
+    pub readme: String,
+    /// rustc flags from `[lints]`, in Cargo's order.
+    pub lint_flags: Vec<String>,
+}
+
+impl Package {
+    /// Directory containing the manifest.
+    pub fn root(&self) -> &Path {
+        self.manifest_path.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// Path packages are "local": never capped, incremental allowed.
+    pub fn is_local(&self) -> bool {
+        self.source == Source::Path
+    }
+
+    /// Index of the library target, if any.
+    pub fn lib(&self) -> Option<usize> {
+        self.targets.iter().position(|t| t.kind == TargetKind::Lib)
+    }
+
+    /// Index of the build script target, if any.
+    pub fn build_script(&self) -> Option<usize> {
+        self.targets.iter().position(|t| t.kind == TargetKind::CustomBuild)
+    }
+}
+
+/// The whole workspace as hbuild sees it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkspaceModel {
+    /// Workspace root directory.
+    pub root: PathBuf,
+    /// Root manifest.
+    pub root_manifest: PathBuf,
+    /// Target directory from metadata (before `--target-dir` overrides).
+    pub target_dir: PathBuf,
+    /// Packages, in metadata order.
+    pub packages: Vec<Package>,
+    /// Indices of workspace members.
+    pub members: Vec<usize>,
+    /// Indices of default members.
+    pub default_members: Vec<usize>,
+    /// Resolver version (`1`, `2`, `3`).
+    pub resolver: String,
+    /// Package id → index.
+    #[serde(skip)]
+    pub by_id: HashMap<String, usize>,
+}
+
+impl WorkspaceModel {
+    /// Index of a package by id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Rebuilds the id index (after deserialising).
+    pub fn reindex(&mut self) {
+        self.by_id = self.packages.iter().enumerate().map(|(i, p)| (p.id.0.clone(), i)).collect();
+    }
+}
