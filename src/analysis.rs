@@ -1,0 +1,150 @@
+//! Analysis: from a [`BuildRequest`] to the [`ActionGraph`], running the
+//! workspace layer (toolchain, config, metadata, features) and the planner.
+
+use std::path::PathBuf;
+
+use crate::plan::layout::Layout;
+use crate::plan::unit_graph::{self, GraphInputs};
+use crate::plan::{graph, ActionGraph, BuildRequest, PlanContext, PlanError};
+use crate::workspace::config::CargoConfig;
+use crate::workspace::features::{self, FeatureRequest};
+use crate::workspace::load::{self, LoadOptions};
+use crate::workspace::model::WorkspaceModel;
+use crate::workspace::profiles::Profiles;
+use crate::workspace::toolchain::{find_cargo, TargetInfo, Toolchain};
+use crate::workspace::WorkspaceError;
+
+/// Everything derived from the workspace for one build.
+pub struct Analysis {
+    /// The model.
+    pub model: WorkspaceModel,
+    /// Toolchain.
+    pub toolchain: Toolchain,
+    /// Config.
+    pub config: CargoConfig,
+    /// Host facts.
+    pub host_info: TargetInfo,
+    /// Target facts.
+    pub target_info: TargetInfo,
+    /// The planned actions.
+    pub graph: ActionGraph,
+    /// Layout.
+    pub layout: Layout,
+}
+
+/// Options of the analysis that are not part of the build request proper.
+#[derive(Clone, Debug, Default)]
+pub struct AnalysisOptions {
+    /// Passed to `cargo metadata`.
+    pub load: LoadOptions,
+    /// `--message-format short`.
+    pub short_diagnostics: bool,
+}
+
+/// Runs the analysis.
+pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, PlanError> {
+    let config = CargoConfig::load(&req.cwd, req.cargo_home.as_deref(), &req.env)?;
+    let rustc = config.rustc.clone().unwrap_or_else(|| PathBuf::from("rustc"));
+    let toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
+    let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load)?;
+    let model = loaded.model;
+
+    let target_triple = req.target.clone().or_else(|| config.build_target.clone());
+    let host_probe = toolchain.target_info(None, &[])?;
+    let target_probe = toolchain.target_info(target_triple.as_deref(), &[])?;
+    let target_flags = config.rustflags(&req.env, &target_probe)?;
+    // Flags like `--cfg x` change what `cfg()` dependencies match.
+    let target_info = if target_flags.is_empty() { target_probe } else { toolchain.target_info(target_triple.as_deref(), &target_flags)? };
+    let (host_flags, host_info) = if target_triple.is_some() { (Vec::new(), host_probe) } else { (target_flags.clone(), target_info.clone()) };
+    let linker_target = config.linker(&target_info)?;
+    let linker_host = config.linker(&host_info)?;
+
+    let selected = select_packages(&model, req)?;
+    let profiles = Profiles::load(&model.root_manifest, &req.profile, req.env.get("CARGO_INCREMENTAL").map(|v| v == "1"))?;
+    let freq = FeatureRequest {
+        packages: selected.clone(),
+        features: req.features.clone(),
+        all_features: req.all_features,
+        no_default_features: req.no_default_features,
+        include_dev: req.targets.needs_dev_deps(),
+    };
+    let resolution = features::resolve(&loaded.graph, &model, &freq, &host_info, &target_info)?;
+    let mut req_eff = req.clone();
+    req_eff.target = target_triple.clone();
+    let ug = unit_graph::build(&GraphInputs {
+        model: &model,
+        resolution: &resolution,
+        profiles: &profiles,
+        request: &req_eff,
+        selected: &selected,
+        rustc_version: &toolchain.version_verbose,
+        rustflags: [&target_flags, &host_flags],
+    })?;
+    let target_dir = req.target_dir.clone().or_else(|| config.target_dir.clone()).unwrap_or_else(|| model.target_dir.clone());
+    let layout = Layout {
+        target_dir,
+        profile_dir: profiles.dir_name(),
+        triple: target_triple,
+    };
+    let cx = PlanContext {
+        model: &model,
+        request: &req_eff,
+        toolchain: &toolchain,
+        config: &config,
+        host_info: &host_info,
+        target_info: &target_info,
+        layout: layout.clone(),
+        rustflags: [target_flags, host_flags],
+        linkers: [linker_target, linker_host],
+        short_diagnostics: opts.short_diagnostics,
+    };
+    let graph = graph::build(&cx, &ug);
+    Ok(Analysis {
+        graph,
+        model,
+        toolchain,
+        config,
+        host_info,
+        target_info,
+        layout,
+    })
+}
+
+/// `-p`/`--workspace`/`--exclude`/default members → package indices.
+fn select_packages(model: &WorkspaceModel, req: &BuildRequest) -> Result<Vec<usize>, WorkspaceError> {
+    let matches = |spec: &str, i: usize| {
+        let p = &model.packages[i];
+        let (name, ver) = spec.split_once('@').unwrap_or((spec, ""));
+        (p.name == name || p.id.0 == spec) && (ver.is_empty() || p.version == ver)
+    };
+    let mut out: Vec<usize> = if req.workspace {
+        model.members.clone()
+    } else if !req.packages.is_empty() {
+        let mut v = Vec::new();
+        for spec in &req.packages {
+            let found: Vec<usize> = (0..model.packages.len()).filter(|&i| matches(spec, i)).collect();
+            if found.is_empty() {
+                return Err(WorkspaceError::UnknownPackage(spec.clone()));
+            }
+            v.extend(found);
+        }
+        v
+    } else {
+        // The package whose manifest is in the current directory, else
+        // the default members.
+        let here = model.members.iter().copied().find(|&i| model.packages[i].root() == req.cwd && model.packages[i].manifest_path != model.root_manifest);
+        match here {
+            Some(i) => vec![i],
+            None => model.default_members.clone(),
+        }
+    };
+    for ex in &req.exclude {
+        if !model.members.iter().any(|&i| matches(ex, i)) {
+            return Err(WorkspaceError::UnknownExclude(ex.clone()));
+        }
+        out.retain(|&i| !matches(ex, i));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,194 @@
+//! The executor's view of the caches: local first, then remote, with
+//! explicit outcomes. Failures of the cache never fail a build: they turn
+//! into misses and warnings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::local::LocalCache;
+use crate::cache::{ActionResult, Lookup, OutputFile};
+use crate::core::{ActionKey, RelPath};
+use crate::fingerprint::KeyComponents;
+
+/// Files and variables an action read, stored under its pre-key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Normalised paths of files read.
+    pub files: Vec<String>,
+    /// Variables read.
+    pub env: Vec<String>,
+}
+
+/// Where a hit came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HitSource {
+    /// Local cache.
+    Local,
+    /// Remote cache.
+    Remote,
+}
+
+/// Why a lookup missed.
+#[derive(Clone, Debug, Default)]
+pub struct MissInfo {
+    /// A local entry existed but was corrupt and was dropped.
+    pub corrupt: Option<String>,
+    /// The remote was asked and did not have it.
+    pub remote_missed: bool,
+}
+
+/// The caches of one build.
+pub struct Store {
+    local: Option<Arc<LocalCache>>,
+    remote: Option<crate::cache::remote::RemoteCache>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Store {
+    /// A store over the given caches (either may be absent).
+    pub fn new(local: Option<Arc<LocalCache>>, remote: Option<crate::cache::remote::RemoteCache>) -> Self {
+        Store {
+            local,
+            remote,
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether any cache is configured.
+    pub fn enabled(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// The local cache, if any.
+    pub fn local(&self) -> Option<&LocalCache> {
+        self.local.as_deref()
+    }
+
+    /// The remote cache, if any.
+    pub fn remote(&self) -> Option<&crate::cache::remote::RemoteCache> {
+        self.remote.as_ref()
+    }
+
+    fn warn(&self, w: String) {
+        self.warnings.lock().expect("warnings lock").push(w);
+    }
+
+    /// Warnings gathered so far (each returned once).
+    pub fn take_warnings(&self) -> Vec<String> {
+        let mut w = std::mem::take(&mut *self.warnings.lock().expect("warnings lock"));
+        if let Some(r) = &self.remote {
+            w.extend(r.take_warnings());
+        }
+        w
+    }
+
+    /// Looks a key up: local, then remote (a remote hit is stored locally).
+    pub fn lookup(&self, key: &ActionKey) -> (Option<(ActionResult, HitSource)>, MissInfo) {
+        let mut info = MissInfo::default();
+        let Some(local) = &self.local else {
+            return (None, info);
+        };
+        match local.get(key) {
+            Ok(Lookup::Hit(r)) => return (Some((r, HitSource::Local)), info),
+            Ok(Lookup::Miss) => {}
+            Ok(Lookup::Corrupt(why)) => {
+                self.warn(format!("dropped a corrupt cache entry {}: {why}", key.0.short(16)));
+                info.corrupt = Some(why);
+            }
+            Err(e) => self.warn(format!("local cache lookup failed: {e}")),
+        }
+        if let Some(remote) = &self.remote {
+            use crate::cache::remote::RemoteLookup;
+            match remote.get(key, local.as_ref()) {
+                RemoteLookup::Hit(r) => {
+                    if let Err(e) = local.put(key, &r) {
+                        self.warn(format!("could not store a remote hit locally: {e}"));
+                    }
+                    return (Some((r, HitSource::Remote)), info);
+                }
+                RemoteLookup::Miss => info.remote_missed = true,
+                RemoteLookup::Rejected(why) => {
+                    info.remote_missed = true;
+                    self.warn(format!("rejected a remote cache entry {}: {why}", key.0.short(16)));
+                }
+                RemoteLookup::Unavailable(_) => {}
+            }
+        }
+        (None, info)
+    }
+
+    /// The input manifest recorded under a pre-key.
+    pub fn manifest(&self, pre: &ActionKey) -> Option<Manifest> {
+        let mkey = KeyComponents::manifest_key(pre);
+        let (found, _) = self.lookup(&mkey);
+        let (r, _) = found?;
+        serde_json::from_str(r.meta.get("manifest")?).ok()
+    }
+
+    /// Records the input manifest of a pre-key.
+    pub fn put_manifest(&self, pre: &ActionKey, m: &Manifest) {
+        let Some(local) = &self.local else { return };
+        let mut r = ActionResult::default();
+        r.meta.insert("manifest".into(), serde_json::to_string(m).expect("manifest serialises"));
+        let mkey = KeyComponents::manifest_key(pre);
+        if let Err(e) = local.put(&mkey, &r) {
+            self.warn(format!("could not record inputs in the cache: {e}"));
+            return;
+        }
+        self.upload(mkey, r);
+    }
+
+    /// Stores outputs (absolute paths below `root`) under `key`.
+    pub fn save(&self, key: &ActionKey, root: &Path, files: &[PathBuf], stdout: String, stderr: String, meta: BTreeMap<String, String>) -> Option<ActionResult> {
+        let local = self.local.as_ref()?;
+        let mut outputs = Vec::with_capacity(files.len());
+        for f in files {
+            let Some(path) = RelPath::strip(f, root) else {
+                self.warn(format!("output `{}` is outside `{}`; not cached", f.display(), root.display()));
+                return None;
+            };
+            let executable = is_executable(f);
+            match local.insert_file(f) {
+                Ok((digest, size)) => outputs.push(OutputFile { path, digest, size, executable }),
+                Err(e) => {
+                    self.warn(format!("could not store `{}` in the cache: {e}", f.display()));
+                    return None;
+                }
+            }
+        }
+        outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        let result = ActionResult { outputs, stdout, stderr, meta };
+        if let Err(e) = local.put(key, &result) {
+            self.warn(format!("could not store a cache entry: {e}"));
+            return None;
+        }
+        self.upload(*key, result.clone());
+        Some(result)
+    }
+
+    fn upload(&self, key: ActionKey, result: ActionResult) {
+        if let (Some(remote), Some(local)) = (&self.remote, &self.local) {
+            remote.upload(key, result, local.clone() as Arc<dyn crate::cache::BlobStore>);
+        }
+    }
+
+    /// Writes a result's files below `root`. An error means the entry is
+    /// unusable (a blob was corrupt and has been dropped).
+    pub fn materialize(&self, result: &ActionResult, root: &Path) -> Result<(), String> {
+        let local = self.local.as_ref().ok_or("no cache")?;
+        for o in &result.outputs {
+            let dest = o.path.under(root);
+            local.materialize(o, &dest).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a file has an executable bit.
+pub fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}

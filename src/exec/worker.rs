@@ -1,0 +1,674 @@
+//! Running one action: final argv from build-script results, key, fresh
+//! check, cache lookup, execution, storing, uplifting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::dep_info;
+use super::events::{BuildEvent, Diagnostic, Outcome};
+use super::process;
+use super::script_output::{LinkArgTarget, ScriptOutput};
+use super::store::{HitSource, Manifest, MissInfo};
+use super::ExecShared;
+use crate::core::{ActionKey, Digest, RelPath};
+use crate::fingerprint::key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
+use crate::plan::action::{ActionKind, Needs};
+use crate::plan::unit::Mode;
+use crate::plan::Action;
+use crate::workspace::model::TargetKind;
+
+/// What dependents need from a finished (or metadata-ready) action.
+#[derive(Clone, Debug)]
+pub struct DepResult {
+    /// Digest covering the `.rmeta` and its transitive inputs.
+    pub meta: Digest,
+    /// Digest covering all outputs and their transitive inputs.
+    pub full: Digest,
+    /// Parsed build-script output, for runs.
+    pub script: Option<Arc<ScriptOutput>>,
+}
+
+/// Why an action ran rather than being a hit (input to `--explain`).
+#[derive(Clone, Debug, Default)]
+pub struct RunReason {
+    /// The previous build's key components of this action, if any.
+    pub previous: Option<KeyComponents>,
+    /// The current components.
+    pub current: Option<KeyComponents>,
+    /// Cache miss details.
+    pub miss: MissInfo,
+}
+
+/// Result of one action.
+#[derive(Debug)]
+pub struct Finished {
+    /// Digests for dependents.
+    pub result: DepResult,
+    /// How.
+    pub outcome: Outcome,
+    /// Explain data.
+    pub reason: RunReason,
+}
+
+/// An action failure (the build fails).
+#[derive(Debug)]
+pub struct Failure {
+    /// rustc errors counted.
+    pub errors: usize,
+    /// Warnings counted.
+    pub warnings: usize,
+    /// Message.
+    pub message: String,
+}
+
+/// Record kept next to the outputs so a no-op build does no work.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Format version.
+    pub version: u32,
+    /// Pre-key.
+    pub pre: ActionKey,
+    /// Full key.
+    pub key: ActionKey,
+    /// Components of the key (for `--explain`).
+    pub components: KeyComponents,
+    /// Inputs read.
+    pub manifest: Manifest,
+    /// Output files: relative path, digest, size, mtime (ns).
+    pub outputs: Vec<(RelPath, Digest, u64, i128)>,
+    /// Digests for dependents.
+    pub meta: Digest,
+    /// Digests for dependents.
+    pub full: Digest,
+    /// Build-script output, for runs.
+    pub script: Option<ScriptOutput>,
+    /// rustc's diagnostics (JSON lines) to replay.
+    pub diagnostics: Vec<String>,
+}
+
+const STAMP_VERSION: u32 = 1;
+
+fn stamp_path(a: &Action) -> PathBuf {
+    let kind = match a.kind {
+        ActionKind::Compile => "compile",
+        ActionKind::BuildScriptCompile => "script",
+        ActionKind::BuildScriptRun => "run",
+    };
+    a.output_root.join(".hbuild-stamps").join(format!("{}-{}-{}.json", a.package_name, kind, a.unit_hash))
+}
+
+/// Loads the stamp of an action, if any.
+pub fn load_stamp(a: &Action) -> Option<Stamp> {
+    let bytes = std::fs::read(stamp_path(a)).ok()?;
+    serde_json::from_slice::<Stamp>(&bytes).ok().filter(|s| s.version == STAMP_VERSION)
+}
+
+fn mtime_ns(p: &Path) -> Option<(u64, i128)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+}
+
+/// Runs one action. `deps` is indexed like `action.deps`.
+pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(DepResult)) -> Result<Finished, Failure> {
+    let started = Instant::now();
+    let script_of = |id: crate::core::ActionId| -> Option<Arc<ScriptOutput>> {
+        a.deps.iter().position(|d| d.action == id).and_then(|i| deps[i].script.clone())
+    };
+    // 1. Final argv/env from build-script results.
+    let mut argv = a.argv.clone();
+    let mut env = a.env.clone();
+    let mut program = a.program.clone();
+    let mut out_dirs_of_search: Vec<(PathBuf, Arc<ScriptOutput>)> = Vec::new();
+    if a.kind == ActionKind::BuildScriptRun {
+        for (id, links) in &a.script_inputs.links_metadata {
+            if let Some(s) = script_of(*id) {
+                for (k, v) in &s.metadata {
+                    env.insert(format!("DEP_{}_{}", links.to_uppercase().replace('-', "_"), k.to_uppercase().replace('-', "_")), v.clone());
+                }
+            }
+        }
+    } else {
+        for id in &a.script_inputs.link_search {
+            let s = script_of(*id).or_else(|| sh.script_output(*id));
+            if let Some(s) = s {
+                out_dirs_of_search.push((sh.graph.actions[id.index()].out_dir.clone().unwrap_or_default(), s));
+            }
+        }
+        for (od, s) in &out_dirs_of_search {
+            for l in s.link_search_args(od) {
+                argv.push("-L".into());
+                argv.push(l);
+            }
+        }
+        if let Some(own) = a.script_inputs.own.and_then(script_of) {
+            if a.script_inputs.link_libs {
+                for l in &own.link_libs {
+                    argv.push("-l".into());
+                    argv.push(l.clone());
+                }
+            }
+            let mut link_args: Vec<&String> = own.link_args.iter().collect();
+            for (t, arg) in &own.link_args_for {
+                let applies = match t {
+                    LinkArgTarget::Bins => a.target_kind == TargetKind::Bin && a.mode == Mode::Build,
+                    LinkArgTarget::Bin(n) => a.target_kind == TargetKind::Bin && &a.target_name == n,
+                    LinkArgTarget::Tests => a.target_kind == TargetKind::Test,
+                    LinkArgTarget::Benches => a.target_kind == TargetKind::Bench,
+                    LinkArgTarget::Examples => a.target_kind == TargetKind::Example,
+                    LinkArgTarget::Cdylib => a.crate_types.iter().any(|c| c == "cdylib"),
+                };
+                if applies {
+                    link_args.push(arg);
+                }
+            }
+            for l in link_args {
+                argv.push("-C".into());
+                argv.push(format!("link-arg={l}"));
+            }
+            for c in &own.cfgs {
+                argv.push("--cfg".into());
+                argv.push(c.clone());
+            }
+            for c in &own.check_cfgs {
+                argv.push("--check-cfg".into());
+                argv.push(c.clone());
+            }
+            for (k, v) in &own.env {
+                env.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    // 2. Key components known before running.
+    let norm = &sh.normalizer;
+    let mut comps = KeyComponents {
+        schema: KEY_SCHEMA_VERSION,
+        toolchain: sh.toolchain_id.clone(),
+        program: "rustc".into(),
+        argv: argv.iter().map(|s| norm.normalize(s)).collect(),
+        env: env.iter().map(|(k, v)| (k.clone(), norm.normalize(v))).collect(),
+        deps: Vec::new(),
+        package: a.package_id.0.clone(),
+        inputs: Vec::new(),
+        tracked_env: BTreeMap::new(),
+    };
+    if a.is_member || a.package_id.0.starts_with("path+") {
+        comps.package = format!("{}@{}", a.package_name, a.package_version);
+    }
+    for (d, r) in a.deps.iter().zip(deps) {
+        let dep = &sh.graph.actions[d.action.index()];
+        let label = d.extern_name.clone().unwrap_or_else(|| dep.display_name());
+        let digest = if d.needs == Needs::Metadata { r.meta } else { r.full };
+        if a.kind == ActionKind::BuildScriptRun && dep.kind == ActionKind::BuildScriptCompile {
+            comps.program = format!("build-script:{}", r.full);
+            if let Some(exe) = &dep.executable {
+                program = exe.clone();
+            }
+        }
+        comps.deps.push((label, digest));
+    }
+    let pre = comps.pre_key();
+
+    // 3. Fresh check against the stamp, then the cache.
+    let stamp = load_stamp(a);
+    let mut reason = RunReason {
+        previous: stamp.as_ref().map(|s| s.components.clone()),
+        ..Default::default()
+    };
+    let manifest = match &stamp {
+        Some(s) if s.pre == pre => Some(s.manifest.clone()),
+        _ => sh.store.manifest(&pre),
+    };
+    if let Some(m) = &manifest {
+        fill_inputs(sh, &mut comps, m, &env);
+        let key = comps.key();
+        if let Some(s) = &stamp {
+            if s.key == key && outputs_intact(a, s) {
+                replay(sh, a, &s.diagnostics, s.script.as_ref());
+                uplift(a);
+                let result = DepResult {
+                    meta: s.meta,
+                    full: s.full,
+                    script: s.script.clone().map(Arc::new),
+                };
+                reason.current = Some(comps);
+                return Ok(Finished {
+                    result,
+                    outcome: Outcome::Fresh,
+                    reason,
+                });
+            }
+        }
+        let (found, miss) = sh.store.lookup(&key);
+        reason.miss = miss;
+        if let Some((r, src)) = found {
+            clean_outputs(a);
+            match sh.store.materialize(&r, &a.output_root) {
+                Ok(()) => {
+                    let script = r.meta.get("script").and_then(|s| serde_json::from_str::<ScriptOutput>(s).ok());
+                    let diags: Vec<String> = r.stderr.lines().map(str::to_string).collect();
+                    replay(sh, a, &diags, script.as_ref());
+                    let (meta, full) = digests_of_result(a, &r, &comps);
+                    write_stamp(a, pre, key, &comps, m.clone(), &r, meta, full, script.clone(), diags);
+                    uplift(a);
+                    reason.current = Some(comps);
+                    return Ok(Finished {
+                        result: DepResult { meta, full, script: script.map(Arc::new) },
+                        outcome: if src == HitSource::Local { Outcome::LocalHit } else { Outcome::RemoteHit },
+                        reason,
+                    });
+                }
+                Err(why) => {
+                    sh.emit(BuildEvent::Warning(format!("cache entry for {} was unusable ({why}); rebuilding", a.display_name())));
+                    reason.miss.corrupt = Some(why);
+                }
+            }
+        }
+    }
+
+    // 4. Execute.
+    sh.emit(BuildEvent::ActionStarted { id: a.id });
+    clean_outputs(a);
+    for o in &a.outputs {
+        if let Some(p) = o.parent() {
+            let _ = std::fs::create_dir_all(p);
+        }
+    }
+    let exec = match a.kind {
+        ActionKind::BuildScriptRun => execute_script(sh, a, &program, &env),
+        _ => execute_rustc(sh, a, &argv, &env, deps, on_meta),
+    }?;
+    // 5. Manifest of what was read, full key, store.
+    let manifest = exec.manifest;
+    fill_inputs(sh, &mut comps, &manifest, &env);
+    if sh.strict && !exec.undeclared.is_empty() {
+        return Err(Failure {
+            errors: 1,
+            warnings: exec.warnings,
+            message: format!(
+                "{} read files outside its declared inputs, so it cannot be cached correctly (--strict):\n  {}",
+                a.display_name(),
+                exec.undeclared.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
+            ),
+        });
+    }
+    for p in &exec.undeclared {
+        sh.emit(BuildEvent::Warning(format!("{} read `{}`, which is outside its declared inputs", a.display_name(), p.display())));
+    }
+    let key = comps.key();
+    let mut meta = BTreeMap::new();
+    if let Some(s) = &exec.script {
+        meta.insert("script".into(), serde_json::to_string(s).expect("script output serialises"));
+    }
+    let files = output_files(a);
+    let stderr_replay = exec.diagnostics.join("\n");
+    let result = sh.store.save(&key, &a.output_root, &files, String::new(), stderr_replay, meta.clone()).unwrap_or_else(|| local_result(a, &files, meta));
+    sh.store.put_manifest(&pre, &manifest);
+    let (m_dig, f_dig) = digests_of_result(a, &result, &comps);
+    write_stamp(a, pre, key, &comps, manifest, &result, m_dig, f_dig, exec.script.clone(), exec.diagnostics);
+    uplift(a);
+    reason.current = Some(comps);
+    let _ = started;
+    Ok(Finished {
+        result: DepResult {
+            meta: m_dig,
+            full: f_dig,
+            script: exec.script.map(Arc::new),
+        },
+        outcome: Outcome::Executed,
+        reason,
+    })
+}
+
+/// Outputs of a result when no cache is configured (digests computed here).
+fn local_result(a: &Action, files: &[PathBuf], meta: BTreeMap<String, String>) -> crate::cache::ActionResult {
+    let mut outputs = Vec::new();
+    for f in files {
+        let (Some(path), Ok((digest, size))) = (RelPath::strip(f, &a.output_root), Digest::of_file(f)) else { continue };
+        outputs.push(crate::cache::OutputFile {
+            path,
+            digest,
+            size,
+            executable: super::store::is_executable(f),
+        });
+    }
+    outputs.sort_by(|x, y| x.path.cmp(&y.path));
+    crate::cache::ActionResult {
+        outputs,
+        meta,
+        ..Default::default()
+    }
+}
+
+fn fill_inputs(sh: &ExecShared, comps: &mut KeyComponents, m: &Manifest, env: &BTreeMap<String, String>) {
+    let paths: Vec<PathBuf> = m.files.iter().map(|f| sh.normalizer.expand(f)).collect();
+    let digests = sh.file_states.digest_all(&paths);
+    comps.inputs = m.files.iter().zip(digests).map(|(p, d)| InputDigest { path: p.clone(), digest: d }).collect();
+    comps.tracked_env = m
+        .env
+        .iter()
+        .map(|k| (k.clone(), env.get(k).cloned().or_else(|| sh.env.get(k).cloned()).map(|v| sh.normalizer.normalize(&v))))
+        .collect();
+}
+
+fn outputs_intact(a: &Action, s: &Stamp) -> bool {
+    s.outputs.iter().all(|(p, _, size, mtime)| mtime_ns(&p.under(&a.output_root)) == Some((*size, *mtime)))
+        && a.uplift.iter().all(|u| u.to.exists())
+}
+
+fn clean_outputs(a: &Action) {
+    for o in &a.outputs {
+        let _ = std::fs::remove_file(o);
+    }
+    if let Some(od) = &a.out_dir {
+        let _ = std::fs::remove_dir_all(od);
+    }
+}
+
+/// Every file the action produced.
+fn output_files(a: &Action) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = a.outputs.iter().filter(|o| o.is_file()).cloned().collect();
+    if let Some(od) = &a.out_dir {
+        for e in walkdir::WalkDir::new(od).into_iter().flatten() {
+            if e.file_type().is_file() {
+                files.push(e.into_path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn digests_of_result(a: &Action, r: &crate::cache::ActionResult, comps: &KeyComponents) -> (Digest, Digest) {
+    let full = {
+        let mut h = blake3::Hasher::new();
+        h.update(b"full");
+        h.update(r.outputs_digest().as_bytes());
+        for (_, d) in &comps.deps {
+            h.update(d.as_bytes());
+        }
+        Digest::from_bytes(*h.finalize().as_bytes())
+    };
+    let meta = match &a.rmeta {
+        Some(rm) => {
+            let rel = RelPath::strip(rm, &a.output_root);
+            let rmeta_digest = r.outputs.iter().find(|o| Some(&o.path) == rel.as_ref()).map(|o| o.digest);
+            match rmeta_digest {
+                Some(d) => meta_digest(d, comps),
+                None => full,
+            }
+        }
+        None => full,
+    };
+    (meta, full)
+}
+
+fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(b"meta");
+    h.update(rmeta.as_bytes());
+    for (_, d) in &comps.deps {
+        h.update(d.as_bytes());
+    }
+    Digest::from_bytes(*h.finalize().as_bytes())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_stamp(a: &Action, pre: ActionKey, key: ActionKey, comps: &KeyComponents, manifest: Manifest, r: &crate::cache::ActionResult, meta: Digest, full: Digest, script: Option<ScriptOutput>, diagnostics: Vec<String>) {
+    let outputs = r
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let (size, mt) = mtime_ns(&o.path.under(&a.output_root))?;
+            Some((o.path.clone(), o.digest, size, mt))
+        })
+        .collect();
+    let s = Stamp {
+        version: STAMP_VERSION,
+        pre,
+        key,
+        components: comps.clone(),
+        manifest,
+        outputs,
+        meta,
+        full,
+        script,
+        diagnostics,
+    };
+    let p = stamp_path(a);
+    if let Some(d) = p.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let tmp = p.with_extension("tmp");
+    if std::fs::write(&tmp, serde_json::to_vec(&s).expect("stamp serialises")).is_ok() {
+        let _ = std::fs::rename(tmp, p);
+    }
+}
+
+/// Copies internal outputs to Cargo's paths (hard link, else copy).
+fn uplift(a: &Action) {
+    for u in &a.uplift {
+        if let Some(d) = u.to.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        // Never write through an existing link: remove first, as Cargo does.
+        let _ = std::fs::remove_file(&u.to);
+        if std::fs::hard_link(&u.from, &u.to).is_err() {
+            let _ = std::fs::copy(&u.from, &u.to);
+        }
+    }
+}
+
+fn replay(sh: &ExecShared, a: &Action, diags: &[String], script: Option<&ScriptOutput>) {
+    for d in diags {
+        if let Some(diag) = parse_diagnostic(d) {
+            sh.emit(BuildEvent::Diagnostic { id: a.id, diag });
+        }
+    }
+    if let (Some(s), Some(od)) = (script, &a.out_dir) {
+        sh.emit(BuildEvent::ScriptFinished {
+            id: a.id,
+            output: s.clone(),
+            out_dir: od.clone(),
+        });
+    }
+}
+
+fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("$message_type").and_then(|t| t.as_str()) != Some("diagnostic") {
+        return None;
+    }
+    Some(Diagnostic::Rustc {
+        json: line.to_string(),
+        rendered: v.get("rendered").and_then(|r| r.as_str()).unwrap_or("").to_string(),
+        level: v.get("level").and_then(|r| r.as_str()).unwrap_or("").to_string(),
+    })
+}
+
+struct Executed {
+    manifest: Manifest,
+    undeclared: Vec<PathBuf>,
+    script: Option<ScriptOutput>,
+    diagnostics: Vec<String>,
+    warnings: usize,
+}
+
+fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<String, String>, deps: &[DepResult], on_meta: &dyn Fn(DepResult)) -> Result<Executed, Failure> {
+    let cmd = process::command(&a.program, sh.wrapper.as_deref(), a, argv, env, &sh.jobserver);
+    let mut diagnostics = Vec::new();
+    let mut errors = 0usize;
+    let mut warnings = 0usize;
+    let mut texts = Vec::new();
+    let out = process::run_streaming(cmd, |line| {
+        if line.starts_with('{') {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                match v.get("$message_type").and_then(|t| t.as_str()) {
+                    Some("artifact") => {
+                        if v.get("emit").and_then(|e| e.as_str()) == Some("metadata") {
+                            // The .rmeta exists: unblock pipelined dependents.
+                            if let Some(p) = v.get("artifact").and_then(|p| p.as_str()) {
+                                if let Ok((d, _)) = Digest::of_file(Path::new(p)) {
+                                    let mut tmp = KeyComponents::default();
+                                    for (dep, r) in a.deps.iter().zip(deps) {
+                                        tmp.deps.push((String::new(), if dep.needs == Needs::Metadata { r.meta } else { r.full }));
+                                    }
+                                    let meta = meta_digest(d, &tmp);
+                                    on_meta(DepResult { meta, full: meta, script: None });
+                                }
+                            }
+                        }
+                        return;
+                    }
+                    Some("diagnostic") => {
+                        let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
+                        let msg = v.get("message").and_then(|l| l.as_str()).unwrap_or("");
+                        // rustc's own summary lines are replaced by hbuild's.
+                        if msg.starts_with("aborting due to") || (level == "warning" && msg.ends_with("emitted") && msg.contains("warning")) {
+                            return;
+                        }
+                        match level {
+                            "error" | "error: internal compiler error" => errors += 1,
+                            "warning" => warnings += 1,
+                            _ => {}
+                        }
+                        if let Some(d) = parse_diagnostic(line) {
+                            sh.emit(BuildEvent::Diagnostic { id: a.id, diag: d });
+                        }
+                        diagnostics.push(line.to_string());
+                        return;
+                    }
+                    Some(_) => return,
+                    None => {}
+                }
+            }
+        }
+        texts.push(line.to_string());
+        sh.emit(BuildEvent::Diagnostic {
+            id: a.id,
+            diag: Diagnostic::Text(line.to_string()),
+        });
+    });
+    let out = out.map_err(|e| Failure {
+        errors: 1,
+        warnings: 0,
+        message: format!("could not execute process `{}`: {e}", process::display_command(&a.program, argv)),
+    })?;
+    if !out.status.success() {
+        return Err(Failure {
+            errors: errors.max(if texts.is_empty() { 0 } else { 1 }),
+            warnings,
+            message: format!("process didn't exit successfully: `{}` ({})", process::display_command(&a.program, argv), out.status),
+        });
+    }
+    // What rustc read.
+    let mut manifest = Manifest::default();
+    let mut undeclared = Vec::new();
+    if let Some(dp) = &a.dep_info {
+        if let Ok(text) = std::fs::read_to_string(dp) {
+            let info = dep_info::parse(&text, &a.cwd);
+            let declared: std::collections::HashSet<&Path> = a.inputs.iter().map(|i| i.path.as_path()).collect();
+            for f in info.files {
+                if f.starts_with(&sh.target_dir) || f.starts_with(&sh.sysroot) || sh.cargo_home.as_ref().is_some_and(|h| f.starts_with(h)) {
+                    // Generated files and immutable sources are covered by
+                    // dependency digests and package identity.
+                    continue;
+                }
+                if a.is_local && !declared.contains(f.as_path()) {
+                    undeclared.push(f.clone());
+                }
+                if a.is_local || !f.starts_with(Path::new("/")) {
+                    manifest.files.push(sh.normalizer.path(&f));
+                } else {
+                    manifest.files.push(sh.normalizer.path(&f));
+                }
+            }
+            manifest.env = info.env.into_iter().filter(|k| !a.env.contains_key(k)).collect();
+        }
+    }
+    manifest.files.sort();
+    manifest.files.dedup();
+    Ok(Executed {
+        manifest,
+        undeclared,
+        script: None,
+        diagnostics,
+        warnings,
+    })
+}
+
+fn execute_script(sh: &ExecShared, a: &Action, program: &Path, env: &BTreeMap<String, String>) -> Result<Executed, Failure> {
+    let od = a.out_dir.clone().unwrap_or_default();
+    let _ = std::fs::create_dir_all(&od);
+    let cmd = process::command(program, None, a, &[], env, &sh.jobserver);
+    let out = process::run_streaming(cmd, |_| {}).map_err(|e| Failure {
+        errors: 1,
+        warnings: 0,
+        message: format!("could not execute process `{}`: {e}", program.display()),
+    })?;
+    let dir = od.parent().map(Path::to_path_buf).unwrap_or_default();
+    let _ = std::fs::write(dir.join("output"), &out.stdout);
+    let _ = std::fs::write(dir.join("stderr"), &out.stderr);
+    let indent = |s: &str| s.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n");
+    let failure = |why: String| Failure {
+        errors: 1,
+        warnings: 0,
+        message: format!(
+            "failed to run custom build command for `{} v{}`\n\nCaused by:\n  {why}\n  --- stdout\n{}\n  --- stderr\n{}",
+            a.package_name,
+            a.package_version,
+            indent(&out.stdout),
+            indent(&out.stderr)
+        ),
+    };
+    if !out.status.success() {
+        return Err(failure(format!("process didn't exit successfully: `{}` ({})", program.display(), out.status)));
+    }
+    let parsed = ScriptOutput::parse(&out.stdout).map_err(|e| failure(e.to_string()))?;
+    if !parsed.errors.is_empty() {
+        let mut f = failure("build script logged errors".into());
+        f.message = parsed.errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n") + "\n" + &f.message;
+        return Err(f);
+    }
+    sh.emit(BuildEvent::ScriptFinished {
+        id: a.id,
+        output: parsed.clone(),
+        out_dir: od.clone(),
+    });
+    // What the run depends on: its rerun-if-* declarations, or every file
+    // of the package when it declared none (Cargo's rule).
+    let mut manifest = Manifest::default();
+    if parsed.has_rerun_directives() {
+        for p in &parsed.rerun_if_changed {
+            let abs = a.cwd.join(p);
+            if abs.is_dir() {
+                for e in walkdir::WalkDir::new(&abs).into_iter().flatten() {
+                    if e.file_type().is_file() {
+                        manifest.files.push(sh.normalizer.path(e.path()));
+                    }
+                }
+            } else {
+                manifest.files.push(sh.normalizer.path(&abs));
+            }
+        }
+        manifest.env = parsed.rerun_if_env_changed.clone();
+    } else {
+        manifest.files = a.inputs.iter().map(|i| sh.normalizer.path(&i.path)).collect();
+    }
+    manifest.files.sort();
+    manifest.files.dedup();
+    manifest.env.sort();
+    manifest.env.dedup();
+    Ok(Executed {
+        manifest,
+        undeclared: Vec::new(),
+        script: Some(parsed),
+        diagnostics: Vec::new(),
+        warnings: 0,
+    })
+}

@@ -1,0 +1,326 @@
+//! Layer 5a: `--explain`. After each build the key components of every
+//! action are recorded in the target dir; an executed action is compared
+//! with the record of the previous build of the same unit, and the
+//! differences are reported as typed [`Reason`]s, root causes first.
+
+pub mod reason;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use reason::Reason;
+use reason::{diff, Snapshot};
+
+use crate::cli::args::ExplainArgs;
+use crate::cli::errors::{CliError, ExitCode};
+use crate::exec::events::Outcome;
+use crate::exec::Reasons;
+use crate::plan::{Action, ActionGraph, ActionKind};
+use crate::report::{print_stdout_line, MessageFormat, Reporter};
+
+/// What is kept per unit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// Human name.
+    pub display: String,
+    /// Package name.
+    pub package: String,
+    /// Package id.
+    pub package_id: String,
+    /// Target name.
+    pub target: String,
+    /// Outcome in the recorded build.
+    pub outcome: Outcome,
+    /// Snapshot for the next comparison.
+    pub snapshot: Snapshot,
+    /// Reasons it was executed (empty when not executed).
+    pub reasons: Vec<Reason>,
+}
+
+/// The record of one build.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BuildRecord {
+    /// Format version.
+    pub version: u32,
+    /// Units by label.
+    pub units: BTreeMap<String, UnitRecord>,
+}
+
+const RECORD_VERSION: u32 = 1;
+
+fn label(a: &Action) -> String {
+    let kind = match a.kind {
+        ActionKind::Compile => "compile",
+        ActionKind::BuildScriptCompile => "script",
+        ActionKind::BuildScriptRun => "run",
+    };
+    format!("{}:{}:{}:{:?}:{:?}:{kind}", a.package_name, a.target_kind.as_str(), a.target_name, a.mode, a.compile_kind)
+}
+
+fn record_path(target_dir: &Path) -> PathBuf {
+    target_dir.join("hbuild").join("explain").join("last-build.json")
+}
+
+fn profile_map(a: &Action) -> BTreeMap<String, String> {
+    let v = serde_json::to_value(&a.profile).unwrap_or_default();
+    v.as_object()
+        .map(|o| o.iter().filter(|(k, _)| k.as_str() != "debuginfo_deferred").map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn load(target_dir: &Path) -> BuildRecord {
+    std::fs::read(record_path(target_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BuildRecord>(&b).ok())
+        .filter(|r| r.version == RECORD_VERSION)
+        .unwrap_or_default()
+}
+
+/// A one-line form of a reason.
+pub fn describe(r: &Reason) -> String {
+    match r {
+        Reason::FirstBuild => "first build of this unit".into(),
+        Reason::NotInCache { remote_missed, corrupt } => match (corrupt, remote_missed) {
+            (Some(c), _) => format!("the cache entry was corrupt and was dropped ({c})"),
+            (None, true) => "not in the cache (missed locally and in the remote cache)".into(),
+            (None, false) => "not in the cache (new key, or the cache was cleared or evicted)".into(),
+        },
+        Reason::ToolchainChanged => "the toolchain changed".into(),
+        Reason::PackageChanged { old, new } => format!("the package changed from `{old}` to `{new}`"),
+        Reason::FileChanged { path, change } => format!("{path} {change}"),
+        Reason::RerunIfChanged { path, change } => format!("build script re-ran because rerun-if-changed file {path} {change}"),
+        Reason::EnvChanged { name, old, new, secret } => {
+            if *secret {
+                format!("environment variable {name} changed (value hidden)")
+            } else {
+                format!("environment variable {name} changed ({} -> {})", old.as_deref().unwrap_or("unset"), new.as_deref().unwrap_or("unset"))
+            }
+        }
+        Reason::FeaturesChanged { added, removed } => {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("turned on: {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("turned off: {}", removed.join(", ")));
+            }
+            format!("features changed ({})", parts.join("; "))
+        }
+        Reason::ProfileChanged { setting, old, new } => format!("profile setting {setting} changed ({old} -> {new})"),
+        Reason::FlagsChanged { added, removed } => {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("added {}", added.join(" ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed {}", removed.join(" ")));
+            }
+            format!("compiler flags changed ({})", parts.join("; "))
+        }
+        Reason::DependencyChanged { dependency, rebuilt, root_cause } => {
+            let mut s = match rebuilt {
+                Some(r) => format!("because {r} rebuilt"),
+                None => format!("because dependency `{dependency}` changed"),
+            };
+            if let Some(rc) = root_cause {
+                s.push_str(&format!(", because {rc}"));
+            }
+            s
+        }
+        Reason::BuildScriptChanged => "the build script was rebuilt".into(),
+    }
+}
+
+/// Computes reasons for executed actions, prints them (with `--explain`)
+/// and writes the record for the next build.
+pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path, reporter: &Reporter, explain: bool, format: MessageFormat) {
+    let prev = load(target_dir);
+    let mut record = BuildRecord {
+        version: RECORD_VERSION,
+        units: BTreeMap::new(),
+    };
+    // Root cause text per executed action, for attribution downstream.
+    let mut root_cause: HashMap<usize, Option<String>> = HashMap::new();
+    let mut executed: Vec<(usize, Vec<Reason>, bool)> = Vec::new();
+    for a in &graph.actions {
+        let Some((outcome, rr)) = reasons.get(&a.id) else { continue };
+        let Some(current) = &rr.current else { continue };
+        let snap = Snapshot {
+            components: current.clone(),
+            features: a.features.clone(),
+            profile: profile_map(a),
+            is_run: a.kind == ActionKind::BuildScriptRun,
+        };
+        let l = label(a);
+        let mut rs = Vec::new();
+        if *outcome == Outcome::Executed {
+            match prev.units.get(&l) {
+                None => rs.push(Reason::FirstBuild),
+                Some(p) => {
+                    rs = diff(&p.snapshot, &snap);
+                    let old_deps: HashMap<&str, _> = p.snapshot.components.deps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                    for (i, (name, d)) in current.deps.iter().enumerate() {
+                        if old_deps.get(name.as_str()) == Some(d) {
+                            continue;
+                        }
+                        if a.kind == ActionKind::BuildScriptRun && graph.actions[a.deps[i].action.index()].kind == ActionKind::BuildScriptCompile {
+                            continue;
+                        }
+                        let dep = a.deps.get(i).map(|d| d.action.index());
+                        let rebuilt = dep.filter(|d| reasons.get(&graph.actions[*d].id).is_some_and(|(o, _)| *o == Outcome::Executed));
+                        rs.push(Reason::DependencyChanged {
+                            dependency: name.clone(),
+                            rebuilt: rebuilt.map(|d| graph.actions[d].display_name()),
+                            root_cause: rebuilt.and_then(|d| root_cause.get(&d).cloned().flatten()),
+                        });
+                    }
+                    if rs.is_empty() {
+                        rs.push(Reason::NotInCache {
+                            remote_missed: rr.miss.remote_missed,
+                            corrupt: rr.miss.corrupt.clone(),
+                        });
+                    }
+                }
+            }
+            let own: Vec<&Reason> = rs.iter().filter(|r| !matches!(r, Reason::DependencyChanged { .. })).collect();
+            let is_root_cause = !own.is_empty();
+            let rc = if is_root_cause {
+                let text = own.iter().map(|r| describe(r)).collect::<Vec<_>>().join("; ");
+                Some(if matches!(own[0], Reason::FileChanged { .. }) { text } else { format!("{}: {text}", a.display_name()) })
+            } else {
+                rs.iter()
+                    .find_map(|r| match r {
+                        Reason::DependencyChanged { rebuilt: Some(x), root_cause, .. } => Some(root_cause.clone().unwrap_or_else(|| format!("{x} rebuilt"))),
+                        _ => None,
+                    })
+            };
+            // Root causes come first in every list.
+            rs.sort_by_key(|r| matches!(r, Reason::DependencyChanged { .. }));
+            root_cause.insert(a.id.index(), rc);
+            executed.push((a.id.index(), rs.clone(), is_root_cause));
+        }
+        let mut key = l;
+        if record.units.contains_key(&key) {
+            key = format!("{key}@{}", a.package_version);
+        }
+        record.units.insert(
+            key,
+            UnitRecord {
+                display: a.display_name(),
+                package: a.package_name.clone(),
+                package_id: a.package_id.0.clone(),
+                target: a.target_name.clone(),
+                outcome: *outcome,
+                snapshot: snap,
+                reasons: rs,
+            },
+        );
+    }
+    let p = record_path(target_dir);
+    if let Some(d) = p.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    if let Ok(bytes) = serde_json::to_vec(&record) {
+        let tmp = p.with_extension("tmp");
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(tmp, &p);
+        }
+    }
+    if !explain {
+        return;
+    }
+    if let MessageFormat::Json { .. } = format {
+        for (i, rs, root) in &executed {
+            let a = &graph.actions[*i];
+            print_stdout_line(
+                &serde_json::json!({
+                    "reason": "hbuild-explain",
+                    "package_id": a.package_id,
+                    "target": crate::report::json::target_json(a),
+                    "unit": a.display_name(),
+                    "root_cause": root,
+                    "reasons": rs,
+                })
+                .to_string(),
+            );
+        }
+        return;
+    }
+    let verbose = reporter.with_human(|_| ());
+    let _ = verbose;
+    print_human(graph, &executed, reporter);
+}
+
+fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], reporter: &Reporter) {
+    reporter.with_human(|h| {
+        if executed.is_empty() {
+            h.status("Explain", "nothing rebuilt: every action was fresh or cached");
+            return;
+        }
+        let roots: Vec<_> = executed.iter().filter(|(_, _, r)| *r).collect();
+        let followers: Vec<_> = executed.iter().filter(|(_, _, r)| !*r).collect();
+        for (i, rs, _) in &roots {
+            h.status("Rebuilt", &graph.actions[*i].display_name());
+            for r in rs.iter().filter(|r| !matches!(r, Reason::DependencyChanged { .. })) {
+                h.line(&format!("             - {}", describe(r)));
+            }
+        }
+        if !followers.is_empty() {
+            h.status("Rebuilt", &format!("{} more unit(s) only because of the above", followers.len()));
+            if h.verbose() > 0 {
+                for (i, rs, _) in &followers {
+                    h.line(&format!("             {}:", graph.actions[*i].display_name()));
+                    for r in rs {
+                        h.line(&format!("               - {}", describe(r)));
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `cargo hbuild explain <package>[:<target>]`: reasons from the last build's record.
+pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
+    let cwd = std::env::current_dir().map_err(|err| CliError::Other(err.to_string()))?;
+    let target_dir = match &e.target_dir {
+        Some(t) => cwd.join(t),
+        None => {
+            let manifest = e.manifest_path.clone().map(|m| cwd.join(m));
+            let opts = crate::workspace::load::LoadOptions {
+                manifest_path: manifest,
+                ..Default::default()
+            };
+            let loaded = crate::workspace::load::load(&crate::workspace::toolchain::find_cargo(), &cwd, &opts).map_err(crate::plan::PlanError::from)?;
+            std::env::var_os("CARGO_TARGET_DIR").map(|t| cwd.join(t)).unwrap_or(loaded.model.target_dir)
+        }
+    };
+    let record = load(&target_dir);
+    if record.units.is_empty() {
+        return Err(CliError::Other(format!("no build has been recorded in `{}`; run `cargo hbuild` first", target_dir.display())));
+    }
+    let (pkg, target) = e.unit.split_once(':').map(|(p, t)| (p, Some(t))).unwrap_or((e.unit.as_str(), None));
+    let matching: Vec<&UnitRecord> = record.units.values().filter(|u| u.package == pkg && target.is_none_or(|t| u.target == t)).collect();
+    if matching.is_empty() {
+        return Err(CliError::Usage(format!("no unit `{}` in the last build", e.unit)));
+    }
+    let json = e.message_format.starts_with("json");
+    for u in matching {
+        if json {
+            print_stdout_line(&serde_json::json!({"reason": "hbuild-explain", "package_id": u.package_id, "unit": u.display, "outcome": u.outcome, "reasons": u.reasons}).to_string());
+            continue;
+        }
+        let outcome = match u.outcome {
+            Outcome::Executed => "rebuilt",
+            Outcome::Fresh => "fresh",
+            Outcome::LocalHit => "restored from the local cache",
+            Outcome::RemoteHit => "restored from the remote cache",
+        };
+        crate::report::eprint_locked(&format!("{}: {outcome}\n", u.display));
+        for r in &u.reasons {
+            crate::report::eprint_locked(&format!("  - {}\n", describe(r)));
+        }
+    }
+    Ok(ExitCode::OK)
+}

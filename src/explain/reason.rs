@@ -1,0 +1,294 @@
+//! Why an action was executed: a typed diff of key components.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::KeyComponents;
+
+/// One reason. Serialised with a `kind` tag for `--message-format json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reason {
+    /// No earlier build of this unit is recorded.
+    FirstBuild,
+    /// Inputs equal to a recorded build, but the result was not in the cache.
+    NotInCache {
+        /// A remote cache was asked too and missed.
+        remote_missed: bool,
+        /// A corrupt local entry was dropped.
+        corrupt: Option<String>,
+    },
+    /// The toolchain (`rustc -vV` or linker) changed.
+    ToolchainChanged,
+    /// The package version or source changed (e.g. a Cargo.lock bump).
+    PackageChanged {
+        /// Before.
+        old: String,
+        /// After.
+        new: String,
+    },
+    /// A source file changed.
+    FileChanged {
+        /// Workspace-relative path.
+        path: String,
+        /// `added`, `removed`, `modified`.
+        change: String,
+    },
+    /// A `rerun-if-changed` file of a build script changed.
+    RerunIfChanged {
+        /// Workspace-relative path.
+        path: String,
+        /// `added`, `removed`, `modified`.
+        change: String,
+    },
+    /// An environment variable the action reads changed.
+    EnvChanged {
+        /// Name.
+        name: String,
+        /// Old value (None if unset or secret).
+        old: Option<String>,
+        /// New value (None if unset or secret).
+        new: Option<String>,
+        /// Value withheld because the name looks like a secret.
+        secret: bool,
+    },
+    /// Features turned on or off.
+    FeaturesChanged {
+        /// Turned on.
+        added: Vec<String>,
+        /// Turned off.
+        removed: Vec<String>,
+    },
+    /// A profile setting changed.
+    ProfileChanged {
+        /// Setting name.
+        setting: String,
+        /// Old value.
+        old: String,
+        /// New value.
+        new: String,
+    },
+    /// Compiler flags changed (e.g. RUSTFLAGS).
+    FlagsChanged {
+        /// Flags added.
+        added: Vec<String>,
+        /// Flags removed.
+        removed: Vec<String>,
+    },
+    /// A dependency's output changed.
+    DependencyChanged {
+        /// The dependency (as named in this unit).
+        dependency: String,
+        /// The action it corresponds to, when it was rebuilt in this build.
+        rebuilt: Option<String>,
+        /// The root cause, when known: `because X changed`.
+        root_cause: Option<String>,
+    },
+    /// The build script binary changed.
+    BuildScriptChanged,
+}
+
+/// Whether a variable name looks like it holds a secret.
+pub fn is_secret(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    ["TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL", "AUTH"].iter().any(|s| n.contains(s)) && !n.starts_with("CARGO_PKG")
+}
+
+fn rel(path: &str) -> String {
+    path.strip_prefix("${WORKSPACE}/").unwrap_or(path).to_string()
+}
+
+/// Replaces unit hashes in a flag so that flags that only differ by the
+/// hash of a dependency compare equal (those changes are reported as
+/// dependency changes instead).
+fn unhash(flag: &str) -> String {
+    let mut out = String::with_capacity(flag.len());
+    let b = flag.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if i + 16 <= b.len() && b[i..i + 16].iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) && (i + 16 == b.len() || !b[i + 16].is_ascii_hexdigit()) && (i == 0 || !b[i - 1].is_ascii_hexdigit()) {
+            out.push_str("<hash>");
+            i += 16;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Everything of an action that a comparison needs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Key components.
+    pub components: KeyComponents,
+    /// Features.
+    pub features: Vec<String>,
+    /// Profile as a flat map.
+    pub profile: BTreeMap<String, String>,
+    /// Whether this is a build-script run.
+    pub is_run: bool,
+}
+
+/// The reasons `new` differs from `old`, without dependency attribution
+/// (done by the caller, who knows what rebuilt).
+pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
+    let (o, n) = (&old.components, &new.components);
+    let mut out = Vec::new();
+    if o.toolchain != n.toolchain {
+        out.push(Reason::ToolchainChanged);
+    }
+    if o.package != n.package {
+        out.push(Reason::PackageChanged {
+            old: o.package.clone(),
+            new: n.package.clone(),
+        });
+    }
+    // Files.
+    let om: BTreeMap<&str, _> = o.inputs.iter().map(|i| (i.path.as_str(), i.digest)).collect();
+    let nm: BTreeMap<&str, _> = n.inputs.iter().map(|i| (i.path.as_str(), i.digest)).collect();
+    for (p, d) in &nm {
+        let change = match om.get(p) {
+            None => Some("added"),
+            Some(od) if od != d => Some(if d.is_none() { "removed" } else { "modified" }),
+            _ => None,
+        };
+        if let Some(change) = change {
+            let path = rel(p);
+            out.push(if new.is_run {
+                Reason::RerunIfChanged { path, change: change.into() }
+            } else {
+                Reason::FileChanged { path, change: change.into() }
+            });
+        }
+    }
+    for p in om.keys() {
+        if !nm.contains_key(p) && !new.is_run {
+            out.push(Reason::FileChanged {
+                path: rel(p),
+                change: "removed".into(),
+            });
+        }
+    }
+    // Features.
+    let of: BTreeSet<&String> = old.features.iter().collect();
+    let nf: BTreeSet<&String> = new.features.iter().collect();
+    if of != nf {
+        out.push(Reason::FeaturesChanged {
+            added: nf.difference(&of).map(|s| s.to_string()).collect(),
+            removed: of.difference(&nf).map(|s| s.to_string()).collect(),
+        });
+    }
+    // Profile.
+    for (k, nv) in &new.profile {
+        let ov = old.profile.get(k).cloned().unwrap_or_default();
+        if &ov != nv && k != "name" {
+            out.push(Reason::ProfileChanged {
+                setting: k.clone(),
+                old: ov,
+                new: nv.clone(),
+            });
+        }
+    }
+    // Environment set by hbuild and tracked variables.
+    let mut env_names: BTreeSet<&String> = o.env.keys().chain(n.env.keys()).collect();
+    env_names.extend(o.tracked_env.keys().chain(n.tracked_env.keys()));
+    for name in env_names {
+        if name.starts_with("CARGO_FEATURE_") || name == "CARGO_CFG_FEATURE" || name == "OUT_DIR" {
+            continue;
+        }
+        let ov = o.env.get(name).cloned().or_else(|| o.tracked_env.get(name).cloned().flatten());
+        let nv = n.env.get(name).cloned().or_else(|| n.tracked_env.get(name).cloned().flatten());
+        if ov != nv {
+            let secret = is_secret(name);
+            out.push(Reason::EnvChanged {
+                name: name.clone(),
+                old: if secret { None } else { ov },
+                new: if secret { None } else { nv },
+                secret,
+            });
+        }
+    }
+    // Flags, ignoring those that features/profile/deps already explain.
+    let explained = |f: &str| f.starts_with("feature=") || f.starts_with("metadata=") || f.starts_with("extra-filename=") || f.contains("<hash>") || f.starts_with("cfg(feature");
+    let count = |v: &[String]| {
+        let mut m: BTreeMap<String, i32> = BTreeMap::new();
+        for f in v {
+            *m.entry(unhash(f)).or_default() += 1;
+        }
+        m
+    };
+    let (oc, nc) = (count(&o.argv), count(&n.argv));
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for (f, c) in &nc {
+        let d = c - oc.get(f).copied().unwrap_or(0);
+        if d > 0 && !explained(f) {
+            added.push(f.clone());
+        }
+    }
+    for (f, c) in &oc {
+        let d = c - nc.get(f).copied().unwrap_or(0);
+        if d > 0 && !explained(f) {
+            removed.push(f.clone());
+        }
+    }
+    let profile_changed = out.iter().any(|r| matches!(r, Reason::ProfileChanged { .. }));
+    if !(added.is_empty() && removed.is_empty()) && !profile_changed {
+        out.push(Reason::FlagsChanged { added, removed });
+    }
+    if o.program != n.program && n.program.starts_with("build-script:") {
+        out.push(Reason::BuildScriptChanged);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::key::InputDigest;
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            components: KeyComponents {
+                argv: vec!["--crate-name".into(), "a".into(), "-C".into(), "metadata=0123456789abcdef".into()],
+                inputs: vec![InputDigest {
+                    path: "${WORKSPACE}/src/lib.rs".into(),
+                    digest: Some(crate::core::Digest::of_bytes(b"1")),
+                }],
+                ..Default::default()
+            },
+            features: vec!["a".into()],
+            profile: BTreeMap::from([("opt_level".into(), "0".into())]),
+            is_run: false,
+        }
+    }
+
+    #[test]
+    fn reports_file_feature_profile_and_flag_changes() {
+        let old = snap();
+        let mut new = snap();
+        new.components.inputs[0].digest = Some(crate::core::Digest::of_bytes(b"2"));
+        new.features.push("b".into());
+        new.components.argv[3] = "metadata=fedcba9876543210".into();
+        new.components.argv.push("--cfg".into());
+        new.components.argv.push("foo".into());
+        let r = diff(&old, &new);
+        assert!(r.contains(&Reason::FileChanged { path: "src/lib.rs".into(), change: "modified".into() }), "{r:?}");
+        assert!(r.contains(&Reason::FeaturesChanged { added: vec!["b".into()], removed: vec![] }));
+        assert!(r.iter().any(|x| matches!(x, Reason::FlagsChanged { added, .. } if added.contains(&"foo".to_string()))));
+        let mut p = snap();
+        p.profile.insert("opt_level".into(), "3".into());
+        assert_eq!(diff(&old, &p), vec![Reason::ProfileChanged { setting: "opt_level".into(), old: "0".into(), new: "3".into() }]);
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let old = snap();
+        let mut new = snap();
+        new.components.tracked_env.insert("API_TOKEN".into(), Some("s3cr3t".into()));
+        let r = diff(&old, &new);
+        assert_eq!(r, vec![Reason::EnvChanged { name: "API_TOKEN".into(), old: None, new: None, secret: true }]);
+    }
+}

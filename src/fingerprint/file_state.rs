@@ -1,0 +1,139 @@
+//! File digests memoised by (path, size, mtime, inode), so an unchanged
+//! tree is not re-read, and hashed in parallel with rayon.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::core::Digest;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Stat {
+    size: u64,
+    mtime_ns: i128,
+    inode: u64,
+}
+
+fn stat(path: &Path) -> Option<Stat> {
+    let m = std::fs::metadata(path).ok()?;
+    if !m.is_file() {
+        return None;
+    }
+    Some(Stat {
+        size: m.len(),
+        mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+        inode: m.ino(),
+    })
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Stored {
+    version: u32,
+    entries: HashMap<PathBuf, (Stat, Digest)>,
+}
+
+/// The memo. Thread-safe; persisted in the target dir between builds.
+#[derive(Default)]
+pub struct FileStates {
+    entries: Mutex<HashMap<PathBuf, (Stat, Digest)>>,
+    /// Files actually hashed during this process (for tests and stats).
+    hashed: std::sync::atomic::AtomicUsize,
+}
+
+const VERSION: u32 = 1;
+
+impl FileStates {
+    /// Loads the memo from `path` (a missing or unreadable file is an empty memo).
+    pub fn load(path: &Path) -> Self {
+        let stored: Stored = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|s: &Stored| s.version == VERSION)
+            .unwrap_or_default();
+        FileStates {
+            entries: Mutex::new(stored.entries),
+            hashed: Default::default(),
+        }
+    }
+
+    /// Saves the memo atomically.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let entries = self.entries.lock().expect("file state lock").clone();
+        let bytes = serde_json::to_vec(&Stored { version: VERSION, entries }).map_err(std::io::Error::other)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Digest of one file, or None if it does not exist. A file whose mtime
+    /// is within the last two seconds is always re-hashed, since a write in
+    /// the same timestamp granule could otherwise go unnoticed.
+    pub fn digest(&self, path: &Path) -> Option<Digest> {
+        let st = stat(path)?;
+        if let Some((old, d)) = self.entries.lock().expect("file state lock").get(path) {
+            if *old == st && !recent(st) {
+                return Some(*d);
+            }
+        }
+        let (d, _) = Digest::of_file(path).ok()?;
+        self.hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Re-stat: if the file changed while hashing, do not memoise.
+        if stat(path) == Some(st) {
+            self.entries.lock().expect("file state lock").insert(path.to_path_buf(), (st, d));
+        }
+        Some(d)
+    }
+
+    /// Digests of many files, in parallel.
+    pub fn digest_all(&self, paths: &[PathBuf]) -> Vec<Option<Digest>> {
+        paths.par_iter().map(|p| self.digest(p)).collect()
+    }
+
+    /// How many files were read and hashed by this process.
+    pub fn hashed_count(&self) -> usize {
+        self.hashed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn recent(st: Stat) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
+    now - st.mtime_ns < 2_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memo_avoids_rehash_and_detects_change() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a");
+        std::fs::write(&f, "one").unwrap();
+        // Make the file old so the memo may be used.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
+        let fs = FileStates::default();
+        let a = fs.digest(&f).unwrap();
+        let b = fs.digest(&f).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(fs.hashed_count(), 1);
+        std::fs::write(&f, "two").unwrap();
+        let c = fs.digest(&f).unwrap();
+        assert_ne!(a, c);
+        assert_eq!(c, Digest::of_bytes(b"two"));
+        let memo = d.path().join("memo.json");
+        fs.save(&memo).unwrap();
+        let loaded = FileStates::load(&memo);
+        assert_eq!(loaded.digest(&f), Some(c));
+    }
+}

@@ -1,0 +1,127 @@
+//! Action keys: blake3 over a canonical (JSON, sorted maps, normalised
+//! paths) encoding of typed components.
+//!
+//! | component      | content                                                        |
+//! |----------------|----------------------------------------------------------------|
+//! | `schema`       | [`KEY_SCHEMA_VERSION`], bumped whenever the encoding changes     |
+//! | `toolchain`    | `rustc -vV` and the linker                                      |
+//! | `program`      | `rustc`, or the digest of the build-script binary               |
+//! | `argv`         | full argument list, paths normalised                            |
+//! | `env`          | variables hbuild sets for the action, paths normalised          |
+//! | `deps`         | per dependency edge: name and output digest (closure)           |
+//! | `package`      | package identity (registry sources are immutable)               |
+//! | `inputs`       | workspace-relative path and digest of every file read           |
+//! | `tracked_env`  | values of variables the action declared it reads                |
+//!
+//! A key is computed in two steps. The *pre-key* covers everything known
+//! before running (all but `inputs` and `tracked_env`); under it the cache
+//! keeps the list of files and variables the last run read (rustc's
+//! dep-info, or the script's `rerun-if-*`). The full key adds their current
+//! digests and values. This is how `rerun-if-changed` narrows a build
+//! script's inputs, and why touching an unrelated file re-runs nothing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{ActionKey, Digest};
+
+/// Version of the key encoding.
+pub const KEY_SCHEMA_VERSION: u32 = 1;
+
+/// One file input of the full key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InputDigest {
+    /// Normalised path (`${WORKSPACE}/crates/a/src/lib.rs`).
+    pub path: String,
+    /// Digest, None when the file does not exist.
+    pub digest: Option<Digest>,
+}
+
+/// Everything that identifies an action.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyComponents {
+    /// Schema salt.
+    pub schema: u32,
+    /// Toolchain identity.
+    pub toolchain: String,
+    /// Program identity.
+    pub program: String,
+    /// Normalised argv.
+    pub argv: Vec<String>,
+    /// Normalised environment set by hbuild.
+    pub env: BTreeMap<String, String>,
+    /// (edge label, digest) per dependency.
+    pub deps: Vec<(String, Digest)>,
+    /// Package identity.
+    pub package: String,
+    /// Files read (second step).
+    pub inputs: Vec<InputDigest>,
+    /// Tracked variables and their values (second step).
+    pub tracked_env: BTreeMap<String, Option<String>>,
+}
+
+fn hash_json<T: Serialize>(v: &T) -> Digest {
+    Digest::of_bytes(&serde_json::to_vec(v).expect("key components serialise"))
+}
+
+impl KeyComponents {
+    /// The pre-key (without inputs and tracked variables).
+    pub fn pre_key(&self) -> ActionKey {
+        let mut c = self.clone();
+        c.inputs.clear();
+        c.tracked_env.clear();
+        ActionKey(hash_json(&("pre", c)))
+    }
+
+    /// The full key.
+    pub fn key(&self) -> ActionKey {
+        ActionKey(hash_json(&("full", self)))
+    }
+
+    /// The key under which the input manifest of a pre-key is stored.
+    pub fn manifest_key(pre: &ActionKey) -> ActionKey {
+        ActionKey(hash_json(&("manifest", KEY_SCHEMA_VERSION, pre)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> KeyComponents {
+        KeyComponents {
+            schema: KEY_SCHEMA_VERSION,
+            toolchain: "rustc 1.95.0".into(),
+            program: "rustc".into(),
+            argv: vec!["--crate-name".into(), "a".into()],
+            package: "path+crates/a#a@0.1.0".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_component_changes_the_key() {
+        let k = base().key();
+        let mut c = base();
+        c.argv.push("-C".into());
+        assert_ne!(c.key(), k);
+        let mut c = base();
+        c.env.insert("X".into(), "1".into());
+        assert_ne!(c.key(), k);
+        let mut c = base();
+        c.deps.push(("dep".into(), Digest::of_bytes(b"x")));
+        assert_ne!(c.key(), k);
+        let mut c = base();
+        c.inputs.push(InputDigest { path: "a".into(), digest: None });
+        assert_ne!(c.key(), k);
+        assert_eq!(c.pre_key(), base().pre_key());
+        let mut c = base();
+        c.tracked_env.insert("K".into(), Some("v".into()));
+        assert_ne!(c.key(), k);
+        let mut c = base();
+        c.toolchain.push('x');
+        assert_ne!(c.key(), k);
+        assert_ne!(c.pre_key(), base().pre_key());
+    }
+}

@@ -1,0 +1,13 @@
+//! Layer 3a: what identifies an action.
+//!
+//! * [`file_state`]: file digests memoised by (path, size, mtime, inode).
+//! * [`key`]: the typed, canonical key components and the [`ActionKey`](crate::core::ActionKey).
+//! * [`normalize`]: absolute paths out of keys.
+
+pub mod file_state;
+pub mod key;
+pub mod normalize;
+
+pub use file_state::FileStates;
+pub use key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
+pub use normalize::PathNormalizer;

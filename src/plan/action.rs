@@ -1,0 +1,181 @@
+//! Actions: what the executor runs, with every input and output declared.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::unit::{CompileKind, Mode};
+use crate::core::{ActionId, PackageId};
+use crate::workspace::model::TargetKind;
+use crate::workspace::profiles::Profile;
+
+/// Kind of action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    /// rustc on a library, binary, test, example or proc-macro.
+    Compile,
+    /// rustc on a `build.rs`.
+    BuildScriptCompile,
+    /// Execute a compiled build script.
+    BuildScriptRun,
+}
+
+/// What a dependent needs from a dependency before it can start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Needs {
+    /// The `.rmeta` suffices (pipelining).
+    Metadata,
+    /// Complete outputs, and those of every transitive dependency.
+    Full,
+}
+
+/// An edge to a dependency action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionDep {
+    /// The dependency.
+    pub action: ActionId,
+    /// Extern crate name, for library edges.
+    pub extern_name: Option<String>,
+    /// What is needed.
+    pub needs: Needs,
+}
+
+/// How build-script results feed this action at execution time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScriptInputs {
+    /// The run of this package's own build script: its `rustc-cfg`,
+    /// `rustc-check-cfg`, `rustc-env`, `rustc-link-lib` (lib only) and
+    /// `rustc-link-arg*` apply.
+    pub own: Option<ActionId>,
+    /// Runs whose `rustc-link-search` paths apply (own and transitive
+    /// linkable dependencies).
+    pub link_search: Vec<ActionId>,
+    /// For build-script runs: runs of direct dependencies with `links`,
+    /// whose metadata becomes `DEP_<LINKS>_<KEY>`.
+    pub links_metadata: Vec<(ActionId, String)>,
+    /// Whether `rustc-link-lib` of the own script applies (lib target, or
+    /// a package without lib).
+    pub link_libs: bool,
+}
+
+/// An output to copy to Cargo's paths after the action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Uplift {
+    /// Internal file.
+    pub from: PathBuf,
+    /// Cargo path.
+    pub to: PathBuf,
+}
+
+/// A declared input file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputFile {
+    /// Absolute path.
+    pub path: PathBuf,
+}
+
+/// One action of the graph.
+#[derive(Clone, Debug, Serialize)]
+pub struct Action {
+    /// Index in the graph.
+    pub id: ActionId,
+    /// Kind.
+    pub kind: ActionKind,
+    /// Package id.
+    pub package_id: PackageId,
+    /// Package name.
+    pub package_name: String,
+    /// Package version.
+    pub package_version: String,
+    /// Whether the package is a workspace member.
+    pub is_member: bool,
+    /// Target name.
+    pub target_name: String,
+    /// Target kind.
+    pub target_kind: TargetKind,
+    /// Target source path.
+    pub src_path: PathBuf,
+    /// Target edition.
+    pub edition: String,
+    /// Package manifest.
+    pub manifest_path: PathBuf,
+    /// Target kinds as `cargo metadata` names them (`lib`, `proc-macro`, `bin`).
+    pub metadata_kind: Vec<String>,
+    /// Crate types passed (empty in test mode).
+    pub crate_types: Vec<String>,
+    /// Mode.
+    pub mode: Mode,
+    /// Host or target.
+    pub compile_kind: CompileKind,
+    /// Profile.
+    pub profile: Profile,
+    /// Features.
+    pub features: Vec<String>,
+    /// Program: rustc, or the build script binary (for runs).
+    pub program: PathBuf,
+    /// Arguments (without the program).
+    pub argv: Vec<String>,
+    /// Environment set for the action (the rest is inherited).
+    pub env: BTreeMap<String, String>,
+    /// Variables removed from the inherited environment.
+    pub env_remove: Vec<String>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Declared source inputs (path packages; registry sources are
+    /// identified by package id and version).
+    pub inputs: Vec<InputFile>,
+    /// Root that outputs are relative to.
+    pub output_root: PathBuf,
+    /// Declared outputs (files; for runs, the OUT_DIR tree is added at run time).
+    pub outputs: Vec<PathBuf>,
+    /// `.rmeta` whose appearance unblocks pipelined dependents.
+    pub rmeta: Option<PathBuf>,
+    /// rustc dep-info file.
+    pub dep_info: Option<PathBuf>,
+    /// For runs: OUT_DIR.
+    pub out_dir: Option<PathBuf>,
+    /// Dependencies.
+    pub deps: Vec<ActionDep>,
+    /// Build-script results that feed this action.
+    pub script_inputs: ScriptInputs,
+    /// Copies to Cargo's paths.
+    pub uplift: Vec<Uplift>,
+    /// Requested by the user.
+    pub is_root: bool,
+    /// Whether the package is local (warnings shown, diagnostics not capped).
+    pub is_local: bool,
+    /// Path to the executable produced (bins, tests, examples), for reports.
+    pub executable: Option<PathBuf>,
+    /// The unit identity hash (short form), stable across checkouts.
+    pub unit_hash: String,
+}
+
+impl Action {
+    /// A short human name: `serde`, `app (bin "app-cli")`, `app (build script)`.
+    pub fn display_name(&self) -> String {
+        match (self.kind, self.target_kind, self.mode) {
+            (ActionKind::BuildScriptCompile, ..) => format!("{} (build script)", self.package_name),
+            (ActionKind::BuildScriptRun, ..) => format!("{} (build script run)", self.package_name),
+            (_, TargetKind::Lib, Mode::Build) => self.package_name.clone(),
+            (_, TargetKind::Lib, _) => format!("{} (lib test)", self.package_name),
+            (_, k, Mode::Test) => format!("{} ({} test \"{}\")", self.package_name, k.as_str(), self.target_name),
+            (_, k, _) => format!("{} ({} \"{}\")", self.package_name, k.as_str(), self.target_name),
+        }
+    }
+
+    /// Cargo's description for failure messages: `lib`, `bin "x"`, `test "x"`, `build script`.
+    pub fn cargo_target_desc(&self) -> String {
+        match (self.kind, self.target_kind, self.mode) {
+            (ActionKind::BuildScriptCompile, ..) => "build script".into(),
+            (ActionKind::BuildScriptRun, ..) => "build script".into(),
+            (_, TargetKind::Lib, Mode::Build) => "lib".into(),
+            (_, TargetKind::Lib, _) => "lib test".into(),
+            (_, k, Mode::Test) if k == TargetKind::Test => format!("test \"{}\"", self.target_name),
+            (_, k, Mode::Test) => format!("{} \"{}\" test", k.as_str(), self.target_name),
+            (_, k, _) => format!("{} \"{}\"", k.as_str(), self.target_name),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Cargo-like human output: status lines, rendered diagnostics, failures,
+//! the final summary, and an indicatif progress bar on a terminal.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{eprint_locked, strip_ansi, MessageFormat, ReportConfig};
+use crate::core::ActionId;
+use crate::exec::events::{BuildEvent, Diagnostic, Outcome};
+use crate::exec::BuildSummary;
+use crate::plan::{Action, ActionGraph, ActionKind};
+
+/// Human renderer state.
+pub struct Human {
+    cfg: ReportConfig,
+    bar: Option<ProgressBar>,
+    announced: BTreeSet<String>,
+    running: Vec<ActionId>,
+    warnings: HashMap<ActionId, usize>,
+    done: usize,
+}
+
+fn status(color: bool, verb: &str, rest: &str, green: bool) -> String {
+    if color {
+        let code = if green { "\x1b[1m\x1b[32m" } else { "\x1b[1m\x1b[36m" };
+        format!("{code}{verb:>12}\x1b[0m {rest}\n")
+    } else {
+        format!("{verb:>12} {rest}\n")
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `app v0.1.0 (/path)` for local packages, `serde v1.0.0` otherwise.
+pub fn package_label(a: &Action) -> String {
+    if a.is_local {
+        format!("{} v{} ({})", a.package_name, a.package_version, a.manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default())
+    } else {
+        format!("{} v{}", a.package_name, a.package_version)
+    }
+}
+
+impl Human {
+    /// A renderer.
+    pub fn new(cfg: ReportConfig) -> Self {
+        Human {
+            cfg,
+            bar: None,
+            announced: BTreeSet::new(),
+            running: Vec::new(),
+            warnings: HashMap::new(),
+            done: 0,
+        }
+    }
+
+    fn human(&self) -> bool {
+        !matches!(self.cfg.format, MessageFormat::Json { .. })
+    }
+
+    fn print(&self, s: &str) {
+        match &self.bar {
+            Some(b) => b.suspend(|| eprint_locked(s)),
+            None => eprint_locked(s),
+        }
+    }
+
+    /// Prints a status line (`Compiling`, `Finished`...) unless quiet.
+    pub fn status(&self, verb: &str, rest: &str) {
+        if !self.cfg.quiet {
+            self.print(&status(self.cfg.color, verb, rest, true));
+        }
+    }
+
+    /// Prints an `error:` message.
+    pub fn error(&self, msg: &str) {
+        let head = if self.cfg.color { "\x1b[1m\x1b[31merror\x1b[0m\x1b[1m:\x1b[0m" } else { "error:" };
+        self.print(&format!("{head} {msg}\n"));
+    }
+
+    /// Prints a `warning:` message.
+    pub fn warning(&self, msg: &str) {
+        let head = if self.cfg.color { "\x1b[1m\x1b[33mwarning\x1b[0m\x1b[1m:\x1b[0m" } else { "warning:" };
+        self.print(&format!("{head} {msg}\n"));
+    }
+
+    /// The `-v` level.
+    pub fn verbose(&self) -> u8 {
+        self.cfg.verbose
+    }
+
+    /// Prints a plain line (explain output).
+    pub fn line(&self, s: &str) {
+        self.print(&format!("{s}\n"));
+    }
+
+    fn update_bar(&self, graph: &ActionGraph) {
+        if let Some(b) = &self.bar {
+            b.set_position(self.done as u64);
+            let names: Vec<&str> = self.running.iter().map(|id| graph.actions[id.index()].package_name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+            b.set_message(names.join(", "));
+        }
+    }
+
+    /// Handles one event.
+    pub fn event(&mut self, graph: &ActionGraph, e: BuildEvent) {
+        match e {
+            BuildEvent::Started { total } => {
+                if self.cfg.progress && !self.cfg.quiet {
+                    let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+                    b.set_style(ProgressStyle::with_template("{prefix:>12.cyan.bold} [{bar:27}] {pos}/{len}: {wide_msg}").expect("valid template").progress_chars("=> "));
+                    b.set_prefix("Building");
+                    self.bar = Some(b);
+                }
+            }
+            BuildEvent::Blocking { what } => self.status("Blocking", &format!("waiting for file lock on {what}")),
+            BuildEvent::ActionStarted { id } => {
+                let a = &graph.actions[id.index()];
+                self.running.push(id);
+                let key = format!("{}@{}", a.package_name, a.package_version);
+                if a.kind != ActionKind::BuildScriptRun && self.human() && self.announced.insert(key) {
+                    self.status("Compiling", &package_label(a));
+                } else if self.cfg.verbose > 0 && self.human() && a.kind == ActionKind::BuildScriptRun {
+                    self.status("Running", &format!("`{}`", a.program.display()));
+                }
+                self.update_bar(graph);
+            }
+            BuildEvent::Diagnostic { id, diag } => {
+                let a = &graph.actions[id.index()];
+                match diag {
+                    Diagnostic::Rustc { rendered, level, .. } => {
+                        if level == "warning" {
+                            *self.warnings.entry(id).or_default() += 1;
+                        }
+                        // Registry crates are capped; their warnings are not ours to show.
+                        if !a.is_local && level == "warning" && self.cfg.verbose < 2 {
+                            return;
+                        }
+                        let render = match self.cfg.format {
+                            MessageFormat::Json { render, .. } => render,
+                            _ => true,
+                        };
+                        if render && !rendered.is_empty() {
+                            let text = if self.cfg.color { rendered } else { strip_ansi(&rendered) };
+                            self.print(&text);
+                        }
+                    }
+                    Diagnostic::Text(t) => self.print(&format!("{t}\n")),
+                }
+            }
+            BuildEvent::ScriptFinished { id, output, .. } => {
+                let a = &graph.actions[id.index()];
+                if a.is_local || self.cfg.verbose >= 2 {
+                    for w in &output.warnings {
+                        self.warning(&format!("{}@{}: {w}", a.package_name, a.package_version));
+                    }
+                }
+            }
+            BuildEvent::ActionFinished { id, outcome, .. } => {
+                let a = &graph.actions[id.index()];
+                self.running.retain(|r| *r != id);
+                self.done += 1;
+                if self.human() && self.cfg.verbose > 0 && outcome != Outcome::Executed {
+                    let verb = match outcome {
+                        Outcome::Fresh => "Fresh",
+                        Outcome::LocalHit => "Cached",
+                        Outcome::RemoteHit => "Downloaded",
+                        Outcome::Executed => "Compiling",
+                    };
+                    self.status(verb, &format!("{} [{}]", package_label(a), a.cargo_target_desc()));
+                }
+                let w = self.warnings.get(&id).copied().unwrap_or(0);
+                if w > 0 && a.is_local && self.human() {
+                    self.warning(&format!("`{}` ({}) generated {}", a.package_name, a.cargo_target_desc(), plural(w, "warning")));
+                }
+                self.update_bar(graph);
+            }
+            BuildEvent::ActionFailed { id, errors, warnings, message } => {
+                let a = &graph.actions[id.index()];
+                self.running.retain(|r| *r != id);
+                self.update_bar(graph);
+                if a.kind == ActionKind::BuildScriptRun {
+                    self.error(&message);
+                } else if errors > 0 {
+                    let mut m = format!("could not compile `{}` ({}) due to {}", a.package_name, a.cargo_target_desc(), plural(errors, "previous error"));
+                    if warnings > 0 {
+                        m.push_str(&format!("; {} emitted", plural(warnings, "warning")));
+                    }
+                    self.error(&m);
+                    if self.cfg.verbose > 0 {
+                        self.line(&format!("\nCaused by:\n  {message}"));
+                    }
+                } else {
+                    self.error(&format!("could not compile `{}` ({})\n\nCaused by:\n  {message}", a.package_name, a.cargo_target_desc()));
+                }
+            }
+            BuildEvent::Warning(w) => self.warning(&w),
+            BuildEvent::Finished(s) => self.finish(&s),
+        }
+    }
+
+    /// Ends the progress bar and prints the closing lines.
+    pub fn finish(&mut self, s: &BuildSummary) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        if !s.success {
+            return;
+        }
+        let profile_desc = profile_desc(&s.profile);
+        self.status("Finished", &format!("`{}` profile [{profile_desc}] target(s) in {}", s.profile, secs(s.elapsed)));
+        let mut line = format!(
+            "{}: {} executed, {} cached ({} local, {} remote), {} fresh",
+            plural(s.actions_total, "action"),
+            s.executed,
+            s.local_hits + s.remote_hits,
+            s.local_hits,
+            s.remote_hits,
+            s.fresh
+        );
+        if !s.uncacheable.is_empty() {
+            line.push_str(&format!(", {} uncacheable", s.uncacheable.len()));
+        }
+        self.status("Summary", &line);
+        if self.cfg.verbose > 0 {
+            for (name, why) in &s.uncacheable {
+                self.status("Uncacheable", &format!("{name}: {why}"));
+            }
+        }
+    }
+}
+
+fn profile_desc(profile: &str) -> &'static str {
+    match profile {
+        "release" | "bench" => "optimized",
+        "dev" | "test" => "unoptimized + debuginfo",
+        _ => "optimized",
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
