@@ -60,7 +60,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     let linker_host = config.linker(&host_info)?;
 
     let selected = select_packages(&model, req)?;
-    let profiles = Profiles::load(&model.root_manifest, &req.profile, req.env.get("CARGO_INCREMENTAL").map(|v| v == "1"))?;
+    let profiles = Profiles::load(&model.root_manifest, &req.profile, incremental_setting(&req.env))?;
     let freq = FeatureRequest {
         packages: selected.clone(),
         features: req.features.clone(),
@@ -147,4 +147,11 @@ fn select_packages(model: &WorkspaceModel, req: &BuildRequest) -> Result<Vec<usi
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Incremental compilation is off unless `CARGO_INCREMENTAL=1`: its state
+/// is an untracked input and its objects are not reproducible (rustc names
+/// codegen units per session), so such actions could not be cached.
+fn incremental_setting(env: &std::collections::BTreeMap<String, String>) -> Option<bool> {
+    Some(env.get("CARGO_INCREMENTAL").is_some_and(|v| v == "1"))
 }

@@ -305,6 +305,9 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                             warnings: 0,
                             duration: dur,
                         });
+                        if let Some(why) = &f.uncacheable {
+                            summary.uncacheable.push((a.display_name(), why.clone()));
+                        }
                         reasons.insert(id, (f.outcome, f.reason));
                         if meta[i].is_none() {
                             meta[i] = Some(f.result.clone());

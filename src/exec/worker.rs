@@ -52,6 +52,8 @@ pub struct Finished {
     pub outcome: Outcome,
     /// Explain data.
     pub reason: RunReason,
+    /// Why the result was not stored in the cache, if it was not.
+    pub uncacheable: Option<String>,
 }
 
 /// An action failure (the build fails).
@@ -241,6 +243,7 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
                     result,
                     outcome: Outcome::Fresh,
                     reason,
+                    uncacheable: None,
                 });
             }
         }
@@ -261,6 +264,7 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
                         result: DepResult { meta, full, script: script.map(Arc::new) },
                         outcome: if src == HitSource::Local { Outcome::LocalHit } else { Outcome::RemoteHit },
                         reason,
+                        uncacheable: None,
                     });
                 }
                 Err(why) => {
@@ -284,7 +288,7 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         _ => execute_rustc(sh, a, &argv, &env, deps, on_meta),
     }?;
     // 5. Manifest of what was read, full key, store.
-    let manifest = exec.manifest;
+    let manifest = exec.manifest.clone();
     fill_inputs(sh, &mut comps, &manifest, &env);
     if sh.strict && !exec.undeclared.is_empty() {
         return Err(Failure {
@@ -307,8 +311,15 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
     }
     let files = output_files(a);
     let stderr_replay = exec.diagnostics.join("\n");
-    let result = sh.store.save(&key, &a.output_root, &files, String::new(), stderr_replay, meta.clone()).unwrap_or_else(|| local_result(a, &files, meta));
-    sh.store.put_manifest(&pre, &manifest);
+    let uncacheable = uncacheable_reason(a, &argv, &exec);
+    let stored = match &uncacheable {
+        None => sh.store.save(&key, &a.output_root, &files, String::new(), stderr_replay, meta.clone()),
+        Some(_) => None,
+    };
+    let result = stored.unwrap_or_else(|| local_result(a, &files, meta));
+    if uncacheable.is_none() {
+        sh.store.put_manifest(&pre, &manifest);
+    }
     let (m_dig, f_dig) = digests_of_result(a, &result, &comps);
     write_stamp(a, pre, key, &comps, manifest, &result, m_dig, f_dig, exec.script.clone(), exec.diagnostics);
     uplift(a);
@@ -322,7 +333,19 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         },
         outcome: Outcome::Executed,
         reason,
+        uncacheable,
     })
+}
+
+/// Why an executed action's result must not be shared, if it must not.
+fn uncacheable_reason(a: &Action, argv: &[String], exec: &Executed) -> Option<String> {
+    if argv.iter().any(|x| x.starts_with("incremental=")) {
+        return Some("incremental compilation (CARGO_INCREMENTAL=1) produces non-reproducible objects".into());
+    }
+    if !exec.undeclared.is_empty() {
+        return Some(format!("{} read files outside its declared inputs", a.display_name()));
+    }
+    None
 }
 
 /// Outputs of a result when no cache is configured (digests computed here).

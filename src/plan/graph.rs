@@ -224,7 +224,15 @@ fn compile_action(
     a.executable = outs.executable.clone();
     a.script_inputs = ScriptInputs {
         own: own_run,
-        link_search: link_search.iter().copied().collect(),
+        link_search: {
+            // Cargo's `-L` order follows package order.
+            let mut v: Vec<ActionId> = link_search.iter().copied().collect();
+            v.sort_by_key(|id| {
+                let r = &done[id.index()];
+                (r.package_name.clone(), r.package_version.clone(), r.package_id.0.clone())
+            });
+            v
+        },
         links_metadata: Vec::new(),
         link_libs: target.kind == TargetKind::Lib || pkg.lib().is_none(),
     };
@@ -328,6 +336,15 @@ fn run_action(cx: &PlanContext<'_>, ug: &UnitGraph, i: usize, u: &Unit, done: &[
     }
     env.extend(cfg_env(cx, u));
     env.insert("OUT_DIR".into(), out_dir.display().to_string());
+    // C/C++ compiled by build scripts (the `cc` crate reads CFLAGS) gets the
+    // same prefix maps as rustc, so native objects embed no checkout paths.
+    let maps = prefix_maps(cx);
+    for var in ["CFLAGS", "CXXFLAGS"] {
+        let existing = cx.request.env.get(var).cloned().unwrap_or_default();
+        if !existing.contains("-ffile-prefix-map") {
+            env.insert(var.into(), format!("{existing} {maps}").trim().to_string());
+        }
+    }
     let mut remove = vec!["RUSTFLAGS".to_string(), "RUSTC_WORKSPACE_WRAPPER".to_string()];
     match &cx.toolchain.wrapper {
         Some(w) => {
@@ -343,4 +360,16 @@ fn run_action(cx: &PlanContext<'_>, ug: &UnitGraph, i: usize, u: &Unit, done: &[
     a.outputs = vec![dir.join("output"), dir.join("stderr")];
     a.out_dir = Some(out_dir);
     a
+}
+
+/// `-ffile-prefix-map` flags mirroring rustc's `--remap-path-prefix`.
+fn prefix_maps(cx: &PlanContext<'_>) -> String {
+    let mut m = vec![
+        format!("-ffile-prefix-map={}=.", cx.model.root.display()),
+        format!("-ffile-prefix-map={}=/hbuild/target", cx.layout.target_dir.display()),
+    ];
+    if let Some(home) = &cx.request.cargo_home {
+        m.push(format!("-ffile-prefix-map={}=/cargo", home.display()));
+    }
+    m.join(" ")
 }

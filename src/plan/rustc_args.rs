@@ -209,6 +209,14 @@ pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Tar
         push2(&mut a, "--cap-lints", if cx.request.very_verbose { "warn".into() } else { "allow".into() });
     }
     a.extend(cx.rustflags_for(unit.kind).iter().cloned());
+    // Keep absolute paths of this checkout out of the outputs, so the same
+    // sources give the same bytes wherever they are checked out (the last
+    // matching prefix wins in rustc, so the most specific comes last).
+    a.push(format!("--remap-path-prefix={}=.", cx.model.root.display()));
+    a.push(format!("--remap-path-prefix={}=/hbuild/target", cx.layout.target_dir.display()));
+    if let Some(home) = &cx.request.cargo_home {
+        a.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
     a
 }
 

@@ -454,9 +454,19 @@ fn share(b: Builder<'_>, raw_roots: Vec<usize>) -> Result<UnitGraph, PlanError> 
                 extern_name: name.clone(),
             })
             .collect();
+        let mut deps = deps;
+        // Cargo orders dependencies by unit order: package (name, version,
+        // source), then target; this fixes the `--extern` order.
+        deps.sort_by(|x, y| unit_order(inp, &units[x.unit.index()]).cmp(&unit_order(inp, &units[y.unit.index()])));
         let mut profile = r.profile.clone();
         if profile.strip.is_none() && !profile.debuginfo.is_on() && deps.iter().all(|d| !units[d.unit.index()].profile.debuginfo.is_on()) {
             profile.strip = Some("debuginfo".into());
+        }
+        // Cargo only weakens debuginfo of host units when the build has no
+        // explicit `--target` (host and target units may then be shared);
+        // with `--target` the deferred value is kept as is.
+        if r.key.ufor.host && profile.debuginfo_deferred && inp.request.target.is_some() {
+            profile.debuginfo_deferred = false;
         }
         if r.key.ufor.host && profile.debuginfo_deferred {
             profile.debuginfo_deferred = false;
@@ -517,6 +527,12 @@ fn share(b: Builder<'_>, raw_roots: Vec<usize>) -> Result<UnitGraph, PlanError> 
     compute_lto(inp, &mut units, &roots);
     compute_hashes(inp, &mut units);
     Ok(UnitGraph { units, roots })
+}
+
+fn unit_order<'a>(inp: &'a GraphInputs<'_>, u: &Unit) -> (&'a str, &'a str, &'a str, TargetKind, &'a str, Mode) {
+    let p = &inp.model.packages[u.pkg];
+    let t = &p.targets[u.target];
+    (p.name.as_str(), p.version.as_str(), p.id.0.as_str(), t.kind, t.name.as_str(), u.mode)
 }
 
 fn crate_types_for_lto(inp: &GraphInputs<'_>, u: &Unit) -> Vec<String> {

@@ -245,6 +245,8 @@ fn lint_flags(doc: &toml::Table, root_doc: &toml::Table) -> Result<Vec<String>, 
     let Some(table) = lints.as_table() else {
         return Ok(Vec::new());
     };
+    // (priority, bare lint name, flag), sorted as Cargo does:
+    // priority ascending, then bare name descending, then the flag.
     let mut entries: Vec<(i64, String, String)> = Vec::new();
     let mut check_cfg = Vec::new();
     for (tool, lints) in table {
@@ -272,11 +274,11 @@ fn lint_flags(doc: &toml::Table, root_doc: &toml::Table) -> Result<Vec<String>, 
                 return Err(format!("unknown lint level `{level}` for `{tool}.{lint}`"));
             }
             let name = if tool == "rust" { lint.clone() } else { format!("{tool}::{lint}") };
-            entries.push((priority, name, level));
+            entries.push((priority, lint.clone(), format!("--{level}={name}")));
         }
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
-    let mut flags: Vec<String> = entries.into_iter().map(|(_, name, level)| format!("--{level}={name}")).collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)).then_with(|| a.2.cmp(&b.2)));
+    let mut flags: Vec<String> = entries.into_iter().map(|(_, _, flag)| flag).collect();
     for c in check_cfg {
         flags.push("--check-cfg".into());
         flags.push(c);

@@ -1,0 +1,225 @@
+//! Shared helpers of the integration tests: fixture copies, running
+//! `cargo hbuild` and `cargo`, and normalised views of what each builds.
+#![allow(dead_code)]
+
+pub mod units;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `cargo-hbuild` binary under test.
+pub fn hbuild_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cargo-hbuild"))
+}
+
+/// Copies a directory tree (skipping `target/`).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "target" {
+            continue;
+        }
+        let from = e.path();
+        let to = dst.join(&name);
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&from, &to);
+        } else {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+}
+
+/// A temporary copy of a fixture workspace.
+pub struct Ws {
+    /// Keeps the directory alive.
+    pub tmp: tempfile::TempDir,
+    /// The workspace root.
+    pub root: PathBuf,
+    /// A private hbuild cache for this workspace copy.
+    pub cache: PathBuf,
+}
+
+impl Ws {
+    /// Path inside the workspace.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Appends text to a file of the workspace.
+    pub fn append(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        let mut s = std::fs::read_to_string(&p).unwrap();
+        s.push_str(text);
+        std::fs::write(p, s).unwrap();
+    }
+
+    /// Replaces text in a file of the workspace (the text must be there).
+    pub fn replace(&self, rel: &str, from: &str, to: &str) {
+        let p = self.path(rel);
+        let s = std::fs::read_to_string(&p).unwrap();
+        assert!(s.contains(from), "`{from}` not found in {rel}");
+        std::fs::write(p, s.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Runs `cargo hbuild ARGS` in the workspace with its private cache.
+    pub fn hbuild(&self, args: &[&str]) -> Run {
+        self.hbuild_env(args, &[])
+    }
+
+    /// Runs `cargo hbuild ARGS` with extra environment variables.
+    pub fn hbuild_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = Command::new(hbuild_bin());
+        c.arg("hbuild").args(args).current_dir(&self.root).env("HBUILD_CACHE_DIR", &self.cache);
+        clean_env(&mut c);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Run::from(c.output().unwrap())
+    }
+
+    /// Runs `cargo ARGS` in the workspace.
+    pub fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        c.args(args).current_dir(&self.root);
+        clean_env(&mut c);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Run::from(c.output().unwrap())
+    }
+
+    /// Runs a built program and returns its stdout.
+    pub fn run_program(&self, rel: &str) -> String {
+        let out = Command::new(self.path(rel)).current_dir(&self.root).output().unwrap_or_else(|e| panic!("cannot run {rel}: {e}"));
+        assert!(out.status.success(), "{rel} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// Removes variables of the outer build that would leak into the tests.
+fn clean_env(c: &mut Command) {
+    for k in ["CARGO_TARGET_DIR", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "CARGO_BUILD_TARGET_DIR", "CARGO_MAKEFLAGS", "MAKEFLAGS", "HBUILD_REMOTE_CACHE", "CARGO_PRIMARY_PACKAGE", "CARGO_MANIFEST_DIR"] {
+        c.env_remove(k);
+    }
+    c.env("CARGO_TERM_COLOR", "never");
+}
+
+/// A copy of `testdata/workspaces/<name>`.
+pub fn fixture(name: &str) -> Ws {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join(name);
+    copy_dir(&repo_root().join("testdata/workspaces").join(name), &root);
+    let cache = tmp.path().join("hbuild-cache");
+    Ws { tmp, root, cache }
+}
+
+/// Output of a command.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts success, printing output otherwise.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "command failed\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The `hbuild-summary` JSON message (requires `--message-format json`).
+    pub fn summary(&self) -> serde_json::Value {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["reason"] == "hbuild-summary")
+            .unwrap_or_else(|| panic!("no hbuild-summary in stdout:\n{}", self.stdout))
+    }
+
+    /// JSON messages on stdout with the given reason.
+    pub fn messages(&self, reason: &str) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["reason"] == reason)
+            .collect()
+    }
+}
+
+/// Files below `dir` (relative, sorted), skipping hidden files and `.d`/`.rmeta` noise when asked.
+pub fn file_set(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(dir).min_depth(1).max_depth(2) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        if e.file_type().is_file() && filter(&rel) {
+            out.push(rel);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A local cache already filled by a dev build of `fixture` (built once per
+/// test run, under a lock, in the target tmp dir). Tests get a hard-linked
+/// private copy, so what one test stores never turns into a hit in another.
+pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("warm-cache-{fixture_name}"));
+    std::fs::create_dir_all(base.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(base.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    let ready = base.join("READY");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&base);
+        let w = fixture(fixture_name);
+        let mut c = Command::new(hbuild_bin());
+        c.arg("hbuild").current_dir(&w.root).env("HBUILD_CACHE_DIR", base.join("cache"));
+        clean_env(&mut c);
+        Run::from(c.output().unwrap()).ok();
+        std::fs::write(&ready, "").unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&ws.cache);
+    let st = Command::new("cp").arg("-al").arg(base.join("cache")).arg(&ws.cache).status().unwrap();
+    assert!(st.success());
+    drop(lock);
+}
+
+/// Lines of a RUSTC_WRAPPER log: one per rustc invocation.
+pub fn logging_wrapper(dir: &Path) -> (PathBuf, PathBuf) {
+    let p = dir.join("count-rustc.sh");
+    let log = dir.join("rustc-calls.log");
+    std::fs::write(&p, format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$@\"\n", log.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (p, log)
+}
+
+/// Number of actions executed, from a JSON summary.
+pub fn executed(run: &Run) -> u64 {
+    run.summary()["executed"].as_u64().unwrap()
+}

@@ -1,0 +1,154 @@
+//! Building with hbuild: the programs it builds behave like Cargo's, the
+//! artifacts land at Cargo's paths, and failures look like Cargo's.
+
+use crate::common::{file_set, fixture};
+
+fn expected(ws: &crate::common::Ws, name: &str) -> String {
+    std::fs::read_to_string(ws.path(&format!("expected/{name}.stdout"))).unwrap()
+}
+
+/// Uplifted files (Cargo's paths), ignoring dep-info and Cargo's own bookkeeping.
+fn uplifted(dir: &std::path::Path) -> Vec<String> {
+    let hashed = |p: &str| p.rsplit(['-', '.']).any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()));
+    file_set(dir, |p| {
+        let top = !p.contains('/');
+        !p.ends_with(".d") && !p.starts_with('.') && (top || (p.starts_with("examples/") && !hashed(p)))
+    })
+}
+
+#[test]
+fn kitchen_sink_builds_runs_and_matches_cargo() {
+    let ws = fixture("kitchen-sink");
+    ws.hbuild(&["--all-targets", "--target-dir", "hb-target"]).ok();
+    ws.cargo(&["build", "--all-targets", "--target-dir", "cargo-target"], &[]).ok();
+    for bin in ["app-cli", "helper"] {
+        let hb = ws.run_program(&format!("hb-target/debug/{bin}"));
+        let cargo = ws.run_program(&format!("cargo-target/debug/{bin}"));
+        assert_eq!(hb, cargo, "{bin} prints differently when built by hbuild");
+        assert_eq!(hb, expected(&ws, bin));
+    }
+    let hb_files = uplifted(&ws.path("hb-target/debug"));
+    let cargo_files = uplifted(&ws.path("cargo-target/debug"));
+    assert_eq!(hb_files, cargo_files, "uplifted file sets differ");
+    assert!(hb_files.contains(&"app-cli".to_string()) && hb_files.contains(&"examples/demo".to_string()), "{hb_files:?}");
+}
+
+#[test]
+fn test_harnesses_built_by_hbuild_pass() {
+    let ws = fixture("kitchen-sink");
+    let run = ws.hbuild(&["--tests", "--message-format", "json"]).ok();
+    let exes: Vec<String> = run
+        .messages("compiler-artifact")
+        .iter()
+        .filter(|m| m["profile"]["test"] == true)
+        .filter_map(|m| m["executable"].as_str().map(str::to_string))
+        .collect();
+    assert!(exes.len() >= 3, "expected lib, bin and integration test harnesses, got {exes:?}");
+    for exe in &exes {
+        let out = std::process::Command::new(exe).current_dir(ws.path("crates/app")).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{exe} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("test result: ok"), "{exe} did not run tests:\n{stdout}");
+    }
+    // The integration test found the binary through CARGO_BIN_EXE_app-cli.
+    assert!(ws.path("target/debug/app-cli").exists());
+}
+
+#[test]
+fn release_build_is_drop_in_for_ci_scripts() {
+    let ws = fixture("kitchen-sink");
+    ws.hbuild(&["--release"]).ok();
+    assert_eq!(ws.run_program("target/release/app-cli"), expected(&ws, "app-cli"));
+    assert!(ws.path("target/release/libapp_core.rlib").exists());
+    assert!(ws.path("target/release/libplugin.so").exists());
+}
+
+#[test]
+fn explicit_target_changes_the_layout_like_cargo() {
+    let ws = fixture("kitchen-sink");
+    ws.hbuild(&["--target", "x86_64-unknown-linux-gnu", "-p", "app"]).ok();
+    assert_eq!(ws.run_program("target/x86_64-unknown-linux-gnu/debug/app-cli"), expected(&ws, "app-cli"));
+    assert!(!ws.path("target/debug/app-cli").exists());
+}
+
+#[test]
+fn resolver_fixtures_print_their_feature_sets() {
+    for name in ["resolver-v1", "resolver-v2"] {
+        let ws = fixture(name);
+        ws.hbuild(&[]).ok();
+        let expected_files = file_set(&ws.path("expected"), |_| true);
+        assert!(!expected_files.is_empty());
+        for f in expected_files {
+            let bin = f.trim_end_matches(".stdout");
+            assert_eq!(ws.run_program(&format!("target/debug/{bin}")), std::fs::read_to_string(ws.path(&format!("expected/{f}"))).unwrap(), "{name}/{bin}");
+        }
+    }
+}
+
+#[test]
+fn big_workspace_with_real_crates_builds_and_runs() {
+    let ws = fixture("big");
+    let run = ws.hbuild(&["--message-format", "json"]).ok();
+    let artifacts = run.messages("compiler-artifact");
+    let packages: std::collections::BTreeSet<String> = artifacts.iter().map(|m| m["package_id"].as_str().unwrap().to_string()).collect();
+    assert!(packages.len() >= 60, "only {} packages built", packages.len());
+    assert!(!run.messages("build-script-executed").is_empty());
+    assert_eq!(ws.run_program("target/debug/big-app"), expected(&ws, "big-app"));
+}
+
+#[test]
+fn compile_error_fails_like_cargo_and_recovers() {
+    let ws = fixture("failures");
+    ws.replace("crates/broken-rs/src/lib.rs", "", "pub fn broken() -> u32 { \"not a number\" }\n");
+    let run = ws.hbuild(&["-p", "broken-rs"]);
+    assert_eq!(run.code, 101, "{}", run.stderr);
+    assert!(run.stderr.contains("error[E0308]: mismatched types"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: could not compile `broken-rs` (lib) due to 1 previous error"), "{}", run.stderr);
+    ws.replace("crates/broken-rs/src/lib.rs", "pub fn broken() -> u32 { \"not a number\" }\n", "");
+    ws.hbuild(&["-p", "broken-rs"]).ok();
+}
+
+#[test]
+fn panicking_build_script_fails_like_cargo_and_recovers() {
+    let ws = fixture("failures");
+    let run = ws.hbuild_env(&["-p", "bad-build-script"], &[("HB_FAIL_BUILD_SCRIPT", "1")]);
+    assert_eq!(run.code, 101, "{}", run.stderr);
+    assert!(run.stderr.contains("error: failed to run custom build command for `bad-build-script v"), "{}", run.stderr);
+    assert!(run.stderr.contains("--- stderr") && run.stderr.contains("panicked"), "{}", run.stderr);
+    ws.hbuild(&["-p", "bad-build-script"]).ok();
+}
+
+#[test]
+fn missing_c_header_fails_and_recovers() {
+    let ws = fixture("failures");
+    let header = std::fs::read_dir(ws.path("crates/needs-header")).unwrap();
+    drop(header);
+    let h = find_file(&ws.path("crates/needs-header"), "present.h").expect("fixture has present.h");
+    let saved = std::fs::read(&h).unwrap();
+    std::fs::remove_file(&h).unwrap();
+    let run = ws.hbuild(&["-p", "needs-header"]);
+    assert_eq!(run.code, 101, "{}", run.stderr);
+    assert!(run.stderr.contains("failed to run custom build command for `needs-header"), "{}", run.stderr);
+    assert!(run.stderr.contains("present.h"), "the missing header is named: {}", run.stderr);
+    std::fs::write(&h, saved).unwrap();
+    ws.hbuild(&["-p", "needs-header"]).ok();
+}
+
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir).into_iter().flatten().find(|e| e.file_name() == name).map(|e| e.into_path())
+}
+
+#[test]
+fn json_messages_follow_cargo() {
+    let ws = fixture("kitchen-sink");
+    let run = ws.hbuild(&["--message-format", "json", "-p", "app"]).ok();
+    let finished = run.messages("build-finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["success"], true);
+    let cli = run.messages("compiler-artifact").into_iter().find(|m| m["target"]["name"] == "app-cli").expect("app-cli artifact");
+    assert!(cli["executable"].as_str().unwrap().ends_with("target/debug/app-cli"));
+    let scripts = run.messages("build-script-executed");
+    assert!(scripts.iter().any(|m| m["cfgs"].as_array().unwrap().iter().any(|c| c == "app_has_foo")), "{scripts:?}");
+    let s = run.summary();
+    assert_eq!(s["actions_total"].as_u64(), Some(s["executed"].as_u64().unwrap() + s["fresh"].as_u64().unwrap() + s["cache_hits"]["local"].as_u64().unwrap()));
+}

@@ -1,0 +1,176 @@
+//! The content-addressed cache: hits after the target dir is removed, hits
+//! across checkouts with byte-identical outputs, exactly the affected
+//! actions re-run after each kind of input change, and corrupt entries are
+//! detected and rebuilt.
+
+use crate::common::{executed, fixture, logging_wrapper, warm_cache_for, Ws};
+
+fn expected_cli(ws: &Ws) -> String {
+    std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap()
+}
+
+fn json(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> crate::common::Run {
+    let mut a = vec!["--message-format", "json"];
+    a.extend_from_slice(args);
+    ws.hbuild_env(&a, env).ok()
+}
+
+#[test]
+fn removed_target_dir_is_restored_from_the_cache_without_rustc() {
+    let ws = fixture("kitchen-sink");
+    let first = json(&ws, &[], &[]);
+    assert_eq!(executed(&first), first.summary()["actions_total"].as_u64().unwrap());
+    std::fs::remove_dir_all(ws.path("target")).unwrap();
+    let (wrapper, log) = logging_wrapper(ws.tmp.path());
+    let second = json(&ws, &[], &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())]);
+    let s = second.summary();
+    assert_eq!(s["executed"], 0, "{s}");
+    assert_eq!(s["cache_hits"]["local"], s["actions_total"], "{s}");
+    assert!(!log.exists(), "rustc ran: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
+}
+
+#[test]
+fn another_checkout_hits_and_gets_identical_binaries() {
+    let a = fixture("kitchen-sink");
+    json(&a, &[], &[]);
+    // Same sources at a different path, different target dir, same cache.
+    let b = fixture("kitchen-sink");
+    std::fs::remove_dir_all(&b.cache).ok();
+    let run = b.hbuild_env(&["--message-format", "json", "--cache-dir", a.cache.to_str().unwrap()], &[]).ok();
+    let s = run.summary();
+    assert_eq!(s["executed"], 0, "keys depend on the checkout path: {s}");
+    for f in ["target/debug/app-cli", "target/debug/helper", "target/debug/libapp_core.rlib"] {
+        assert_eq!(std::fs::read(a.path(f)).unwrap(), std::fs::read(b.path(f)).unwrap(), "{f} differs");
+    }
+}
+
+#[test]
+fn independent_builds_in_two_directories_give_identical_rlibs() {
+    // Two checkouts, two empty caches: rustc itself must produce the same
+    // bytes, which is what makes sharing a cache across machines sound.
+    let a = fixture("kitchen-sink");
+    let b = fixture("kitchen-sink");
+    a.hbuild(&["-p", "app", "--no-cache"]).ok();
+    b.hbuild(&["-p", "app", "--no-cache"]).ok();
+    // app links C code (cc), OUT_DIR-generated code and a proc-macro.
+    for f in ["target/debug/libapp_core.rlib", "target/debug/app-cli", "target/debug/helper"] {
+        assert_eq!(std::fs::read(a.path(f)).unwrap(), std::fs::read(b.path(f)).unwrap(), "{f} is not reproducible across checkouts");
+    }
+}
+
+#[test]
+fn mutations_rerun_exactly_the_affected_actions() {
+    let ws = fixture("kitchen-sink");
+    warm_cache_for(&ws, "kitchen-sink");
+    let base = json(&ws, &[], &[]);
+    assert_eq!(executed(&base), 0, "warm cache should make the first build all hits");
+
+    // A source file of a leaf crate: util (lib) and what links it.
+    ws.append("crates/util/src/lib.rs", "\npub fn added_for_test() -> u32 { 7 }\n");
+    let r = json(&ws, &[], &[]);
+    let n = executed(&r);
+    assert!((1..=6).contains(&n), "editing util re-ran {n} actions");
+    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
+
+    // rerun-if-env-changed: only app's build script run and app's units.
+    let r = json(&ws, &[], &[("APP_BUILD_KNOB", "turned")]);
+    let n = executed(&r);
+    assert!((1..=5).contains(&n), "APP_BUILD_KNOB re-ran {n} actions");
+    let out = std::process::Command::new(ws.path("target/debug/app-cli")).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("turned"), "the new knob value must reach the program");
+
+    // Back to the old value: a cache hit, and the old output again.
+    let r = json(&ws, &[], &[]);
+    assert_eq!(executed(&r), 0);
+    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
+
+    // A feature: app and its bins rebuild with the feature on.
+    let r = json(&ws, &["--features", "app/extra"], &[]);
+    assert!(executed(&r) >= 1);
+    let out = ws.run_program("target/debug/app-cli");
+    assert_ne!(out, expected_cli(&ws), "feature `extra` must change the program's output");
+
+    // RUSTFLAGS: everything rebuilds (it is in every key), then it is a hit.
+    let r = json(&ws, &["-p", "util"], &[("RUSTFLAGS", "--cfg hbuild_test_flag")]);
+    assert!(executed(&r) >= 1);
+    let r = json(&ws, &["-p", "util"], &[("RUSTFLAGS", "--cfg hbuild_test_flag")]);
+    assert_eq!(executed(&r), 0);
+
+    // A profile setting in Cargo.toml.
+    ws.append("Cargo.toml", "\n[profile.dev.package.util]\nopt-level = 3\n");
+    let r = json(&ws, &["-p", "util"], &[]);
+    assert_eq!(executed(&r), 1, "only util's lib is affected by its package override");
+}
+
+#[test]
+fn rerun_if_changed_input_reruns_the_build_script() {
+    let ws = fixture("kitchen-sink");
+    warm_cache_for(&ws, "kitchen-sink");
+    json(&ws, &[], &[]);
+    // cnative's build script declares its C sources (through cc).
+    let c = walkdir::WalkDir::new(ws.path("crates/cnative")).into_iter().flatten().find(|e| e.path().extension().is_some_and(|x| x == "c")).unwrap().into_path();
+    let mut src = std::fs::read_to_string(&c).unwrap();
+    src.push_str("\n/* changed for a test */\n");
+    std::fs::write(&c, src).unwrap();
+    let r = json(&ws, &["--explain"], &[]);
+    let explains = r.messages("hbuild-explain");
+    assert!(
+        explains.iter().any(|m| m["unit"].as_str().unwrap().contains("cnative (build script run)") && m["reasons"].to_string().contains("rerun-if-changed")),
+        "{explains:?}"
+    );
+    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
+}
+
+#[test]
+fn corrupt_blob_and_entry_are_detected_and_rebuilt() {
+    let ws = fixture("kitchen-sink");
+    json(&ws, &["-p", "util"], &[]);
+    std::fs::remove_dir_all(ws.path("target")).unwrap();
+    // Corrupt every blob and truncate every action entry of the cache.
+    let mut blobs = 0;
+    let mut entries = 0;
+    for e in walkdir::WalkDir::new(&ws.cache).into_iter().flatten() {
+        let p = e.path();
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let s = p.to_string_lossy();
+        if s.contains("/cas/") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            std::fs::write(p, b"garbage").unwrap();
+            blobs += 1;
+        } else if s.contains("/ac/") && entries == 0 {
+            std::fs::write(p, b"{\"trunc").unwrap();
+            entries += 1;
+        }
+    }
+    assert!(blobs > 0 && entries > 0);
+    let r = json(&ws, &["-p", "util"], &[]);
+    assert!(executed(&r) >= 1, "corrupt entries must not be trusted");
+    assert!(ws.path("target/debug/libutil_lib.rlib").exists());
+    // And the rebuilt results are good entries again.
+    std::fs::remove_dir_all(ws.path("target")).unwrap();
+    let r = json(&ws, &["-p", "util"], &[]);
+    assert_eq!(executed(&r), 0);
+}
+
+#[test]
+fn cache_stats_and_gc() {
+    let ws = fixture("kitchen-sink");
+    json(&ws, &["-p", "util"], &[]);
+    let mut c = std::process::Command::new(crate::common::hbuild_bin());
+    let out = c.args(["hbuild", "cache", "stats", "--message-format", "json", "--cache-dir"]).arg(&ws.cache).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(stats.to_string().contains("entries"), "{stats}");
+    let out = std::process::Command::new(crate::common::hbuild_bin()).args(["hbuild", "cache", "gc", "--max-size", "0", "--cache-dir"]).arg(&ws.cache).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(ws.path("target")).unwrap();
+    let r = json(&ws, &["-p", "util"], &[]);
+    assert!(executed(&r) >= 1, "after gc to 0 bytes nothing can hit");
+    let bad = std::process::Command::new(crate::common::hbuild_bin()).args(["hbuild", "cache", "gc", "--max-size", "lots", "--cache-dir"]).arg(&ws.cache).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("lots"));
+}

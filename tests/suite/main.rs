@@ -1,0 +1,10 @@
+//! The integration test suite: one binary, one module per area.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_input;
+mod build;
+mod cache;
+mod explain;
+mod parity;

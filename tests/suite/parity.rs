@@ -1,0 +1,222 @@
+//! Parity with Cargo: the units hbuild plans (features, profiles,
+//! dependency edges) equal Cargo's own unit graph for the same command, and
+//! the rustc command lines hbuild runs equal Cargo's after normalising what
+//! legitimately differs (hashes in `-C metadata`/`extra-filename`/file
+//! names, absolute output paths, and hbuild's `--remap-path-prefix`, which
+//! keeps absolute paths out of cached outputs).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::common::units::{diff, from_plan, from_unit_graph};
+use crate::common::{fixture, Ws};
+
+const HOST: &str = "x86_64-unknown-linux-gnu";
+
+fn unit_parity(ws: &Ws, args: &[&str]) {
+    let mut cargo_args = vec!["build", "--unit-graph", "-Z", "unstable-options"];
+    cargo_args.extend_from_slice(args);
+    let c = ws.cargo(&cargo_args, &[("RUSTC_BOOTSTRAP", "1")]).ok();
+    let mut hb_args = vec!["--plan"];
+    hb_args.extend_from_slice(args);
+    let h = ws.hbuild(&hb_args).ok();
+    let triple = args.iter().position(|a| *a == "--target").map(|i| args[i + 1]);
+    let cargo_units = from_unit_graph(&c.stdout);
+    let hb_units = from_plan(&h.stdout, triple);
+    assert!(!cargo_units.is_empty());
+    let d = diff(&cargo_units, &hb_units);
+    assert!(d.is_empty(), "unit graph differs from Cargo's for `{}`:\n{d}", args.join(" "));
+}
+
+#[test]
+fn kitchen_sink_units_match_cargo_for_many_flag_combinations() {
+    let ws = fixture("kitchen-sink");
+    for args in [
+        &[][..],
+        &["--release"],
+        &["--all-targets"],
+        &["--tests"],
+        &["--examples"],
+        &["-p", "util"],
+        &["-p", "app", "--no-default-features"],
+        &["--features", "app/extra"],
+        &["--all-features"],
+        &["--target", HOST],
+        &["--profile", "ci"],
+        &["--release", "--all-targets"],
+        &["--workspace", "--exclude", "plugin"],
+        &["-p", "mymacro"],
+        &["--bin", "helper"],
+    ] {
+        unit_parity(&ws, args);
+    }
+}
+
+#[test]
+fn resolver_versions_units_match_cargo() {
+    for name in ["resolver-v1", "resolver-v2"] {
+        let ws = fixture(name);
+        for args in [&[][..], &["--all-targets"], &["--release"]] {
+            unit_parity(&ws, args);
+        }
+    }
+}
+
+#[test]
+fn big_workspace_units_match_cargo() {
+    let ws = fixture("big");
+    for args in [&[][..], &["--release"], &["--all-targets"]] {
+        unit_parity(&ws, args);
+    }
+}
+
+/// A RUSTC_WRAPPER that appends each invocation (cwd, argv) as a JSON line.
+fn write_wrapper(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("log-rustc.sh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\nlog=\"$HB_RUSTC_LOG\"\n{ printf '%s' \"$PWD\"; for a in \"$@\"; do printf '\\037%s' \"$a\"; done; printf '\\n'; } >> \"$log\"\nexec \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Normalised rustc invocations: crate name → list of argument multisets.
+fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
+    let hash = regex_lite_hash;
+    let mut out: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for line in log.lines() {
+        let mut parts = line.split('\x1f');
+        let _cwd = parts.next();
+        let argv: Vec<&str> = parts.skip(1).collect();
+        let Some(ci) = argv.iter().position(|a| *a == "--crate-name") else { continue };
+        let name = argv[ci + 1].to_string();
+        if name == "___" {
+            continue;
+        }
+        let mut norm = Vec::new();
+        let mut i = 0;
+        while i < argv.len() {
+            let a = argv[i];
+            let two = ["-C", "-L", "--extern", "--cfg", "--check-cfg", "--crate-type", "--cap-lints", "--crate-name", "--out-dir", "--target", "-l", "--remap-path-prefix"];
+            if two.contains(&a) && i + 1 < argv.len() {
+                let v = argv[i + 1];
+                i += 2;
+                let skip = (a == "-C" && (v.starts_with("metadata=") || v.starts_with("extra-filename=") || v.starts_with("incremental=")))
+                    || a == "--out-dir"
+                    || a == "--remap-path-prefix"
+                    || (a == "-L" && v.starts_with("dependency="));
+                if skip {
+                    continue;
+                }
+                let v = if a == "--extern" {
+                    // Keep the name and the file kind; drop directory and hash.
+                    match v.split_once('=') {
+                        Some((n, p)) => format!("{n}={}", hash(p.rsplit('/').next().unwrap_or(p))),
+                        None => v.to_string(),
+                    }
+                } else if a == "-L" {
+                    // `<build>/<pkg>-<hash>/out/...` → `<pkg>/out/...`
+                    match v.find("/build/") {
+                        Some(idx) => {
+                            let (kind, _) = v.split_once('=').unwrap_or(("", ""));
+                            let rest = &v[idx + "/build/".len()..];
+                            format!("{kind}={}", hash(rest))
+                        }
+                        None => v.to_string(),
+                    }
+                } else {
+                    v.to_string()
+                };
+                norm.push(format!("{a} {v}"));
+            } else {
+                i += 1;
+                if a.starts_with("--json") || a.starts_with("--error-format") || a.starts_with("--diagnostic-width") {
+                    continue;
+                }
+                let a = match a.find("/registry/src/") {
+                    Some(idx) => format!("<registry>{}", &a[idx + "/registry/src/".len()..].split_once('/').map(|x| x.1).unwrap_or("")),
+                    None => a.to_string(),
+                };
+                norm.push(a);
+            }
+        }
+        out.entry(name).or_default().push(norm);
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+/// Removes `-<16 hex>` hash suffixes.
+fn regex_lite_hash(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'-' && i + 17 <= b.len() && b[i + 1..i + 17].iter().all(|c| c.is_ascii_hexdigit()) && (i + 17 == b.len() || !b[i + 17].is_ascii_hexdigit()) {
+            i += 17;
+            continue;
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+fn rustc_parity(ws: &Ws, args: &[&str]) {
+    let logs = tempfile::tempdir().unwrap();
+    let wrapper = write_wrapper(logs.path());
+    let clog = logs.path().join("cargo.log");
+    let hlog = logs.path().join("hbuild.log");
+    let ctarget = logs.path().join("cargo-target");
+    let htarget = logs.path().join("hbuild-target");
+    let mut cargs = vec!["build", "--target-dir", ctarget.to_str().unwrap()];
+    cargs.extend_from_slice(args);
+    ws.cargo(&cargs, &[("RUSTC_WRAPPER", wrapper.to_str().unwrap()), ("HB_RUSTC_LOG", clog.to_str().unwrap())]).ok();
+    let mut hargs = vec!["--no-cache", "--target-dir", htarget.to_str().unwrap()];
+    hargs.extend_from_slice(args);
+    ws.hbuild_env(&hargs, &[("RUSTC_WRAPPER", wrapper.to_str().unwrap()), ("HB_RUSTC_LOG", hlog.to_str().unwrap())]).ok();
+    let c = invocations(&std::fs::read_to_string(clog).unwrap());
+    let h = invocations(&std::fs::read_to_string(hlog).unwrap());
+    assert!(c.len() > 10, "too few rustc calls recorded: {c:?}");
+    let mut problems = String::new();
+    for (name, cv) in &c {
+        match h.get(name) {
+            None => problems.push_str(&format!("crate `{name}` compiled by cargo but not by hbuild\n")),
+            Some(hv) if hv != cv => problems.push_str(&format!("crate `{name}` compiled differently:\n  cargo  {cv:?}\n  hbuild {hv:?}\n")),
+            _ => {}
+        }
+    }
+    for name in h.keys() {
+        if !c.contains_key(name) {
+            problems.push_str(&format!("crate `{name}` compiled by hbuild but not by cargo\n"));
+        }
+    }
+    assert!(problems.is_empty(), "rustc invocations differ for `{}`:\n{problems}", args.join(" "));
+}
+
+#[test]
+fn kitchen_sink_rustc_invocations_match_cargo_dev() {
+    rustc_parity(&fixture("kitchen-sink"), &[]);
+}
+
+#[test]
+fn kitchen_sink_rustc_invocations_match_cargo_release_all_targets() {
+    rustc_parity(&fixture("kitchen-sink"), &["--release", "--all-targets"]);
+}
+
+#[test]
+fn kitchen_sink_rustc_invocations_match_cargo_explicit_host_target() {
+    rustc_parity(&fixture("kitchen-sink"), &["--target", HOST]);
+}
+
+#[test]
+fn normalisation_drops_only_hashes() {
+    assert_eq!(regex_lite_hash("libfoo-0123456789abcdef.rlib"), "libfoo.rlib");
+    assert_eq!(regex_lite_hash("foo-sys-0123456789abcdef/out"), "foo-sys/out");
+    assert_eq!(regex_lite_hash("foo-bar"), "foo-bar");
+}
