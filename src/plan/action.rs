@@ -139,6 +139,10 @@ pub struct Action {
     pub out_dir: Option<PathBuf>,
     /// Dependencies.
     pub deps: Vec<ActionDep>,
+    /// Binaries an integration test or bench needs when it runs
+    /// (`CARGO_BIN_EXE_*`); built in the same build but not inputs of the
+    /// compile, so a changed binary does not relink the test.
+    pub runtime_deps: Vec<ActionId>,
     /// Build-script results that feed this action.
     pub script_inputs: ScriptInputs,
     /// Copies to Cargo's paths.

@@ -82,6 +82,18 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
         link_search.push(ls);
         actions.push(action);
     }
+    // Integration tests and benches need their package's binaries at run time.
+    let bins: Vec<(usize, ActionId)> = actions
+        .iter()
+        .filter(|a| a.target_kind == TargetKind::Bin && a.mode == Mode::Build && a.kind == ActionKind::Compile)
+        .map(|a| (ug.units[a.id.index()].pkg, a.id))
+        .collect();
+    for (i, a) in actions.iter_mut().enumerate() {
+        if a.mode == Mode::Test && matches!(a.target_kind, TargetKind::Test | TargetKind::Bench) {
+            let pkg = ug.units[i].pkg;
+            a.runtime_deps = bins.iter().filter(|(p, _)| *p == pkg).map(|(_, id)| *id).collect();
+        }
+    }
     ActionGraph {
         version: 1,
         profile: cx.request.profile.clone(),
@@ -126,6 +138,7 @@ fn base_action(cx: &PlanContext<'_>, u: &Unit, i: usize, kind: ActionKind) -> Ac
         dep_info: None,
         out_dir: None,
         deps: Vec::new(),
+        runtime_deps: Vec::new(),
         script_inputs: ScriptInputs::default(),
         uplift: Vec::new(),
         is_root: u.is_root,

@@ -181,8 +181,15 @@ impl<'a> Builder<'a> {
             }
             _ => {
                 let dev = key.mode == Mode::Test || matches!(target.kind, TargetKind::Example | TargetKind::Test | TargetKind::Bench);
+                // Everything a proc-macro links is host code, even when the
+                // proc-macro itself is a root built with the normal profile.
+                let (dep_ufor, dep_kind) = if target.is_proc_macro() {
+                    (UnitFor { host: true, host_features: true, unwind: true }, CompileKind::Host)
+                } else {
+                    (key.ufor, key.kind)
+                };
                 for e in edges.iter().filter(|e| e.normal || (dev && e.dev)) {
-                    self.lib_dep(e.to, &e.extern_name, key.ufor, key.kind, &mut deps)?;
+                    self.lib_dep(e.to, &e.extern_name, dep_ufor, dep_kind, &mut deps)?;
                 }
                 if let Some(bs) = pkg.build_script() {
                     let run = self.unit(RawKey {

@@ -209,9 +209,13 @@ fn is_enabled(fs: &FeatureSet<'_>, link: &PackageLink<'_>, kind: DependencyKind,
         return false;
     }
     let status = req.status();
+    // An optional dependency is on through its `dep:` feature or, when the
+    // package never uses `dep:` for it, through the implicit feature of the
+    // same name.
     let optional_on = fs
         .contains((link.from().id(), FeatureLabel::OptionalDependency(link.dep_name())))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        || fs.contains((link.from().id(), FeatureLabel::Named(link.dep_name()))).unwrap_or(false);
     if optional_on {
         status.enabled_on(spec) != EnabledTernary::Disabled
     } else {

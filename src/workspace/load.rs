@@ -39,7 +39,9 @@ pub struct Loaded {
 /// Runs `cargo metadata` and builds the model.
 pub fn load(cargo: &Path, cwd: &Path, opts: &LoadOptions) -> Result<Loaded, WorkspaceError> {
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(cwd).args(["metadata", "--format-version", "1", "--color", "never"]);
+    // `--all-features` makes the resolve list every optional dependency
+    // edge; which ones are active is decided per request by guppy.
+    cmd.current_dir(cwd).args(["metadata", "--format-version", "1", "--color", "never", "--all-features"]);
     let manifest_shown = opts.manifest_path.clone().unwrap_or_else(|| cwd.join("Cargo.toml"));
     if let Some(m) = &opts.manifest_path {
         cmd.arg("--manifest-path").arg(m);

@@ -31,6 +31,9 @@ pub struct UnitKey {
     pub platform: String,
     /// Features.
     pub features: Vec<String>,
+    /// Profile settings (part of the identity: `--release --all-targets`
+    /// builds some libraries twice, with `panic=abort` and `unwind`).
+    pub profile: Vec<(String, String)>,
 }
 
 /// A unit with what is compared.
@@ -102,6 +105,10 @@ pub fn from_unit_graph(json: &str) -> Vec<NormUnit> {
             mode: u["mode"].as_str().unwrap().to_string(),
             platform: u["platform"].as_str().unwrap_or("host").to_string(),
             features: u["features"].as_array().unwrap().iter().map(s).collect(),
+            profile: {
+                let p = &u["profile"];
+                profile(u["mode"].as_str().unwrap(), p, &p["opt_level"], debuginfo(&p["debuginfo"]), &p["codegen_units"], s(&p["lto"])).into_iter().collect()
+            },
         })
         .collect();
     units
@@ -140,6 +147,14 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
             mode: s(&a["mode"]),
             platform: if a["compile_kind"] == "target" { triple.unwrap_or("?").to_string() } else { "host".into() },
             features: a["features"].as_array().unwrap().iter().map(s).collect(),
+            profile: {
+                let p = &a["profile"];
+                let lto = match s(&p["lto"]).as_str() {
+                    "fat" => "true".to_string(),
+                    other => other.to_string(),
+                };
+                profile(&s(&a["mode"]), p, &p["opt_level"], s(&p["debuginfo"]), &p["codegen_units"], lto).into_iter().collect()
+            },
         })
         .collect();
     actions
@@ -160,6 +175,13 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
                     .unwrap()
                     .iter()
                     .map(|d| (keys[d["action"].as_u64().unwrap() as usize].clone(), d["extern_name"].as_str().unwrap_or("").to_string()))
+                    // Cargo lists the binaries an integration test runs as
+                    // dependencies; hbuild records them as runtime deps.
+                    .chain(a["runtime_deps"].as_array().unwrap().iter().map(|d| {
+                        let k = keys[d.as_u64().unwrap() as usize].clone();
+                        let name = k.target.replace('-', "_");
+                        (k, name)
+                    }))
                     .collect(),
             }
         })

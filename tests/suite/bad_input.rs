@@ -54,7 +54,8 @@ fn unknown_bin_lists_the_available_ones() {
 #[test]
 fn locked_with_stale_lockfile_fails() {
     let ws = fixture("kitchen-sink");
-    ws.replace("crates/util/Cargo.toml", "[dependencies]", "[dependencies]\nitoa = \"1\"\n");
+    // A new dependency edge that Cargo.lock does not record.
+    ws.append("crates/util/Cargo.toml", "\n[target.'cfg(unix)'.dependencies]\nitoa = \"1\"\n");
     let r = ws.hbuild(&["--locked"]);
     assert_eq!(r.code, 101, "{}", r.stderr);
     assert!(r.stderr.contains("Cargo.lock") && r.stderr.contains("--locked"), "{}", r.stderr);
