@@ -11,11 +11,12 @@ pub mod dep_info;
 pub mod events;
 pub mod lock;
 pub mod process;
+pub mod queue;
 pub mod script_output;
 pub mod store;
 pub mod worker;
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use crate::fingerprint::{FileStates, PathNormalizer};
 use crate::plan::action::Needs;
 use crate::plan::ActionGraph;
 use events::{BuildEvent, EventSink, Outcome};
+use queue::{DepQueue, Wait};
 use script_output::ScriptOutput;
 use store::Store;
 use worker::{DepResult, RunReason};
@@ -131,7 +133,7 @@ impl ExecShared {
 
 enum Msg {
     Meta(ActionId, DepResult),
-    Done(ActionId, Result<worker::Finished, worker::Failure>, Duration),
+    Done(ActionId, Box<Result<worker::Finished, worker::Failure>>, Duration),
     Token(std::io::Result<jobserver::Acquired>),
 }
 
@@ -162,17 +164,24 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
     });
     sh.emit(BuildEvent::Started { total: n });
 
-    // Reverse edges and priorities (longest path to a leaf of dependents).
-    let mut dependents: Vec<Vec<(usize, Needs)>> = vec![Vec::new(); n];
-    for a in &graph.actions {
-        for d in &a.deps {
-            dependents[d.action.index()].push((a.id.index(), d.needs));
-        }
-    }
-    let mut priority = vec![0usize; n];
-    for i in (0..n).rev() {
-        priority[i] = 1 + dependents[i].iter().map(|(d, _)| priority[*d]).max().unwrap_or(0);
-    }
+    let mut queue = DepQueue::new(
+        graph
+            .actions
+            .iter()
+            .map(|a| {
+                a.deps
+                    .iter()
+                    .map(|d| {
+                        let w = match d.needs {
+                            Needs::Metadata => Wait::Metadata,
+                            Needs::Full => Wait::Full,
+                        };
+                        (d.action.index(), w)
+                    })
+                    .collect()
+            })
+            .collect(),
+    );
 
     let (tx, rx) = mpsc::channel::<Msg>();
     let token_tx = Mutex::new(tx.clone());
@@ -185,10 +194,6 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
 
     let mut meta: Vec<Option<DepResult>> = vec![None; n];
     let mut done: Vec<Option<DepResult>> = vec![None; n];
-    let mut full_ready = vec![false; n];
-    let mut started = vec![false; n];
-    let mut queued = vec![false; n];
-    let mut ready: BinaryHeap<(usize, std::cmp::Reverse<usize>)> = BinaryHeap::new();
     let mut tokens: Vec<jobserver::Acquired> = Vec::new();
     let mut running = 0usize;
     let mut requested = 0usize;
@@ -201,32 +206,18 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
     };
     let mut reasons: Reasons = BTreeMap::new();
 
-    let is_ready = |i: usize, meta: &[Option<DepResult>], full_ready: &[bool]| {
-        graph.actions[i].deps.iter().all(|d| match d.needs {
-            Needs::Metadata => meta[d.action.index()].is_some(),
-            Needs::Full => full_ready[d.action.index()],
-        })
-    };
-    for i in 0..n {
-        if is_ready(i, &meta, &full_ready) {
-            queued[i] = true;
-            ready.push((priority[i], std::cmp::Reverse(i)));
-        }
-    }
-
     loop {
         // Start what we can: the first job runs on the implicit token,
         // every further one on a jobserver token.
-        while !failed && !ready.is_empty() && running < jobs {
+        while !failed && queue.ready_len() > 0 && running < jobs {
             if running > 0 && tokens.len() < running {
-                if requested < ready.len().min(jobs - 1) {
+                if requested < queue.ready_len().min(jobs - 1) {
                     helper.request_token();
                     requested += 1;
                 }
                 break;
             }
-            let (_, std::cmp::Reverse(i)) = ready.pop().expect("non-empty");
-            started[i] = true;
+            let i = queue.pop().expect("a ready action");
             running += 1;
             let deps: Vec<DepResult> = graph.actions[i]
                 .deps
@@ -246,10 +237,10 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                     let _ = tx_meta.lock().expect("meta channel").send(Msg::Meta(ActionId(i as u32), r));
                 };
                 let res = worker::run(&sh2, a, &deps, &on_meta);
-                let _ = tx2.send(Msg::Done(ActionId(i as u32), res, t0.elapsed()));
+                let _ = tx2.send(Msg::Done(ActionId(i as u32), Box::new(res), t0.elapsed()));
             });
         }
-        if running == 0 && (failed || ready.is_empty()) {
+        if running == 0 && (failed || queue.ready_len() == 0) {
             break;
         }
         let Ok(msg) = rx.recv() else { break };
@@ -264,7 +255,7 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                 let i = id.index();
                 if meta[i].is_none() {
                     meta[i] = Some(r);
-                    enqueue_dependents(&graph, i, &dependents, &meta, &full_ready, &started, &mut queued, &mut ready, &priority, &is_ready);
+                    queue.metadata_ready(i);
                 }
             }
             Msg::Done(id, res, dur) => {
@@ -275,7 +266,7 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                     tokens.pop();
                 }
                 let a = &graph.actions[i];
-                match res {
+                match *res {
                     Ok(f) => {
                         match f.outcome {
                             Outcome::Fresh => summary.fresh += 1,
@@ -313,19 +304,7 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                             meta[i] = Some(f.result.clone());
                         }
                         done[i] = Some(f.result);
-                        // Full readiness propagates to finished dependents.
-                        let mut work = vec![i];
-                        while let Some(x) = work.pop() {
-                            if full_ready[x] || done[x].is_none() {
-                                continue;
-                            }
-                            if graph.actions[x].deps.iter().all(|d| full_ready[d.action.index()]) {
-                                full_ready[x] = true;
-                                work.extend(dependents[x].iter().map(|(d, _)| *d));
-                                enqueue_dependents(&graph, x, &dependents, &meta, &full_ready, &started, &mut queued, &mut ready, &priority, &is_ready);
-                            }
-                        }
-                        enqueue_dependents(&graph, i, &dependents, &meta, &full_ready, &started, &mut queued, &mut ready, &priority, &is_ready);
+                        queue.finish(i);
                     }
                     Err(e) => {
                         sh.emit(BuildEvent::ActionFailed {
@@ -353,26 +332,4 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
         sh.emit(BuildEvent::Warning(w));
     }
     (summary, reasons)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn enqueue_dependents(
-    graph: &ActionGraph,
-    i: usize,
-    dependents: &[Vec<(usize, Needs)>],
-    meta: &[Option<DepResult>],
-    full_ready: &[bool],
-    started: &[bool],
-    queued: &mut [bool],
-    ready: &mut BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
-    priority: &[usize],
-    is_ready: &dyn Fn(usize, &[Option<DepResult>], &[bool]) -> bool,
-) {
-    let _ = graph;
-    for (d, _) in &dependents[i] {
-        if !started[*d] && !queued[*d] && is_ready(*d, meta, full_ready) {
-            queued[*d] = true;
-            ready.push((priority[*d], std::cmp::Reverse(*d)));
-        }
-    }
 }

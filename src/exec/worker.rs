@@ -605,11 +605,7 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
                 if a.is_local && !declared.contains(f.as_path()) {
                     undeclared.push(f.clone());
                 }
-                if a.is_local || !f.starts_with(Path::new("/")) {
-                    manifest.files.push(sh.normalizer.path(&f));
-                } else {
-                    manifest.files.push(sh.normalizer.path(&f));
-                }
+                manifest.files.push(sh.normalizer.path(&f));
             }
             manifest.env = info.env.into_iter().filter(|k| !a.env.contains_key(k)).collect();
         }

@@ -248,8 +248,6 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
         }
         return;
     }
-    let verbose = reporter.with_human(|_| ());
-    let _ = verbose;
     print_human(graph, &executed, reporter);
 }
 

@@ -235,7 +235,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         }
     }
     let profile_changed = out.iter().any(|r| matches!(r, Reason::ProfileChanged { .. }));
-    if !(added.is_empty() && removed.is_empty()) && !profile_changed {
+    if (!added.is_empty() || !removed.is_empty()) && !profile_changed {
         out.push(Reason::FlagsChanged { added, removed });
     }
     if o.program != n.program && n.program.starts_with("build-script:") {

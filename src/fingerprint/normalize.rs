@@ -23,7 +23,7 @@ impl PathNormalizer {
             prefixes.push((h.display().to_string(), "${CARGO_HOME}"));
         }
         prefixes.retain(|(p, _)| p.len() > 1);
-        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         PathNormalizer { prefixes }
     }
 

@@ -177,7 +177,7 @@ impl Action {
             (ActionKind::BuildScriptRun, ..) => "build script".into(),
             (_, TargetKind::Lib, Mode::Build) => "lib".into(),
             (_, TargetKind::Lib, _) => "lib test".into(),
-            (_, k, Mode::Test) if k == TargetKind::Test => format!("test \"{}\"", self.target_name),
+            (_, TargetKind::Test, Mode::Test) => format!("test \"{}\"", self.target_name),
             (_, k, Mode::Test) => format!("{} \"{}\" test", k.as_str(), self.target_name),
             (_, k, _) => format!("{} \"{}\"", k.as_str(), self.target_name),
         }

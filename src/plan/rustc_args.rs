@@ -57,10 +57,9 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
                 "staticlib" => out_dir.join(format!("lib{crate_name}-{h}.a")),
                 other => out_dir.join(format!("lib{crate_name}-{h}.{other}")),
             };
-            if linkable.is_none() || matches!(ct.as_str(), "lib" | "rlib" | "proc-macro" | "dylib") {
-                if ct != "cdylib" && ct != "staticlib" {
-                    linkable = Some(f.clone());
-                }
+            // Dependents link against the rlib, proc-macro or dylib.
+            if matches!(ct.as_str(), "lib" | "rlib" | "proc-macro" | "dylib") {
+                linkable = Some(f.clone());
             }
             files.push(f);
         }
@@ -86,6 +85,7 @@ fn is_lib_like_example(target: &Target) -> bool {
     target.kind == TargetKind::Example && !target.crate_types.iter().any(|c| c == "bin")
 }
 
+#[allow(clippy::too_many_arguments)]
 /// The static part of rustc's argv for a compile unit (everything except
 /// build-script-derived flags, which are appended at execution time).
 pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Target, out_dir: &Path, src: &str, externs: &[(String, PathBuf)], dep_dirs: &[PathBuf]) -> Vec<String> {

@@ -217,7 +217,7 @@ impl CargoConfig {
         }
         let mut from_target: Option<Vec<String>> = None;
         for (key, flags) in &self.target_rustflags {
-            if key.replace('_', "-") == info.triple {
+            if same_triple(key, &info.triple) {
                 from_target.get_or_insert_with(Vec::new).splice(0..0, flags.iter().cloned());
             }
         }
@@ -235,7 +235,7 @@ impl CargoConfig {
     /// The linker for a platform: `target.<triple>.linker`, else the single
     /// matching `target.'cfg(..)'.linker`.
     pub fn linker(&self, info: &TargetInfo) -> Result<Option<PathBuf>, WorkspaceError> {
-        if let Some((_, l)) = self.target_linker.iter().find(|(k, _)| k.replace('_', "-") == info.triple) {
+        if let Some((_, l)) = self.target_linker.iter().find(|(k, _)| same_triple(k, &info.triple)) {
             return Ok(Some(l.clone()));
         }
         let mut found = None;
@@ -252,6 +252,12 @@ impl CargoConfig {
         }
         Ok(found)
     }
+}
+
+/// Whether a `target.<key>` (possibly from `CARGO_TARGET_<TRIPLE>_*`, where
+/// `-` and `_` are both spelled `_`) names `triple`.
+fn same_triple(key: &str, triple: &str) -> bool {
+    key == triple || key.replace('_', "-") == triple.replace('_', "-")
 }
 
 /// A program named in config: a bare name stays a name (looked up in PATH),

@@ -82,7 +82,8 @@ impl TargetInfo {
                 T::Arch(a) => kv("target_arch", a.as_str()),
                 T::Endian(e) => kv("target_endian", &format!("{e:?}").to_lowercase()),
                 T::Env(e) => kv("target_env", e.as_str()),
-                T::Family(f) => kv("target_family", f.as_str()),
+                // `unix`/`windows` parse as families; rustc also sets them as names.
+                T::Family(f) => kv("target_family", f.as_str()) || self.has_name(f.as_str()),
                 T::HasAtomic(h) => kv("target_has_atomic", &h.to_string()),
                 T::Os(o) => kv("target_os", o.as_str()),
                 T::Abi(a) => kv("target_abi", a.as_str()),

@@ -166,7 +166,7 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
                 "fat" => "true".to_string(),
                 other => other.to_string(),
             };
-            let debug = s(&p["debuginfo"]).replace("line-tables-only", "line-tables-only");
+            let debug = s(&p["debuginfo"]);
             NormUnit {
                 key: k.clone(),
                 profile: profile(&k.mode, p, &p["opt_level"], debug, &p["codegen_units"], lto),

@@ -152,3 +152,26 @@ fn json_messages_follow_cargo() {
     let s = run.summary();
     assert_eq!(s["actions_total"].as_u64(), Some(s["executed"].as_u64().unwrap() + s["fresh"].as_u64().unwrap() + s["cache_hits"]["local"].as_u64().unwrap()));
 }
+
+#[test]
+fn a_second_build_waits_for_the_target_dir_lock() {
+    let ws = fixture("failures");
+    ws.hbuild(&["-p", "ok-bin"]).ok();
+    let lock_path = ws.path("target/hbuild/.lock");
+    let f = std::fs::File::options().write(true).open(&lock_path).unwrap();
+    f.lock().unwrap();
+    let mut child = std::process::Command::new(crate::common::hbuild_bin())
+        .args(["hbuild", "-p", "ok-bin"])
+        .current_dir(&ws.root)
+        .env("HBUILD_CACHE_DIR", &ws.cache)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(child.try_wait().unwrap().is_none(), "the second build did not wait for the lock");
+    f.unlock().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Blocking") && err.contains("waiting for file lock"), "{err}");
+}

@@ -174,3 +174,18 @@ fn cache_stats_and_gc() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lots"));
 }
+
+#[test]
+fn reading_outside_declared_inputs_is_reported_and_strict_fails() {
+    let ws = fixture("failures");
+    std::fs::write(ws.path("outside.txt"), "from outside the package\n").unwrap();
+    ws.append("crates/broken-rs/src/lib.rs", "\npub const OUTSIDE: &str = include_str!(\"../../../outside.txt\");\n");
+    let r = ws.hbuild(&["-p", "broken-rs", "--message-format", "json"]).ok();
+    assert!(r.stderr.contains("outside.txt") && r.stderr.contains("outside its declared inputs"), "{}", r.stderr);
+    let s = r.summary();
+    assert!(s["uncacheable"].to_string().contains("outside its declared inputs"), "{s}");
+    std::fs::remove_dir_all(ws.path("target")).unwrap();
+    let r = ws.hbuild(&["-p", "broken-rs", "--strict"]);
+    assert_eq!(r.code, 101, "{}", r.stderr);
+    assert!(r.stderr.contains("--strict") && r.stderr.contains("outside.txt"), "{}", r.stderr);
+}

@@ -133,7 +133,7 @@ fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
                 norm.push(format!("{a} {v}"));
             } else {
                 i += 1;
-                if a.starts_with("--json") || a.starts_with("--error-format") || a.starts_with("--diagnostic-width") {
+                if a.starts_with("--json") || a.starts_with("--error-format") || a.starts_with("--diagnostic-width") || a.starts_with("--remap-path-prefix=") {
                     continue;
                 }
                 let a = match a.find("/registry/src/") {
