@@ -197,7 +197,15 @@ impl Http {
     pub(crate) fn head(&self, blob: &BlobRef) -> (Result<bool, Failure>, Duration) {
         let (res, took) = self.send(self.request(Method::HEAD, self.cas_url(blob)));
         let res = match res {
-            Ok(answer) => Ok(answer.resp.content_length().is_none_or(|n| n == blob.size)),
+            // A HEAD response has no body, so `content_length()` (the body's
+            // size hint) is 0: read the header itself.
+            Ok(answer) => Ok(answer
+                .resp
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .is_none_or(|n| n == blob.size)),
             Err(Failure::NotFound) => Ok(false),
             Err(e) => Err(e),
         };
