@@ -49,7 +49,7 @@ pub struct BasicAuth {
 
 impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BasicAuth({}:***)", self.user)
+        f.write_str("BasicAuth(***)")
     }
 }
 
@@ -223,12 +223,12 @@ impl RemoteConfig {
         Ok(Some(cfg))
     }
 
-    /// The base URL as it may be printed: with `***` in place of credentials.
+    /// The base URL as it may be printed: `***@` in place of basic-auth
+    /// credentials (user and password).
     pub fn redacted_url(&self) -> String {
         let mut u = self.url.clone();
-        if let Some(auth) = &self.basic_auth {
-            let _ = u.set_username(&auth.user);
-            let _ = u.set_password(Some("***"));
+        if self.basic_auth.is_some() {
+            let _ = u.set_username("***");
         }
         u.to_string()
     }
@@ -384,7 +384,7 @@ mod tests {
             ("alice", "s@cret")
         );
         let shown = cfg.to_string();
-        assert_eq!(shown, "https://alice:***@cache.example:8443/bazel/");
+        assert_eq!(shown, "https://***@cache.example:8443/bazel/");
         let debug = format!("{cfg:?}");
         for text in [&shown, &debug] {
             assert!(
@@ -466,7 +466,7 @@ mod tests {
         let env = env_of(&[(ENV_USER, "bob"), (ENV_PASSWORD, "pw-SECRET")]);
         let cfg = RemoteConfig::from_lookup(&flags, env).unwrap().unwrap();
         assert_eq!(cfg.basic_auth.as_ref().unwrap().password, "pw-SECRET");
-        assert_eq!(cfg.to_string(), "http://bob:***@h/");
+        assert_eq!(cfg.to_string(), "http://***@h/");
     }
 
     #[test]

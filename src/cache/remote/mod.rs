@@ -282,6 +282,8 @@ impl RemoteCache {
     /// Waits up to `timeout` for queued uploads; what is still queued or
     /// running then is abandoned (an abandoned upload never writes its AC
     /// entry after this returns, unless that PUT was already in flight).
+    /// Uploads queued after `finish` are skipped. Call it once, before the
+    /// process exits.
     pub fn finish(&self, timeout: Duration) -> UploadReport {
         self.uploads.finish(timeout)
     }

@@ -256,8 +256,12 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
             return o;
         }
     }
-    if abandon.load(Ordering::SeqCst) || uploads_off(sh) {
+    if abandon.load(Ordering::SeqCst) {
         return Outcome::Abandoned;
+    }
+    if uploads_off(sh) {
+        // Switched off while this upload ran: leave no entry behind.
+        return Outcome::Skipped;
     }
     let body = proto::encode_entry(&outputs, &meta_ref, stdout.as_ref(), stderr.as_ref());
     let len = body.len() as u64;
