@@ -937,29 +937,30 @@ fn uploads_blobs_first_with_content_length() {
 
 #[test]
 fn failed_blob_upload_sends_no_entry() {
-    let server = FakeServer::start();
-    server.set_rule(|req, _| {
-        if req.method == "PUT" {
-            Reply::Status(500)
-        } else {
-            Reply::Cache
-        }
-    });
-    let src = DirStore::new();
-    let result = ActionResult {
-        outputs: vec![src.add(OUTPUT, b"abc")],
-        ..Default::default()
-    };
-    let rc = remote(&server);
-    rc.upload(key("f"), result, src.clone());
-    let report = rc.finish(Duration::from_secs(10));
-    assert_eq!((report.uploaded, report.failed), (0, 1));
-    assert!(
-        server.requests().iter().all(|r| !r.contains("/ac/")),
-        "{:?}",
-        server.requests()
-    );
-    assert_eq!(rc.stats().faults, 1);
+    for code in [500u16, 404, 405, 400] {
+        let server = FakeServer::start();
+        server.set_rule(move |req, _| {
+            if req.method == "PUT" {
+                Reply::Status(code)
+            } else {
+                Reply::Cache
+            }
+        });
+        let src = DirStore::new();
+        let result = ActionResult {
+            outputs: vec![src.add(OUTPUT, b"abc")],
+            ..Default::default()
+        };
+        let rc = remote(&server);
+        rc.upload(key("f"), result, src.clone());
+        let report = rc.finish(Duration::from_secs(10));
+        assert_eq!((report.uploaded, report.failed), (0, 1), "HTTP {code}");
+        let requests = server.requests();
+        assert!(requests.iter().all(|r| !r.contains("/ac/")), "{requests:?}");
+        // HEAD (404: missing), then the refused PUT, nothing more.
+        assert_eq!(requests.len(), 2, "{requests:?}");
+        assert_eq!(rc.stats().faults, 1, "HTTP {code}");
+    }
 }
 
 #[test]

@@ -219,7 +219,13 @@ impl Http {
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(body);
         let (res, took) = self.send(rb);
-        (res.map(|_| ()), took)
+        let res = match res {
+            Ok(_) => Ok(()),
+            // A 404 to a PUT is no miss: the server cannot store there.
+            Err(Failure::NotFound) => Err(Failure::fault("unexpected answer HTTP 404 to a PUT")),
+            Err(e) => Err(e),
+        };
+        (res, took)
     }
 
     /// PUT a file streamed from disk.
