@@ -1,1 +1,0 @@
-//! Remote cache over the Bazel HTTP cache protocol.

@@ -1,0 +1,501 @@
+//! Configuration of the remote cache: URL, credentials, headers, limits.
+//!
+//! Credentials never leave this module in printable form: [`RemoteConfig`]'s
+//! `Display` and `Debug` implementations redact the URL's `user:password@`,
+//! the bearer token and every custom header value.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::cache::CacheError;
+
+/// Environment variable holding the remote cache URL.
+pub const ENV_URL: &str = "HBUILD_REMOTE_CACHE";
+/// Environment variable holding a bearer token sent as `Authorization: Bearer`.
+pub const ENV_TOKEN: &str = "HBUILD_REMOTE_CACHE_TOKEN";
+/// Environment variable holding the basic-auth user (alternative to the URL's userinfo).
+pub const ENV_USER: &str = "HBUILD_REMOTE_CACHE_USER";
+/// Environment variable holding the basic-auth password.
+pub const ENV_PASSWORD: &str = "HBUILD_REMOTE_CACHE_PASSWORD";
+/// Environment variable holding extra headers, `Name: value` separated by
+/// newlines or `;`.
+pub const ENV_HEADERS: &str = "HBUILD_REMOTE_CACHE_HEADERS";
+/// Environment variable that makes the remote cache read-only (`1`, `true`, `yes`, `on`).
+pub const ENV_READ_ONLY: &str = "HBUILD_REMOTE_CACHE_READ_ONLY";
+/// Environment variable with the per-request timeout (`30`, `30s`, `500ms`, `2m`).
+pub const ENV_TIMEOUT: &str = "HBUILD_REMOTE_CACHE_TIMEOUT";
+/// Environment variable with the connect timeout (same syntax as [`ENV_TIMEOUT`]).
+pub const ENV_CONNECT_TIMEOUT: &str = "HBUILD_REMOTE_CACHE_CONNECT_TIMEOUT";
+
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default timeout of one request, body transfer included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default bound on concurrent connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
+/// Default number of consecutive faults after which the remote is switched off.
+pub const DEFAULT_MAX_CONSECUTIVE_FAILURES: u32 = 3;
+
+/// HTTP basic-auth credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    /// User name (percent-decoded).
+    pub user: String,
+    /// Password (percent-decoded); may be empty.
+    pub password: String,
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BasicAuth(***)")
+    }
+}
+
+/// Everything needed to talk to one remote cache.
+#[derive(Clone)]
+pub struct RemoteConfig {
+    /// Base URL (http or https) without credentials; its path ends with `/`.
+    /// `ac/<key>` and `cas/<sha256>` are appended to it.
+    pub url: Url,
+    /// Token sent as `Authorization: Bearer <token>`.
+    pub bearer_token: Option<String>,
+    /// Basic-auth credentials, from the URL's userinfo or given explicitly.
+    pub basic_auth: Option<BasicAuth>,
+    /// Extra headers sent with every request (values are treated as secrets).
+    pub headers: Vec<(String, String)>,
+    /// Never upload: only GET and HEAD requests are sent.
+    pub read_only: bool,
+    /// Timeout of the TCP/TLS connect phase.
+    pub connect_timeout: Duration,
+    /// Timeout of one request, body transfer included.
+    pub timeout: Duration,
+    /// Upper bound on concurrent connections (requests in flight).
+    pub max_connections: usize,
+    /// Consecutive faults after which the remote is switched off for the
+    /// rest of the process.
+    pub max_consecutive_failures: u32,
+}
+
+/// Values given on the command line; each one, when set, wins over its
+/// environment variable.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteFlags {
+    /// `--remote-cache URL`.
+    pub url: Option<String>,
+    /// `--remote-cache-read-only`.
+    pub read_only: bool,
+    /// `--remote-cache-header "Name: value"` (repeatable); added to the
+    /// headers of [`ENV_HEADERS`].
+    pub headers: Vec<String>,
+    /// `--remote-cache-timeout` (same syntax as [`ENV_TIMEOUT`]).
+    pub timeout: Option<String>,
+    /// `--remote-cache-connect-timeout`.
+    pub connect_timeout: Option<String>,
+}
+
+impl RemoteConfig {
+    /// A configuration with default limits for `url`. A `user:password@`
+    /// in the URL becomes [`RemoteConfig::basic_auth`] and is removed from
+    /// [`RemoteConfig::url`].
+    pub fn new(url: &str) -> Result<Self, CacheError> {
+        let mut parsed = Url::parse(url.trim()).map_err(|e| {
+            CacheError::Config(format!(
+                "invalid remote cache URL `{}`: {e}",
+                redact_url_str(url)
+            ))
+        })?;
+        if parsed.scheme() != "http" && parsed.scheme() != "https" {
+            return Err(CacheError::Config(format!(
+                "remote cache URL must be http:// or https://, got `{}:`",
+                parsed.scheme()
+            )));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(CacheError::Config("remote cache URL has no host".into()));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(CacheError::Config(
+                "remote cache URL must not have a query or fragment".into(),
+            ));
+        }
+        // The URL parser resolves `.` and `..`; look at what was written.
+        let raw_path = url
+            .trim()
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("/");
+        let path = parsed.path().to_string();
+        if path.contains("//")
+            || raw_path.contains("//")
+            || raw_path
+                .split('/')
+                .any(|s| s == "." || s == ".." || s.eq_ignore_ascii_case("%2e%2e"))
+        {
+            return Err(CacheError::Config(
+                "remote cache URL path must not contain `//`, `.` or `..` segments".into(),
+            ));
+        }
+        if !path.ends_with('/') {
+            parsed.set_path(&format!("{path}/"));
+        }
+        let basic_auth = if !parsed.username().is_empty() || parsed.password().is_some() {
+            let auth = BasicAuth {
+                user: decode(parsed.username())?,
+                password: decode(parsed.password().unwrap_or(""))?,
+            };
+            // Cannot fail for http(s) URLs with a host.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            Some(auth)
+        } else {
+            None
+        };
+        Ok(RemoteConfig {
+            url: parsed,
+            bearer_token: None,
+            basic_auth,
+            headers: Vec::new(),
+            read_only: false,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        })
+    }
+
+    /// Builds the configuration from command-line flags and the process
+    /// environment. `Ok(None)` when no URL is configured (remote disabled).
+    pub fn from_env_and_flags(flags: &RemoteFlags) -> Result<Option<Self>, CacheError> {
+        Self::from_lookup(flags, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`RemoteConfig::from_env_and_flags`], with the environment given
+    /// as a lookup function (for tests and embedding).
+    pub fn from_lookup(
+        flags: &RemoteFlags,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, CacheError> {
+        let nonempty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let url = match flags.url.clone().or_else(|| nonempty(ENV_URL)) {
+            Some(url) if !url.trim().is_empty() => url,
+            _ => return Ok(None),
+        };
+        let mut cfg = RemoteConfig::new(&url)?;
+        if let Some(token) = nonempty(ENV_TOKEN) {
+            cfg.bearer_token = Some(token.trim().to_string());
+        }
+        if let Some(user) = nonempty(ENV_USER) {
+            if cfg.basic_auth.is_some() {
+                return Err(CacheError::Config(format!(
+                    "both the remote cache URL and {ENV_USER} carry a user name; use one"
+                )));
+            }
+            cfg.basic_auth = Some(BasicAuth {
+                user,
+                password: env(ENV_PASSWORD).unwrap_or_default(),
+            });
+        }
+        if cfg.bearer_token.is_some() && cfg.basic_auth.is_some() {
+            return Err(CacheError::Config(format!(
+                "both a bearer token ({ENV_TOKEN}) and basic-auth credentials are set \
+                 for the remote cache; use one"
+            )));
+        }
+        if let Some(h) = env(ENV_HEADERS) {
+            cfg.headers.extend(parse_headers(&h)?);
+        }
+        for h in &flags.headers {
+            cfg.headers.extend(parse_headers(h)?);
+        }
+        cfg.read_only = flags.read_only || env(ENV_READ_ONLY).is_some_and(|v| parse_bool(&v));
+        if let Some(t) = flags.timeout.clone().or_else(|| nonempty(ENV_TIMEOUT)) {
+            cfg.timeout = parse_duration(&t)?;
+        }
+        if let Some(t) = flags
+            .connect_timeout
+            .clone()
+            .or_else(|| nonempty(ENV_CONNECT_TIMEOUT))
+        {
+            cfg.connect_timeout = parse_duration(&t)?;
+        }
+        Ok(Some(cfg))
+    }
+
+    /// The base URL as it may be printed: `***@` in place of basic-auth
+    /// credentials (user and password).
+    pub fn redacted_url(&self) -> String {
+        let mut u = self.url.clone();
+        if self.basic_auth.is_some() {
+            let _ = u.set_username("***");
+        }
+        u.to_string()
+    }
+}
+
+impl fmt::Display for RemoteConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted_url())?;
+        let mut notes = Vec::new();
+        if self.bearer_token.is_some() {
+            notes.push("bearer token ***".to_string());
+        }
+        for (name, _) in &self.headers {
+            notes.push(format!("{name}: ***"));
+        }
+        if self.read_only {
+            notes.push("read-only".to_string());
+        }
+        if !notes.is_empty() {
+            write!(f, " ({})", notes.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("url", &self.redacted_url())
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "***"))
+            .field("basic_auth", &self.basic_auth)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(n, _)| (n.as_str(), "***"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("read_only", &self.read_only)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_consecutive_failures", &self.max_consecutive_failures)
+            .finish()
+    }
+}
+
+/// Parses `Name: value` pairs separated by newlines or `;`. Blank entries
+/// are ignored.
+pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, CacheError> {
+    let mut out = Vec::new();
+    for entry in s.split(['\n', ';']) {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = entry.split_once(':') else {
+            // Do not echo the entry: it may be a secret missing its name.
+            return Err(CacheError::Config(
+                "remote cache header must look like `Name: value`".into(),
+            ));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(CacheError::Config(format!(
+                "invalid remote cache header name `{name}`"
+            )));
+        }
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            return Err(CacheError::Config(format!(
+                "invalid value for remote cache header `{name}`"
+            )));
+        }
+        out.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+/// Parses a duration: plain seconds (`30`, `2.5`) or with a unit suffix
+/// `ms`, `s`, `m`.
+pub fn parse_duration(s: &str) -> Result<Duration, CacheError> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let bad = || {
+        CacheError::Config(format!(
+            "invalid duration `{t}` (expected e.g. 30s, 500ms, 2m)"
+        ))
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !v.is_finite() || v <= 0.0 || v * scale > 86_400.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+fn parse_bool(s: &str) -> bool {
+    matches!(
+        s.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}
+
+fn decode(s: &str) -> Result<String, CacheError> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| CacheError::Config("remote cache URL credentials are not UTF-8".into()))
+}
+
+/// Best-effort redaction of a URL string that may not parse.
+fn redact_url_str(s: &str) -> String {
+    match (s.find("://"), s.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***@{}", &s[..scheme_end + 3], &s[at + 1..])
+        }
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn userinfo_becomes_basic_auth_and_is_redacted() {
+        let cfg = RemoteConfig::new("https://alice:s%40cret@cache.example:8443/bazel").unwrap();
+        assert_eq!(cfg.url.as_str(), "https://cache.example:8443/bazel/");
+        let auth = cfg.basic_auth.as_ref().unwrap();
+        assert_eq!(
+            (auth.user.as_str(), auth.password.as_str()),
+            ("alice", "s@cret")
+        );
+        let shown = cfg.to_string();
+        assert_eq!(shown, "https://***@cache.example:8443/bazel/");
+        let debug = format!("{cfg:?}");
+        for text in [&shown, &debug] {
+            assert!(
+                !text.contains("s%40cret") && !text.contains("s@cret"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_and_headers_are_redacted() {
+        let flags = RemoteFlags {
+            url: Some("http://127.0.0.1:9090".into()),
+            read_only: true,
+            ..Default::default()
+        };
+        let env = env_of(&[
+            (ENV_TOKEN, "tok-SECRET-123"),
+            (
+                ENV_HEADERS,
+                "X-Api-Key: key-SECRET-456; X-Team: blue\nX-Other: v",
+            ),
+        ]);
+        let cfg = RemoteConfig::from_lookup(&flags, env).unwrap().unwrap();
+        assert_eq!(cfg.bearer_token.as_deref(), Some("tok-SECRET-123"));
+        assert_eq!(cfg.headers.len(), 3);
+        assert_eq!(
+            cfg.headers[0],
+            ("X-Api-Key".into(), "key-SECRET-456".into())
+        );
+        let shown = cfg.to_string();
+        assert_eq!(
+            shown,
+            "http://127.0.0.1:9090/ (bearer token ***, X-Api-Key: ***, X-Team: ***, \
+             X-Other: ***, read-only)"
+        );
+        let debug = format!("{cfg:?}");
+        assert!(
+            !debug.contains("SECRET") && !shown.contains("SECRET"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn no_url_means_disabled() {
+        let cfg = RemoteConfig::from_lookup(&RemoteFlags::default(), env_of(&[])).unwrap();
+        assert!(cfg.is_none());
+        let cfg =
+            RemoteConfig::from_lookup(&RemoteFlags::default(), env_of(&[(ENV_URL, " ")])).unwrap();
+        assert!(cfg.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_env() {
+        let flags = RemoteFlags {
+            url: Some("http://flag.example/c/".into()),
+            timeout: Some("500ms".into()),
+            ..Default::default()
+        };
+        let env = env_of(&[
+            (ENV_URL, "http://env.example/"),
+            (ENV_TIMEOUT, "10"),
+            (ENV_CONNECT_TIMEOUT, "2s"),
+            (ENV_READ_ONLY, "yes"),
+        ]);
+        let cfg = RemoteConfig::from_lookup(&flags, env).unwrap().unwrap();
+        assert_eq!(cfg.url.as_str(), "http://flag.example/c/");
+        assert_eq!(cfg.timeout, Duration::from_millis(500));
+        assert_eq!(cfg.connect_timeout, Duration::from_secs(2));
+        assert!(cfg.read_only);
+    }
+
+    #[test]
+    fn user_and_password_from_env() {
+        let flags = RemoteFlags {
+            url: Some("http://h/".into()),
+            ..Default::default()
+        };
+        let env = env_of(&[(ENV_USER, "bob"), (ENV_PASSWORD, "pw-SECRET")]);
+        let cfg = RemoteConfig::from_lookup(&flags, env).unwrap().unwrap();
+        assert_eq!(cfg.basic_auth.as_ref().unwrap().password, "pw-SECRET");
+        assert_eq!(cfg.to_string(), "http://***@h/");
+    }
+
+    #[test]
+    fn rejects_bad_config_without_echoing_secrets() {
+        for bad in ["ftp://h/", "http://h/a/../b", "http://h/?q=1", "not a url"] {
+            assert!(RemoteConfig::new(bad).is_err(), "{bad} accepted");
+        }
+        let flags = RemoteFlags {
+            url: Some("http://u:p@h/".into()),
+            ..Default::default()
+        };
+        let err = RemoteConfig::from_lookup(&flags, env_of(&[(ENV_TOKEN, "t")])).unwrap_err();
+        assert!(err.to_string().contains("use one"));
+        let err = parse_headers("justASecretValue").unwrap_err().to_string();
+        assert!(!err.contains("justASecretValue"), "{err}");
+        let err = RemoteConfig::new("http://user:pw-SECRET@[bad/")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("pw-SECRET"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "0", "-1", "abc", "1h", "NaN"] {
+            assert!(parse_duration(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

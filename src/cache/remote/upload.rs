@@ -1,0 +1,349 @@
+//! Background uploads: a queue served by a few threads, each upload sending
+//! its CAS blobs first (HEAD, then PUT if missing) and the AC entry last.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+
+use super::client::Failure;
+use super::proto::{self, BlobRef, MetaOutput, Metadata, METADATA_FORMAT, RESERVED_DIR};
+use super::{lock, Shared, UploadReport};
+use crate::cache::{ActionResult, BlobStore, ENTRY_FORMAT_VERSION};
+use crate::core::{ActionKey, Digest, RelPath};
+
+struct Job {
+    shared: Arc<Shared>,
+    key: ActionKey,
+    result: ActionResult,
+    store: Arc<dyn BlobStore>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    running: usize,
+    threads: usize,
+    closed: bool,
+    report: UploadReport,
+}
+
+struct State {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    idle: Condvar,
+    abandon: AtomicBool,
+}
+
+/// The upload queue and its worker threads (spawned on first use).
+pub(super) struct Uploads {
+    state: Arc<State>,
+    max_threads: usize,
+}
+
+enum Outcome {
+    Uploaded,
+    Failed,
+    Skipped,
+    Abandoned,
+}
+
+impl Uploads {
+    pub(super) fn new(max_threads: usize) -> Self {
+        Uploads {
+            state: Arc::new(State {
+                queue: Mutex::new(Queue::default()),
+                work: Condvar::new(),
+                idle: Condvar::new(),
+                abandon: AtomicBool::new(false),
+            }),
+            max_threads: max_threads.max(1),
+        }
+    }
+
+    pub(super) fn enqueue(
+        &self,
+        shared: &Arc<Shared>,
+        key: ActionKey,
+        result: ActionResult,
+        store: Arc<dyn BlobStore>,
+    ) {
+        let mut q = lock(&self.state.queue);
+        if shared.cfg.read_only || q.closed || uploads_off(shared) {
+            q.report.skipped += 1;
+            return;
+        }
+        q.jobs.push_back(Job {
+            shared: Arc::clone(shared),
+            key,
+            result,
+            store,
+        });
+        if q.threads < self.max_threads && q.threads < q.jobs.len() + q.running {
+            let state = Arc::clone(&self.state);
+            let spawned = std::thread::Builder::new()
+                .name("hbuild-remote-upload".into())
+                .spawn(move || worker(&state));
+            match spawned {
+                Ok(_) => q.threads += 1,
+                Err(e) if q.threads == 0 => {
+                    q.jobs.clear();
+                    q.report.failed += 1;
+                    drop(q);
+                    shared.warn_once("spawn", || format!("cannot start upload thread: {e}"));
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        self.state.work.notify_one();
+    }
+
+    pub(super) fn finish(&self, timeout: Duration) -> UploadReport {
+        let deadline = Instant::now() + timeout;
+        let mut q = lock(&self.state.queue);
+        q.closed = true;
+        self.state.work.notify_all();
+        while !(q.jobs.is_empty() && q.running == 0) {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            q = self
+                .state
+                .idle
+                .wait_timeout(q, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if !(q.jobs.is_empty() && q.running == 0) {
+            self.state.abandon.store(true, Ordering::SeqCst);
+            q.report.abandoned += (q.jobs.len() + q.running) as u64;
+            q.jobs.clear();
+        }
+        q.report.clone()
+    }
+}
+
+impl Drop for Uploads {
+    fn drop(&mut self) {
+        self.state.abandon.store(true, Ordering::SeqCst);
+        let mut q = lock(&self.state.queue);
+        q.closed = true;
+        q.jobs.clear();
+        self.state.work.notify_all();
+    }
+}
+
+fn uploads_off(sh: &Shared) -> bool {
+    sh.disabled_reason().is_some() || lock(&sh.uploads_disabled).is_some()
+}
+
+fn worker(state: &State) {
+    loop {
+        let job = {
+            let mut q = lock(&state.queue);
+            loop {
+                if let Some(job) = q.jobs.pop_front() {
+                    q.running += 1;
+                    break job;
+                }
+                if q.closed {
+                    q.threads -= 1;
+                    return;
+                }
+                q = state.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let outcome = run(&job, &state.abandon);
+        drop(job);
+        let mut q = lock(&state.queue);
+        q.running -= 1;
+        if !state.abandon.load(Ordering::SeqCst) {
+            match outcome {
+                Outcome::Uploaded => q.report.uploaded += 1,
+                Outcome::Failed => q.report.failed += 1,
+                Outcome::Skipped => q.report.skipped += 1,
+                Outcome::Abandoned => {}
+            }
+        }
+        state.idle.notify_all();
+    }
+}
+
+/// Where the bytes of a CAS blob to upload come from.
+enum Source {
+    Store(Digest),
+    Bytes(Vec<u8>),
+}
+
+fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
+    let sh = &*job.shared;
+    if sh.cfg.read_only || uploads_off(sh) {
+        return Outcome::Skipped;
+    }
+    let r = &job.result;
+    if let Some(o) = r
+        .outputs
+        .iter()
+        .find(|o| o.path.as_str().starts_with(RESERVED_DIR))
+    {
+        let p = o.path.to_string();
+        sh.warn_once("reserved", || {
+            format!("not uploading an action with output `{p}`: `{RESERVED_DIR}` is reserved")
+        });
+        return Outcome::Failed;
+    }
+    // Verify the local blobs and compute their SHA-256 (the remote keys).
+    let mut outputs: Vec<(RelPath, BlobRef, bool)> = Vec::new();
+    let mut meta_outputs = Vec::new();
+    let mut blobs: BTreeMap<BlobRef, Source> = BTreeMap::new();
+    for o in &r.outputs {
+        let blob = match local_sha256(job.store.as_ref(), &o.digest, o.size) {
+            Ok(b) => b,
+            Err(why) => {
+                sh.warn_once("local", || {
+                    format!("not uploading action {}: {why}", job.key)
+                });
+                return Outcome::Failed;
+            }
+        };
+        meta_outputs.push(MetaOutput {
+            path: o.path.clone(),
+            blake3: o.digest,
+            sha256: blob.sha256.clone(),
+            size: o.size,
+            executable: o.executable,
+        });
+        outputs.push((o.path.clone(), blob.clone(), o.executable));
+        blobs.insert(blob, Source::Store(o.digest));
+    }
+    outputs.sort_by(|a, b| a.0.cmp(&b.0));
+    meta_outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    let meta = Metadata {
+        format: METADATA_FORMAT.into(),
+        version: ENTRY_FORMAT_VERSION,
+        outputs: meta_outputs,
+        meta: r.meta.clone(),
+    };
+    let meta_bytes = match serde_json::to_vec(&meta) {
+        Ok(b) => b,
+        Err(_) => return Outcome::Failed,
+    };
+    let meta_ref = BlobRef::of_bytes(&meta_bytes);
+    blobs.insert(meta_ref.clone(), Source::Bytes(meta_bytes));
+    let mut text = |s: &str| {
+        (!s.is_empty()).then(|| {
+            let b = BlobRef::of_bytes(s.as_bytes());
+            blobs.insert(b.clone(), Source::Bytes(s.as_bytes().to_vec()));
+            b
+        })
+    };
+    let stdout = text(&r.stdout);
+    let stderr = text(&r.stderr);
+
+    for (blob, source) in blobs {
+        if abandon.load(Ordering::SeqCst) {
+            return Outcome::Abandoned;
+        }
+        if blob.is_empty_blob() {
+            continue;
+        }
+        if let Err(o) = upload_blob(job, &blob, source) {
+            return o;
+        }
+    }
+    if abandon.load(Ordering::SeqCst) {
+        return Outcome::Abandoned;
+    }
+    if uploads_off(sh) {
+        // Switched off while this upload ran: leave no entry behind.
+        return Outcome::Skipped;
+    }
+    let body = proto::encode_entry(&outputs, &meta_ref, stdout.as_ref(), stderr.as_ref());
+    let len = body.len() as u64;
+    let (res, took) = sh.http.put(sh.http.ac_url(&job.key), body.into());
+    sh.add_time(took);
+    match res {
+        Ok(()) => {
+            sh.record_ok();
+            Shared::add(&sh.counters.bytes_up, len);
+            Outcome::Uploaded
+        }
+        Err(f) => {
+            sh.record_failure(&format!("PUT AC entry {}", job.key), &f, true);
+            Outcome::Failed
+        }
+    }
+}
+
+/// HEADs one blob and PUTs it if the server lacks it.
+fn upload_blob(job: &Job, blob: &BlobRef, source: Source) -> Result<(), Outcome> {
+    let sh = &*job.shared;
+    let fail = |what: &str, f: Failure| {
+        sh.record_failure(&format!("{what} blob {}", blob.sha256), &f, true);
+        Outcome::Failed
+    };
+    let (res, took) = sh.http.head(blob);
+    sh.add_time(took);
+    match res {
+        Ok(true) => {
+            sh.record_ok();
+            Shared::add(&sh.counters.blobs_skipped_existing, 1);
+            return Ok(());
+        }
+        Ok(false) => sh.record_ok(),
+        Err(f) => return Err(fail("HEAD", f)),
+    }
+    let url = sh.http.cas_url(blob);
+    let (res, took) = match source {
+        Source::Bytes(bytes) => sh.http.put(url, bytes.into()),
+        Source::Store(digest) => match job.store.open_blob(&digest) {
+            Ok(file) => sh.http.put_file(url, file, blob.size),
+            Err(e) => return Err(fail("open", Failure::Local(e.to_string()))),
+        },
+    };
+    sh.add_time(took);
+    match res {
+        Ok(()) => {
+            sh.record_ok();
+            Shared::add(&sh.counters.blobs_uploaded, 1);
+            Shared::add(&sh.counters.bytes_up, blob.size);
+            Ok(())
+        }
+        Err(f) => Err(fail("PUT", f)),
+    }
+}
+
+/// Reads a local blob once: checks its blake3 digest and size (never upload
+/// corrupt data) and returns its SHA-256 reference.
+fn local_sha256(store: &dyn BlobStore, digest: &Digest, size: u64) -> Result<BlobRef, String> {
+    let mut file = store.open_blob(digest).map_err(|e| e.to_string())?;
+    let mut sha = sha2::Sha256::new();
+    let mut b3 = blake3::Hasher::new();
+    let mut n = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let k = file
+            .read(&mut buf)
+            .map_err(|e| format!("reading blob {digest}: {e}"))?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        sha.update(&buf[..k]);
+        b3.update(&buf[..k]);
+    }
+    if Digest::from_bytes(*b3.finalize().as_bytes()) != *digest || n != size {
+        return Err(format!(
+            "local blob {digest} does not match its digest or size"
+        ));
+    }
+    Ok(BlobRef {
+        sha256: proto::hex(&sha.finalize()),
+        size,
+    })
+}
