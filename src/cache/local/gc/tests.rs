@@ -1,0 +1,1 @@
+//! Tests of gc and stats.
