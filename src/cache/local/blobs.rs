@@ -280,10 +280,7 @@ impl LocalCache {
         };
         CacheError::Corrupt {
             digest: *digest,
-            why: format!(
-                "`{}` hashes to {actual}; {removal}",
-                path.display()
-            ),
+            why: format!("`{}` hashes to {actual}; {removal}", path.display()),
         }
     }
 

@@ -70,7 +70,7 @@ impl LocalCache {
     }
 
     /// `<bucket>/builds.jsonl`.
-    fn log_path(&self) -> std::path::PathBuf {
+    pub(super) fn log_path(&self) -> std::path::PathBuf {
         self.bucket.join("builds.jsonl")
     }
 }

@@ -149,11 +149,12 @@ impl LocalCache {
         let added = self.added_bytes.swap(0, Ordering::Relaxed);
         let now = fsutil::unix_now();
         if let Some(est) = self.read_estimate() {
-            let fresh = est.measured_unix <= now
-                && now - est.measured_unix < ESTIMATE_MAX_AGE_SECS;
+            let fresh = est.measured_unix <= now && now - est.measured_unix < ESTIMATE_MAX_AGE_SECS;
             let bytes = est.bytes.saturating_add(added);
             if fresh && bytes <= limit {
-                self.write_estimate(bytes, est.measured_unix)?;
+                if added > 0 {
+                    self.write_estimate(bytes, est.measured_unix)?;
+                }
                 return Ok(None);
             }
         }
@@ -221,12 +222,12 @@ impl LocalCache {
         for (path, len) in &scan.bad_entries {
             remove(path)?;
             report.entries_removed += 1;
-            total -= len;
+            total = total.saturating_sub(*len);
         }
         for (path, len, mtime) in &scan.strays {
             if older_than(Some(*mtime), now, GRACE) {
                 remove(path)?;
-                total -= len;
+                total = total.saturating_sub(*len);
             }
         }
 
@@ -244,7 +245,7 @@ impl LocalCache {
             .collect();
         for d in orphans {
             if let Some(b) = blobs.remove(&d) {
-                total -= self.remove_blob(&d, &b)?;
+                total = total.saturating_sub(self.remove_blob(&d, &b)?);
                 report.blobs_removed += 1;
             }
         }
@@ -258,13 +259,15 @@ impl LocalCache {
                 }
                 remove(&e.path)?;
                 report.entries_removed += 1;
-                total -= e.len;
+                total = total.saturating_sub(e.len);
                 for d in &e.digests {
-                    let Some(count) = refs.get_mut(d) else { continue };
-                    *count -= 1;
+                    let Some(count) = refs.get_mut(d) else {
+                        continue;
+                    };
+                    *count = count.saturating_sub(1);
                     if *count == 0 {
                         if let Some(b) = blobs.remove(d) {
-                            total -= self.remove_blob(d, &b)?;
+                            total = total.saturating_sub(self.remove_blob(d, &b)?);
                             report.blobs_removed += 1;
                         }
                     }
@@ -325,7 +328,8 @@ impl LocalCache {
         for (path, meta) in shard_files(&self.bucket.join("cas"))? {
             let mtime = meta.modified().ok();
             let Some((digest, _)) = blob_name_of(&path) else {
-                scan.strays.push((path, meta.len(), mtime.unwrap_or(SystemTime::UNIX_EPOCH)));
+                scan.strays
+                    .push((path, meta.len(), mtime.unwrap_or(SystemTime::UNIX_EPOCH)));
                 continue;
             };
             let b = scan.blobs.entry(digest).or_default();
@@ -357,7 +361,10 @@ impl LocalCache {
         };
         let path = self.estimate_path();
         let json = serde_json::to_vec(&est).map_err(|e| {
-            CacheError::io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            CacheError::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
         })?;
         fsutil::write_atomic(&self.tmp_dir(), &path, &json, fsutil::MODE_META)
     }

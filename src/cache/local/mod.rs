@@ -101,7 +101,6 @@ struct EntryHeader {
 
 /// The local on-disk cache. Cheap to share: every method takes `&self`, and
 /// the type is `Send + Sync`, so one instance can serve all executor threads.
-#[derive(Debug)]
 pub struct LocalCache {
     /// The root passed to [`LocalCache::open`].
     root: PathBuf,
@@ -127,6 +126,15 @@ pub struct CacheLockGuard {
     _file: File,
     /// Counter of live guards of the owning [`LocalCache`].
     count: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for LocalCache {
+    // Not derived: the verification memo can hold a million entries.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCache")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for CacheLockGuard {
@@ -306,9 +314,8 @@ impl LocalCache {
             result,
         };
         let path = self.entry_path(key);
-        let bytes = serde_json::to_vec(&entry).map_err(|e| {
-            CacheError::io(&path, io::Error::new(io::ErrorKind::InvalidData, e))
-        })?;
+        let bytes = serde_json::to_vec(&entry)
+            .map_err(|e| CacheError::io(&path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
         fsutil::write_atomic(&self.tmp_dir(), &path, &bytes, fsutil::MODE_META)?;
         self.added_bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);

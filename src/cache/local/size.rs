@@ -90,7 +90,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_sizes_naming_them() {
-        for bad in ["", "G", "-5M", "10X", "1.2.3G", "ten", "99999999999999999999T", "."] {
+        for bad in [
+            "",
+            "G",
+            "-5M",
+            "10X",
+            "1.2.3G",
+            "ten",
+            "99999999999999999999T",
+            ".",
+        ] {
             let err = parse_size(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }

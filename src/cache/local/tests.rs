@@ -160,7 +160,9 @@ fn round_trip_put_get_materialize() {
 fn put_replaces_an_existing_entry() {
     let (_dir, cache) = new_cache();
     let k = key(1);
-    cache.put(&k, &result(vec![output(&cache, "a", b"1", false)])).unwrap();
+    cache
+        .put(&k, &result(vec![output(&cache, "a", b"1", false)]))
+        .unwrap();
     let second = result(vec![output(&cache, "b", b"2", true)]);
     cache.put(&k, &second).unwrap();
     assert!(matches!(cache.get(&k).unwrap(), Lookup::Hit(r) if r == second));
@@ -182,8 +184,16 @@ fn hardlinks_plain_and_executable_variants_with_right_modes() {
 
     let base = cache.blob_path(&plain.digest, false);
     let x = cache.blob_path(&plain.digest, true);
-    assert_eq!(ino(&d1), ino(&base), "plain output is a hardlink of the blob");
-    assert_eq!(ino(&d2), ino(&x), "exec output is a hardlink of the .x blob");
+    assert_eq!(
+        ino(&d1),
+        ino(&base),
+        "plain output is a hardlink of the blob"
+    );
+    assert_eq!(
+        ino(&d2),
+        ino(&x),
+        "exec output is a hardlink of the .x blob"
+    );
     assert_ne!(ino(&base), ino(&x));
     assert_eq!(mode(&d1), 0o444);
     assert_eq!(mode(&d2), 0o555);
@@ -331,7 +341,9 @@ fn corrupt_plain_blob_fails_exec_materialization() {
     let o = output(&cache, "bin", b"binary", true);
     let base = cache.blob_path(&o.digest, false);
     clobber(&base, b"BINARY");
-    let err = cache.materialize(&o, &dir.path().join("t/bin")).unwrap_err();
+    let err = cache
+        .materialize(&o, &dir.path().join("t/bin"))
+        .unwrap_err();
     assert!(matches!(err, CacheError::Corrupt { .. }), "{err}");
     assert!(!base.exists());
     assert!(!cache.blob_path(&o.digest, true).exists());
@@ -370,7 +382,9 @@ fn materialize_rejects_size_mismatch_without_deleting_the_blob() {
 fn truncated_entry_is_corrupt_and_removed() {
     let (_dir, cache) = new_cache();
     let k = key(1);
-    cache.put(&k, &result(vec![output(&cache, "a", b"x", false)])).unwrap();
+    cache
+        .put(&k, &result(vec![output(&cache, "a", b"x", false)]))
+        .unwrap();
     let path = entry_file(&cache, &k);
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
@@ -423,7 +437,9 @@ fn entry_of_another_format_version_is_corrupt() {
 fn entry_stored_under_another_key_is_corrupt() {
     let (_dir, cache) = new_cache();
     let (a, b) = (key(1), key(2));
-    cache.put(&a, &result(vec![output(&cache, "a", b"x", false)])).unwrap();
+    cache
+        .put(&a, &result(vec![output(&cache, "a", b"x", false)]))
+        .unwrap();
     let pb = entry_file(&cache, &b);
     std::fs::create_dir_all(pb.parent().unwrap()).unwrap();
     std::fs::copy(entry_file(&cache, &a), &pb).unwrap();
@@ -437,7 +453,9 @@ fn entry_stored_under_another_key_is_corrupt() {
 fn entry_with_wrong_blob_size_is_corrupt() {
     let (_dir, cache) = new_cache();
     let k = key(1);
-    cache.put(&k, &result(vec![output(&cache, "a", b"xyz", false)])).unwrap();
+    cache
+        .put(&k, &result(vec![output(&cache, "a", b"xyz", false)]))
+        .unwrap();
     edit_entry(&cache, &k, |v| v["result"]["outputs"][0]["size"] = 2.into());
     let why = expect_corrupt(cache.get(&k).unwrap());
     assert!(why.contains("size"), "{why}");
@@ -447,8 +465,12 @@ fn entry_with_wrong_blob_size_is_corrupt() {
 fn entry_with_escaping_path_is_corrupt() {
     let (_dir, cache) = new_cache();
     let k = key(1);
-    cache.put(&k, &result(vec![output(&cache, "a", b"xyz", false)])).unwrap();
-    edit_entry(&cache, &k, |v| v["result"]["outputs"][0]["path"] = "../../etc/x".into());
+    cache
+        .put(&k, &result(vec![output(&cache, "a", b"xyz", false)]))
+        .unwrap();
+    edit_entry(&cache, &k, |v| {
+        v["result"]["outputs"][0]["path"] = "../../etc/x".into()
+    });
     expect_corrupt(cache.get(&k).unwrap());
 }
 
@@ -456,12 +478,18 @@ fn entry_with_escaping_path_is_corrupt() {
 fn entry_with_duplicate_paths_is_corrupt() {
     let (_dir, cache) = new_cache();
     let k = key(1);
-    cache.put(
-        &k,
-        &result(vec![output(&cache, "a", b"1", false), output(&cache, "b", b"2", false)]),
-    )
-    .unwrap();
-    edit_entry(&cache, &k, |v| v["result"]["outputs"][1]["path"] = "a".into());
+    cache
+        .put(
+            &k,
+            &result(vec![
+                output(&cache, "a", b"1", false),
+                output(&cache, "b", b"2", false),
+            ]),
+        )
+        .unwrap();
+    edit_entry(&cache, &k, |v| {
+        v["result"]["outputs"][1]["path"] = "a".into()
+    });
     let why = expect_corrupt(cache.get(&k).unwrap());
     assert!(why.contains("twice"), "{why}");
 }
@@ -531,7 +559,10 @@ fn insert_deduplicates_and_keeps_the_existing_inode() {
     let before = std::fs::metadata(&blob).unwrap().modified().unwrap();
     let (d2, _) = cache.insert_file(&src).unwrap();
     assert_eq!(d1, d2);
-    assert_eq!(std::fs::metadata(&blob).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&blob).unwrap().modified().unwrap(),
+        before
+    );
     assert!(tmp_is_empty(&cache));
 }
 
@@ -651,8 +682,14 @@ fn read_blob_verifies() {
     let d = cache.insert_bytes(b"small").unwrap();
     assert_eq!(cache.read_blob(&d).unwrap(), b"small");
     clobber(&cache.blob_path(&d, false), b"SMALL");
-    assert!(matches!(cache.read_blob(&d), Err(CacheError::Corrupt { .. })));
-    assert!(matches!(cache.read_blob(&d), Err(CacheError::MissingBlob(_))));
+    assert!(matches!(
+        cache.read_blob(&d),
+        Err(CacheError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        cache.read_blob(&d),
+        Err(CacheError::MissingBlob(_))
+    ));
 }
 
 #[test]
@@ -688,7 +725,8 @@ fn caches_at_one_root_share_content() {
     let a = LocalCache::open(dir.path()).unwrap();
     let b = LocalCache::open(dir.path()).unwrap();
     let k = key(3);
-    a.put(&k, &result(vec![output(&a, "f", b"from a", false)])).unwrap();
+    a.put(&k, &result(vec![output(&a, "f", b"from a", false)]))
+        .unwrap();
     let r = match b.get(&k).unwrap() {
         Lookup::Hit(r) => r,
         other => panic!("{other:?}"),
@@ -696,4 +734,32 @@ fn caches_at_one_root_share_content() {
     let dest = dir.path().join("out/f");
     b.materialize(&r.outputs[0], &dest).unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), b"from a");
+}
+
+/// Exercises the real cross-device paths when the machine has a second
+/// filesystem at hand (`/dev/shm` is tmpfs on most Linux systems).
+#[cfg(target_os = "linux")]
+#[test]
+fn cross_device_materialize_and_adopt_fall_back_to_copies() {
+    use std::os::unix::fs::MetadataExt;
+    let (_dir, cache) = new_cache();
+    let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+        return;
+    };
+    let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+    if dev(other.path()) == dev(cache.root()) {
+        return;
+    }
+    let o = output(&cache, "bin", b"cross device", true);
+    let dest = other.path().join("t/bin");
+    cache.materialize(&o, &dest).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), b"cross device");
+    assert_eq!(mode(&dest), 0o555);
+    assert_ne!(ino(&dest), ino(&cache.blob_path(&o.digest, true)));
+
+    let foreign = other.path().join("download");
+    std::fs::write(&foreign, b"from another fs").unwrap();
+    let (d, _) = cache.adopt(&foreign).unwrap();
+    assert!(!foreign.exists());
+    assert_eq!(cache.read_blob(&d).unwrap(), b"from another fs");
 }
