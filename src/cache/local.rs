@@ -1,1 +1,0 @@
-//! On-disk local cache (CAS + action cache).
