@@ -195,9 +195,18 @@ pub struct BuildArgs {
     /// Remote cache base URL (Bazel HTTP cache protocol) [env: HBUILD_REMOTE_CACHE].
     #[arg(long, value_name = "URL", help_heading = "hbuild")]
     pub remote_cache: Option<String>,
-    /// Only download from the remote cache, never upload.
+    /// Only download from the remote cache, never upload [env: HBUILD_REMOTE_CACHE_READ_ONLY].
     #[arg(long, help_heading = "hbuild")]
     pub remote_cache_read_only: bool,
+    /// Extra header for remote-cache requests, `Name: value` (repeatable) [env: HBUILD_REMOTE_CACHE_HEADERS].
+    #[arg(long, value_name = "HEADER", help_heading = "hbuild")]
+    pub remote_cache_header: Vec<String>,
+    /// Overall timeout of one remote-cache request, e.g. `60s` [env: HBUILD_REMOTE_CACHE_TIMEOUT].
+    #[arg(long, value_name = "DURATION", help_heading = "hbuild")]
+    pub remote_cache_timeout: Option<String>,
+    /// Connect timeout of remote-cache requests, e.g. `5s` [env: HBUILD_REMOTE_CACHE_CONNECT_TIMEOUT].
+    #[arg(long, value_name = "DURATION", help_heading = "hbuild")]
+    pub remote_cache_connect_timeout: Option<String>,
 }
 
 /// Arguments as given, with the `hbuild` that cargo inserts removed.

@@ -169,6 +169,9 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
             None => None,
         }
     };
+    // Builds hold the cache's shared lock so that `cache gc` never deletes
+    // what they are about to reference.
+    let cache_guard = local.as_ref().and_then(|l| l.lock_shared().ok());
     let remote = super::cache_cmd::remote_from_args(&args, &req.env)?;
     let store = Arc::new(Store::new(local.clone(), remote));
     let states_path = target_dir.join("hbuild").join("file-states.json");
@@ -209,6 +212,7 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
             reporter.with_human(|h| h.warning(&w));
         }
     }
+    drop(cache_guard);
     if let Some(l) = &local {
         let _ = l.record_build(&crate::cache::local::BuildRecord {
             time_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),

@@ -6,7 +6,7 @@ use super::args::{BuildArgs, CacheCommand};
 use super::build::cache_dir;
 use super::errors::{CliError, ExitCode};
 use crate::cache::local::{parse_size, LocalCache};
-use crate::cache::remote::{RemoteCache, RemoteConfig};
+use crate::cache::remote::{RemoteCache, RemoteConfig, RemoteFlags};
 use crate::report::print_stdout_line;
 
 fn open(dir: Option<&std::path::PathBuf>) -> Result<LocalCache, CliError> {
@@ -23,7 +23,14 @@ pub fn run(c: CacheCommand) -> Result<i32, CliError> {
             if a.message_format.starts_with("json") {
                 print_stdout_line(&serde_json::to_string(&s).map_err(|e| CliError::Other(e.to_string()))?);
             } else {
-                print_stdout_line(&format!("{s}"));
+                print_stdout_line(&format!("cache: {}", cache.root().display()));
+                print_stdout_line(&format!("entries: {}", s.entries));
+                print_stdout_line(&format!("blobs: {}", s.blobs));
+                print_stdout_line(&format!("size: {}", human_size(s.total_bytes)));
+                match s.hit_rate {
+                    Some(r) => print_stdout_line(&format!("hit rate of the last {} builds: {:.1}%", s.recent_builds.len(), r * 100.0)),
+                    None => print_stdout_line("hit rate: no builds recorded"),
+                }
             }
             Ok(ExitCode::OK)
         }
@@ -45,9 +52,32 @@ pub fn remote_from_args(args: &BuildArgs, env: &BTreeMap<String, String>) -> Res
     if args.no_cache {
         return Ok(None);
     }
-    let cfg = RemoteConfig::from_env_and_flags(env, args.remote_cache.as_deref(), args.remote_cache_read_only).map_err(|e| CliError::Usage(e.to_string()))?;
+    let _ = env;
+    let flags = RemoteFlags {
+        url: args.remote_cache.clone(),
+        read_only: args.remote_cache_read_only,
+        headers: args.remote_cache_header.clone(),
+        timeout: args.remote_cache_timeout.clone(),
+        connect_timeout: args.remote_cache_connect_timeout.clone(),
+    };
+    let cfg = RemoteConfig::from_env_and_flags(&flags).map_err(|e| CliError::Usage(e.to_string()))?;
     match cfg {
         None => Ok(None),
         Some(cfg) => Ok(Some(RemoteCache::new(cfg)?)),
+    }
+}
+
+fn human_size(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
     }
 }
