@@ -11,7 +11,7 @@ use crate::workspace::model::TargetKind;
 use crate::workspace::profiles::Profile;
 
 /// Kind of action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
     /// rustc on a library, binary, test, example or proc-macro.
@@ -23,7 +23,7 @@ pub enum ActionKind {
 }
 
 /// What a dependent needs from a dependency before it can start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Needs {
     /// The `.rmeta` suffices (pipelining).
@@ -33,7 +33,7 @@ pub enum Needs {
 }
 
 /// An edge to a dependency action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ActionDep {
     /// The dependency.
     pub action: ActionId,
@@ -44,7 +44,7 @@ pub struct ActionDep {
 }
 
 /// How build-script results feed this action at execution time.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ScriptInputs {
     /// The run of this package's own build script: its `rustc-cfg`,
     /// `rustc-check-cfg`, `rustc-env`, `rustc-link-lib` (lib only) and
@@ -62,7 +62,7 @@ pub struct ScriptInputs {
 }
 
 /// An output to copy to Cargo's paths after the action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Uplift {
     /// Internal file.
     pub from: PathBuf,
@@ -71,14 +71,14 @@ pub struct Uplift {
 }
 
 /// A declared input file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Absolute path.
     pub path: PathBuf,
 }
 
 /// One action of the graph.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Action {
     /// Index in the graph.
     pub id: ActionId,

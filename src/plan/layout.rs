@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use super::unit::CompileKind;
 
 /// Paths of one build.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Layout {
     /// The target dir.
     pub target_dir: PathBuf,

@@ -7,7 +7,7 @@ use crate::core::{Digest, UnitId};
 use crate::workspace::profiles::Profile;
 
 /// What a unit does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Compile normally.
@@ -19,7 +19,7 @@ pub enum Mode {
 }
 
 /// Where a unit's output runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CompileKind {
     /// The host (also every unit when no `--target` was given).
@@ -29,7 +29,7 @@ pub enum CompileKind {
 }
 
 /// LTO mode computed per unit from all roots (Cargo's `lto.rs`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LtoMode {
     /// `-C lto[=x]`.
@@ -45,7 +45,7 @@ pub enum LtoMode {
 }
 
 /// An edge to a dependency unit.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct UnitDep {
     /// The dependency.
     pub unit: UnitId,
@@ -54,7 +54,7 @@ pub struct UnitDep {
 }
 
 /// One unit of the final (shared, deduplicated) graph.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Unit {
     /// Package index in the model.
     pub pkg: usize,

@@ -8,3 +8,4 @@ mod build;
 mod cache;
 mod explain;
 mod parity;
+mod remote;
