@@ -1,0 +1,6 @@
+#ifndef PRESENT_H
+#define PRESENT_H
+
+#define PRESENT_VALUE 5
+
+#endif
