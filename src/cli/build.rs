@@ -131,7 +131,10 @@ pub fn cache_dir(flag: Option<&PathBuf>) -> Option<PathBuf> {
 /// Runs a build.
 pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     let (req, opts, format) = request_from_args(&args)?;
-    let analysis = analyse(&req, &opts)?;
+    let analysis = match crate::analysis::persist::load(&req, &opts) {
+        Some(a) => a,
+        None => crate::analysis::persist::save(analyse(&req, &opts)?, &req, &opts),
+    };
     if args.plan {
         let json = serde_json::to_string_pretty(&analysis.graph).map_err(|e| CliError::Other(e.to_string()))?;
         crate::report::print_stdout_line(&json);
@@ -176,12 +179,8 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     let store = Arc::new(Store::new(local.clone(), remote));
     let states_path = target_dir.join("hbuild").join("file-states.json");
     let file_states = Arc::new(FileStates::load(&states_path));
-    let normalizer = PathNormalizer::new(&analysis.model.root, &target_dir, req.cargo_home.as_deref(), &analysis.toolchain.sysroot);
-    let toolchain_id = format!(
-        "{}\nlinker: {}",
-        analysis.toolchain.version_verbose,
-        analysis.config.linker(&analysis.target_info).ok().flatten().map(|l| l.display().to_string()).unwrap_or_else(|| "default".into())
-    );
+    let normalizer = PathNormalizer::new(&analysis.workspace_root, &target_dir, req.cargo_home.as_deref(), &analysis.toolchain.sysroot);
+    let toolchain_id = analysis.toolchain_id.clone();
     let sink: Arc<dyn EventSink> = reporter.clone();
     let (mut summary, reasons) = exec::execute(
         graph.clone(),

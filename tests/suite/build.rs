@@ -99,12 +99,13 @@ fn big_workspace_with_real_crates_builds_and_runs() {
 #[test]
 fn compile_error_fails_like_cargo_and_recovers() {
     let ws = fixture("failures");
-    ws.replace("crates/broken-rs/src/lib.rs", "", "pub fn broken() -> u32 { \"not a number\" }\n");
+    let original = std::fs::read_to_string(ws.path("crates/broken-rs/src/lib.rs")).unwrap();
+    ws.append("crates/broken-rs/src/lib.rs", "\npub fn broken() -> u32 { \"not a number\" }\n");
     let run = ws.hbuild(&["-p", "broken-rs"]);
     assert_eq!(run.code, 101, "{}", run.stderr);
     assert!(run.stderr.contains("error[E0308]: mismatched types"), "{}", run.stderr);
     assert!(run.stderr.contains("error: could not compile `broken-rs` (lib) due to 1 previous error"), "{}", run.stderr);
-    ws.replace("crates/broken-rs/src/lib.rs", "pub fn broken() -> u32 { \"not a number\" }\n", "");
+    std::fs::write(ws.path("crates/broken-rs/src/lib.rs"), original).unwrap();
     ws.hbuild(&["-p", "broken-rs"]).ok();
 }
 

@@ -1,5 +1,9 @@
 //! Analysis: from a [`BuildRequest`] to the [`ActionGraph`], running the
 //! workspace layer (toolchain, config, metadata, features) and the planner.
+//! [`persist`] saves the result with the digests of everything it was derived
+//! from, so an unchanged workspace skips `cargo metadata` and planning.
+
+pub mod persist;
 
 use std::path::PathBuf;
 
@@ -11,25 +15,24 @@ use crate::workspace::features::{self, FeatureRequest};
 use crate::workspace::load::{self, LoadOptions};
 use crate::workspace::model::WorkspaceModel;
 use crate::workspace::profiles::Profiles;
-use crate::workspace::toolchain::{find_cargo, TargetInfo, Toolchain};
+use crate::workspace::toolchain::{find_cargo, Toolchain};
 use crate::workspace::WorkspaceError;
 
-/// Everything derived from the workspace for one build.
+/// Everything derived from the workspace that a build needs.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Analysis {
-    /// The model.
-    pub model: WorkspaceModel,
+    /// Workspace root.
+    pub workspace_root: PathBuf,
     /// Toolchain.
     pub toolchain: Toolchain,
-    /// Config.
-    pub config: CargoConfig,
-    /// Host facts.
-    pub host_info: TargetInfo,
-    /// Target facts.
-    pub target_info: TargetInfo,
+    /// Toolchain identity for keys: `rustc -vV` and the linker.
+    pub toolchain_id: String,
     /// The planned actions.
     pub graph: ActionGraph,
     /// Layout.
     pub layout: Layout,
+    /// What the analysis was derived from (for [`persist`]).
+    pub inputs: persist::Inputs,
 }
 
 /// Options of the analysis that are not part of the build request proper.
@@ -99,14 +102,19 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         short_diagnostics: opts.short_diagnostics,
     };
     let graph = graph::build(&cx, &ug);
+    let toolchain_id = format!(
+        "{}\nlinker: {}",
+        toolchain.version_verbose,
+        cx.linker(crate::plan::unit::CompileKind::Target).map(|l| l.display().to_string()).unwrap_or_else(|| "default".into())
+    );
+    let inputs = persist::Inputs::collect(&model, &config, &toolchain, req, opts);
     Ok(Analysis {
+        workspace_root: model.root.clone(),
         graph,
-        model,
         toolchain,
-        config,
-        host_info,
-        target_info,
+        toolchain_id,
         layout,
+        inputs,
     })
 }
 

@@ -1,0 +1,212 @@
+//! Persisted analysis: the planned graph is saved in the target dir with
+//! the digests of everything it was derived from (manifests, Cargo.lock,
+//! config files, toolchain, relevant environment, the request itself and the
+//! directory listings of path packages). When none of them changed, the next
+//! build skips `cargo metadata`, the rustc probes and planning. On any doubt
+//! (unreadable record, other hbuild version, a changed or new input) the
+//! record is ignored and the analysis runs again.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Analysis, AnalysisOptions};
+use crate::core::Digest;
+use crate::plan::BuildRequest;
+use crate::workspace::config::CargoConfig;
+use crate::workspace::model::{Source, WorkspaceModel};
+use crate::workspace::toolchain::Toolchain;
+
+const FORMAT: u32 = 1;
+
+/// What an analysis was derived from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// Files by content (None: the file must not exist).
+    pub files: BTreeMap<PathBuf, Option<Digest>>,
+    /// Files and directories by (size, mtime): toolchain binaries, and the
+    /// directories of path packages (a new file can be a new target).
+    pub stamps: BTreeMap<PathBuf, Option<(u64, i128)>>,
+    /// Environment variables that influence the analysis.
+    pub env: BTreeMap<String, Option<String>>,
+}
+
+fn digest(p: &Path) -> Option<Digest> {
+    Digest::of_file(p).ok().map(|(d, _)| d)
+}
+
+fn stamp(p: &Path) -> Option<(u64, i128)> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((if m.is_dir() { 0 } else { m.len() }, m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+}
+
+/// Variables that can change what is planned: Cargo and rustc settings,
+/// and what hbuild passes on to build scripts.
+fn relevant_env(env: &BTreeMap<String, String>, extra: &[String]) -> BTreeMap<String, Option<String>> {
+    let mut out: BTreeMap<String, Option<String>> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_"))
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    for k in ["CFLAGS", "CXXFLAGS", "PATH", "HOME"].iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
+        out.insert(k.clone(), env.get(&k).cloned());
+    }
+    out
+}
+
+impl Inputs {
+    /// Collects the inputs of an analysis that just ran.
+    pub fn collect(model: &WorkspaceModel, config: &CargoConfig, toolchain: &Toolchain, req: &BuildRequest, opts: &AnalysisOptions) -> Self {
+        let mut files = BTreeMap::new();
+        let mut stamps = BTreeMap::new();
+        let mut add = |p: PathBuf| {
+            let d = digest(&p);
+            files.insert(p, d);
+        };
+        add(model.root_manifest.clone());
+        add(model.root.join("Cargo.lock"));
+        if let Some(m) = &opts.load.manifest_path {
+            add(m.clone());
+        }
+        for p in model.packages.iter().filter(|p| p.source == Source::Path) {
+            add(p.manifest_path.clone());
+            for e in walkdir::WalkDir::new(p.root()).into_iter().filter_entry(|e| {
+                let n = e.file_name().to_string_lossy();
+                e.depth() == 0 || (e.file_type().is_dir() && n != "target" && !n.starts_with('.'))
+            }) {
+                let Ok(e) = e else { continue };
+                if e.file_type().is_dir() {
+                    stamps.insert(e.path().to_path_buf(), stamp(e.path()));
+                }
+            }
+        }
+        // Config files, present or not: a new one must invalidate.
+        for dir in req.cwd.ancestors() {
+            for name in ["config.toml", "config"] {
+                add(dir.join(".cargo").join(name));
+            }
+            for name in ["rust-toolchain", "rust-toolchain.toml"] {
+                add(dir.join(name));
+            }
+        }
+        if let Some(home) = &req.cargo_home {
+            add(home.join("config.toml"));
+            add(home.join("config"));
+        }
+        let rustup_home = req.env.get("RUSTUP_HOME").map(PathBuf::from).or_else(|| dirs::home_dir().map(|h| h.join(".rustup")));
+        if let Some(r) = rustup_home {
+            add(r.join("settings.toml"));
+        }
+        for f in &config.files {
+            add(f.clone());
+        }
+        stamps.insert(toolchain.sysroot.join("bin/rustc"), stamp(&toolchain.sysroot.join("bin/rustc")));
+        if let Ok(rd) = std::fs::read_dir(toolchain.sysroot.join("lib")) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with("librustc_driver") {
+                    stamps.insert(e.path(), stamp(&e.path()));
+                }
+            }
+        }
+        let extra: Vec<String> = config.env.keys().cloned().collect();
+        Inputs {
+            files,
+            stamps,
+            env: relevant_env(&req.env, &extra),
+        }
+    }
+
+    /// Whether every input is as recorded.
+    fn unchanged(&self, env: &BTreeMap<String, String>) -> bool {
+        let extra: Vec<String> = self.env.keys().filter(|k| !(k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_"))).cloned().collect();
+        relevant_env(env, &extra) == self.env
+            && self.stamps.iter().all(|(p, s)| stamp(p) == *s)
+            && self.files.iter().all(|(p, d)| digest(p) == *d)
+    }
+}
+
+/// Identity of a request: everything that selects what is planned.
+fn request_key(req: &BuildRequest, opts: &AnalysisOptions) -> Digest {
+    let text = format!(
+        "{FORMAT}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{:?}\n{}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{}\n{:?}",
+        env!("CARGO_PKG_VERSION"),
+        req.cwd,
+        req.packages,
+        req.workspace,
+        req.exclude,
+        req.targets,
+        req.profile,
+        req.all_features,
+        req.features,
+        req.target,
+        req.no_default_features,
+        req.target_dir,
+        req.jobs,
+        (&opts.load.manifest_path, opts.load.locked, opts.load.offline, opts.load.frozen, opts.short_diagnostics, req.very_verbose),
+    );
+    Digest::of_bytes(text.as_bytes())
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    format: u32,
+    version: String,
+    analysis: Analysis,
+}
+
+fn record_name(req: &BuildRequest, opts: &AnalysisOptions) -> String {
+    format!("{}.json", request_key(req, opts).short(32))
+}
+
+/// Where a saved analysis for this request may be: the explicit target dir,
+/// or `target/` of the invocation directory or one of its ancestors.
+fn candidates(req: &BuildRequest) -> Vec<PathBuf> {
+    let explicit = req
+        .target_dir
+        .clone()
+        .or_else(|| req.env.get("CARGO_TARGET_DIR").map(|t| req.cwd.join(t)))
+        .or_else(|| req.env.get("CARGO_BUILD_TARGET_DIR").map(|t| req.cwd.join(t)));
+    match explicit {
+        Some(t) => vec![t],
+        None => req.cwd.ancestors().map(|a| a.join("target")).collect(),
+    }
+}
+
+/// A saved analysis whose inputs are all unchanged, if any.
+pub fn load(req: &BuildRequest, opts: &AnalysisOptions) -> Option<Analysis> {
+    let name = record_name(req, opts);
+    for t in candidates(req) {
+        let p = t.join("hbuild").join("analysis").join(&name);
+        let Ok(bytes) = std::fs::read(&p) else { continue };
+        let saved: Saved = serde_json::from_slice(&bytes).ok()?;
+        if saved.format != FORMAT || saved.version != env!("CARGO_PKG_VERSION") {
+            return None;
+        }
+        if !saved.analysis.inputs.unchanged(&req.env) {
+            return None;
+        }
+        return Some(saved.analysis);
+    }
+    None
+}
+
+/// Saves an analysis (best effort: a failure only costs the next build time).
+pub fn save(analysis: Analysis, req: &BuildRequest, opts: &AnalysisOptions) -> Analysis {
+    let dir = analysis.layout.target_dir.join("hbuild").join("analysis");
+    let saved = Saved {
+        format: FORMAT,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        analysis,
+    };
+    if std::fs::create_dir_all(&dir).is_ok() {
+        if let Ok(bytes) = serde_json::to_vec(&saved) {
+            let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, dir.join(record_name(req, opts)));
+            }
+        }
+    }
+    saved.analysis
+}
