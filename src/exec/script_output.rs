@@ -124,6 +124,28 @@ impl ScriptOutput {
         Ok(out)
     }
 
+    /// The same output with every string passed through `f` (used to keep
+    /// absolute paths out of cache entries and put them back on a hit, as
+    /// Cargo rewrites a moved OUT_DIR).
+    pub fn map_strings(&self, f: impl Fn(&str) -> String) -> ScriptOutput {
+        let v = |xs: &[String]| xs.iter().map(|x| f(x)).collect::<Vec<_>>();
+        let kv = |xs: &[(String, String)]| xs.iter().map(|(k, x)| (k.clone(), f(x))).collect::<Vec<_>>();
+        ScriptOutput {
+            link_search: v(&self.link_search),
+            link_libs: v(&self.link_libs),
+            link_args: v(&self.link_args),
+            link_args_for: self.link_args_for.iter().map(|(t, x)| (t.clone(), f(x))).collect(),
+            cfgs: v(&self.cfgs),
+            check_cfgs: v(&self.check_cfgs),
+            env: kv(&self.env),
+            warnings: v(&self.warnings),
+            errors: v(&self.errors),
+            metadata: kv(&self.metadata),
+            rerun_if_changed: v(&self.rerun_if_changed),
+            rerun_if_env_changed: self.rerun_if_env_changed.clone(),
+        }
+    }
+
     /// Whether the script declared what it depends on; otherwise it re-runs
     /// when any file of its package changes.
     pub fn has_rerun_directives(&self) -> bool {

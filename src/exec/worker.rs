@@ -253,7 +253,11 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
             clean_outputs(a);
             match sh.store.materialize(&r, &a.output_root) {
                 Ok(()) => {
-                    let script = r.meta.get("script").and_then(|s| serde_json::from_str::<ScriptOutput>(s).ok());
+                    let script = r
+                        .meta
+                        .get("script")
+                        .and_then(|s| serde_json::from_str::<ScriptOutput>(s).ok())
+                        .map(|s| s.map_strings(|x| sh.normalizer.expand_all(x)));
                     let diags: Vec<String> = r.stderr.lines().map(str::to_string).collect();
                     replay(sh, a, &diags, script.as_ref());
                     let (meta, full) = digests_of_result(a, &r, &comps);
@@ -307,7 +311,8 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
     let key = comps.key();
     let mut meta = BTreeMap::new();
     if let Some(s) = &exec.script {
-        meta.insert("script".into(), serde_json::to_string(s).expect("script output serialises"));
+        let portable = s.map_strings(|x| sh.normalizer.normalize(x));
+        meta.insert("script".into(), serde_json::to_string(&portable).expect("script output serialises"));
     }
     let files = output_files(a);
     let stderr_replay = exec.diagnostics.join("\n");

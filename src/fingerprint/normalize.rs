@@ -43,6 +43,17 @@ impl PathNormalizer {
         self.normalize(&p.display().to_string())
     }
 
+    /// Replaces every placeholder in `s` by this machine's path.
+    pub fn expand_all(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for (p, ph) in &self.prefixes {
+            if out.contains(ph) {
+                out = out.replace(ph, p);
+            }
+        }
+        out
+    }
+
     /// Reverses [`PathNormalizer::path`] for a placeholder path.
     pub fn expand(&self, s: &str) -> PathBuf {
         for (p, ph) in &self.prefixes {
