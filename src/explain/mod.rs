@@ -137,10 +137,13 @@ pub fn describe(r: &Reason) -> String {
 /// and writes the record for the next build.
 pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path, reporter: &Reporter, explain: bool, format: MessageFormat) {
     let prev = load(target_dir);
+    // Units not built this time keep their last record, so "the previous
+    // build of this unit" survives builds of other packages or profiles.
     let mut record = BuildRecord {
         version: RECORD_VERSION,
-        units: BTreeMap::new(),
+        units: prev.units.clone(),
     };
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Root cause text per executed action, for attribution downstream.
     let mut root_cause: HashMap<usize, Option<String>> = HashMap::new();
     let mut executed: Vec<(usize, Vec<Reason>, bool)> = Vec::new();
@@ -202,8 +205,9 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
             executed.push((a.id.index(), rs.clone(), is_root_cause));
         }
         let mut key = l;
-        if record.units.contains_key(&key) {
+        if !seen.insert(key.clone()) {
             key = format!("{key}@{}", a.package_version);
+            seen.insert(key.clone());
         }
         record.units.insert(
             key,

@@ -118,6 +118,27 @@ fn unhash(flag: &str) -> String {
     out
 }
 
+/// Flags as the user thinks of them: a flag and its value together
+/// (`--cfg foo`), `--extern` by crate name only, hashes removed.
+fn flag_items(argv: &[String]) -> Vec<String> {
+    const WITH_VALUE: [&str; 9] = ["--cfg", "--check-cfg", "-C", "-L", "-l", "--extern", "--cap-lints", "--crate-type", "--target"];
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        if WITH_VALUE.contains(&a.as_str()) && i + 1 < argv.len() {
+            let v = &argv[i + 1];
+            let v = if a == "--extern" { v.split('=').next().unwrap_or(v).to_string() } else { unhash(v) };
+            out.push(format!("{a} {v}"));
+            i += 2;
+        } else {
+            out.push(unhash(a));
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Everything of an action that a comparison needs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -211,11 +232,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         }
     }
     // Flags, ignoring those that features/profile/deps already explain.
-    let explained = |f: &str| f.starts_with("feature=") || f.starts_with("metadata=") || f.starts_with("extra-filename=") || f.contains("<hash>") || f.starts_with("cfg(feature");
+    let explained = |f: &str| f.starts_with("--cfg feature=") || f.starts_with("--check-cfg cfg(feature") || f.starts_with("-C metadata=") || f.starts_with("-C extra-filename=") || f.starts_with("feature=") || f.starts_with("metadata=") || f.starts_with("extra-filename=") || f.contains("<hash>") || f.starts_with("cfg(feature");
     let count = |v: &[String]| {
         let mut m: BTreeMap<String, i32> = BTreeMap::new();
-        for f in v {
-            *m.entry(unhash(f)).or_default() += 1;
+        for f in flag_items(v) {
+            *m.entry(f).or_default() += 1;
         }
         m
     };
@@ -277,7 +298,7 @@ mod tests {
         let r = diff(&old, &new);
         assert!(r.contains(&Reason::FileChanged { path: "src/lib.rs".into(), change: "modified".into() }), "{r:?}");
         assert!(r.contains(&Reason::FeaturesChanged { added: vec!["b".into()], removed: vec![] }));
-        assert!(r.iter().any(|x| matches!(x, Reason::FlagsChanged { added, .. } if added.contains(&"foo".to_string()))));
+        assert!(r.iter().any(|x| matches!(x, Reason::FlagsChanged { added, .. } if added.contains(&"--cfg foo".to_string()))));
         let mut p = snap();
         p.profile.insert("opt_level".into(), "3".into());
         assert_eq!(diff(&old, &p), vec![Reason::ProfileChanged { setting: "opt_level".into(), old: "0".into(), new: "3".into() }]);
