@@ -47,7 +47,10 @@ pub struct AnalysisOptions {
 /// Runs the analysis.
 pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, PlanError> {
     let config = CargoConfig::load(&req.cwd, req.cargo_home.as_deref(), &req.env)?;
-    let rustc = config.rustc.clone().unwrap_or_else(|| PathBuf::from("rustc"));
+    let rustc = config
+        .rustc
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("rustc"));
     let toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
     let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load)?;
     let model = loaded.model;
@@ -57,13 +60,25 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     let target_probe = toolchain.target_info(target_triple.as_deref(), &[])?;
     let target_flags = config.rustflags(&req.env, &target_probe)?;
     // Flags like `--cfg x` change what `cfg()` dependencies match.
-    let target_info = if target_flags.is_empty() { target_probe } else { toolchain.target_info(target_triple.as_deref(), &target_flags)? };
-    let (host_flags, host_info) = if target_triple.is_some() { (Vec::new(), host_probe) } else { (target_flags.clone(), target_info.clone()) };
+    let target_info = if target_flags.is_empty() {
+        target_probe
+    } else {
+        toolchain.target_info(target_triple.as_deref(), &target_flags)?
+    };
+    let (host_flags, host_info) = if target_triple.is_some() {
+        (Vec::new(), host_probe)
+    } else {
+        (target_flags.clone(), target_info.clone())
+    };
     let linker_target = config.linker(&target_info)?;
     let linker_host = config.linker(&host_info)?;
 
     let selected = select_packages(&model, req)?;
-    let profiles = Profiles::load(&model.root_manifest, &req.profile, incremental_setting(&req.env))?;
+    let profiles = Profiles::load(
+        &model.root_manifest,
+        &req.profile,
+        incremental_setting(&req.env),
+    )?;
     let freq = FeatureRequest {
         packages: selected.clone(),
         features: req.features.clone(),
@@ -83,7 +98,11 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         rustc_version: &toolchain.version_verbose,
         rustflags: [&target_flags, &host_flags],
     })?;
-    let target_dir = req.target_dir.clone().or_else(|| config.target_dir.clone()).unwrap_or_else(|| model.target_dir.clone());
+    let target_dir = req
+        .target_dir
+        .clone()
+        .or_else(|| config.target_dir.clone())
+        .unwrap_or_else(|| model.target_dir.clone());
     let layout = Layout {
         target_dir,
         profile_dir: profiles.dir_name(),
@@ -105,7 +124,9 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     let toolchain_id = format!(
         "{}\nlinker: {}",
         toolchain.version_verbose,
-        cx.linker(crate::plan::unit::CompileKind::Target).map(|l| l.display().to_string()).unwrap_or_else(|| "default".into())
+        cx.linker(crate::plan::unit::CompileKind::Target)
+            .map(|l| l.display().to_string())
+            .unwrap_or_else(|| "default".into())
     );
     let inputs = persist::Inputs::collect(&model, &config, &toolchain, req, opts);
     Ok(Analysis {
@@ -119,7 +140,10 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
 }
 
 /// `-p`/`--workspace`/`--exclude`/default members → package indices.
-fn select_packages(model: &WorkspaceModel, req: &BuildRequest) -> Result<Vec<usize>, WorkspaceError> {
+fn select_packages(
+    model: &WorkspaceModel,
+    req: &BuildRequest,
+) -> Result<Vec<usize>, WorkspaceError> {
     let matches = |spec: &str, i: usize| {
         let p = &model.packages[i];
         let (name, ver) = spec.split_once('@').unwrap_or((spec, ""));
@@ -130,7 +154,9 @@ fn select_packages(model: &WorkspaceModel, req: &BuildRequest) -> Result<Vec<usi
     } else if !req.packages.is_empty() {
         let mut v = Vec::new();
         for spec in &req.packages {
-            let found: Vec<usize> = (0..model.packages.len()).filter(|&i| matches(spec, i)).collect();
+            let found: Vec<usize> = (0..model.packages.len())
+                .filter(|&i| matches(spec, i))
+                .collect();
             if found.is_empty() {
                 return Err(WorkspaceError::UnknownPackage(spec.clone()));
             }
@@ -140,7 +166,10 @@ fn select_packages(model: &WorkspaceModel, req: &BuildRequest) -> Result<Vec<usi
     } else {
         // The package whose manifest is in the current directory, else
         // the default members.
-        let here = model.members.iter().copied().find(|&i| model.packages[i].root() == req.cwd && model.packages[i].manifest_path != model.root_manifest);
+        let here = model.members.iter().copied().find(|&i| {
+            model.packages[i].root() == req.cwd
+                && model.packages[i].manifest_path != model.root_manifest
+        });
         match here {
             Some(i) => vec![i],
             None => model.default_members.clone(),

@@ -39,18 +39,30 @@ fn digest(p: &Path) -> Option<Digest> {
 
 fn stamp(p: &Path) -> Option<(u64, i128)> {
     let m = std::fs::metadata(p).ok()?;
-    Some((if m.is_dir() { 0 } else { m.len() }, m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+    Some((
+        if m.is_dir() { 0 } else { m.len() },
+        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+    ))
 }
 
 /// Variables that can change what is planned: Cargo and rustc settings,
 /// and what hbuild passes on to build scripts.
-fn relevant_env(env: &BTreeMap<String, String>, extra: &[String]) -> BTreeMap<String, Option<String>> {
+fn relevant_env(
+    env: &BTreeMap<String, String>,
+    extra: &[String],
+) -> BTreeMap<String, Option<String>> {
     let mut out: BTreeMap<String, Option<String>> = env
         .iter()
-        .filter(|(k, _)| k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_"))
+        .filter(|(k, _)| {
+            k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_")
+        })
         .map(|(k, v)| (k.clone(), Some(v.clone())))
         .collect();
-    for k in ["CFLAGS", "CXXFLAGS", "PATH", "HOME"].iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
+    for k in ["CFLAGS", "CXXFLAGS", "PATH", "HOME"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+    {
         out.insert(k.clone(), env.get(&k).cloned());
     }
     out
@@ -58,7 +70,13 @@ fn relevant_env(env: &BTreeMap<String, String>, extra: &[String]) -> BTreeMap<St
 
 impl Inputs {
     /// Collects the inputs of an analysis that just ran.
-    pub fn collect(model: &WorkspaceModel, config: &CargoConfig, toolchain: &Toolchain, req: &BuildRequest, opts: &AnalysisOptions) -> Self {
+    pub fn collect(
+        model: &WorkspaceModel,
+        config: &CargoConfig,
+        toolchain: &Toolchain,
+        req: &BuildRequest,
+        opts: &AnalysisOptions,
+    ) -> Self {
         let mut files = BTreeMap::new();
         let mut stamps = BTreeMap::new();
         let mut add = |p: PathBuf| {
@@ -72,10 +90,14 @@ impl Inputs {
         }
         for p in model.packages.iter().filter(|p| p.source == Source::Path) {
             add(p.manifest_path.clone());
-            for e in walkdir::WalkDir::new(p.root()).into_iter().filter_entry(|e| {
-                let n = e.file_name().to_string_lossy();
-                e.depth() == 0 || (e.file_type().is_dir() && n != "target" && !n.starts_with('.'))
-            }) {
+            for e in walkdir::WalkDir::new(p.root())
+                .into_iter()
+                .filter_entry(|e| {
+                    let n = e.file_name().to_string_lossy();
+                    e.depth() == 0
+                        || (e.file_type().is_dir() && n != "target" && !n.starts_with('.'))
+                })
+            {
                 let Ok(e) = e else { continue };
                 if e.file_type().is_dir() {
                     stamps.insert(e.path().to_path_buf(), stamp(e.path()));
@@ -95,17 +117,27 @@ impl Inputs {
             add(home.join("config.toml"));
             add(home.join("config"));
         }
-        let rustup_home = req.env.get("RUSTUP_HOME").map(PathBuf::from).or_else(|| dirs::home_dir().map(|h| h.join(".rustup")));
+        let rustup_home = req
+            .env
+            .get("RUSTUP_HOME")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".rustup")));
         if let Some(r) = rustup_home {
             add(r.join("settings.toml"));
         }
         for f in &config.files {
             add(f.clone());
         }
-        stamps.insert(toolchain.sysroot.join("bin/rustc"), stamp(&toolchain.sysroot.join("bin/rustc")));
+        stamps.insert(
+            toolchain.sysroot.join("bin/rustc"),
+            stamp(&toolchain.sysroot.join("bin/rustc")),
+        );
         if let Ok(rd) = std::fs::read_dir(toolchain.sysroot.join("lib")) {
             for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with("librustc_driver") {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with("librustc_driver")
+                {
                     stamps.insert(e.path(), stamp(&e.path()));
                 }
             }
@@ -120,7 +152,14 @@ impl Inputs {
 
     /// Whether every input is as recorded.
     fn unchanged(&self, env: &BTreeMap<String, String>) -> bool {
-        let extra: Vec<String> = self.env.keys().filter(|k| !(k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_"))).cloned().collect();
+        let extra: Vec<String> = self
+            .env
+            .keys()
+            .filter(|k| {
+                !(k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_"))
+            })
+            .cloned()
+            .collect();
         relevant_env(env, &extra) == self.env
             && self.stamps.iter().all(|(p, s)| stamp(p) == *s)
             && self.files.iter().all(|(p, d)| digest(p) == *d)
@@ -144,7 +183,14 @@ fn request_key(req: &BuildRequest, opts: &AnalysisOptions) -> Digest {
         req.no_default_features,
         req.target_dir,
         req.jobs,
-        (&opts.load.manifest_path, opts.load.locked, opts.load.offline, opts.load.frozen, opts.short_diagnostics, req.very_verbose),
+        (
+            &opts.load.manifest_path,
+            opts.load.locked,
+            opts.load.offline,
+            opts.load.frozen,
+            opts.short_diagnostics,
+            req.very_verbose
+        ),
     );
     Digest::of_bytes(text.as_bytes())
 }
@@ -167,7 +213,11 @@ fn candidates(req: &BuildRequest) -> Vec<PathBuf> {
         .target_dir
         .clone()
         .or_else(|| req.env.get("CARGO_TARGET_DIR").map(|t| req.cwd.join(t)))
-        .or_else(|| req.env.get("CARGO_BUILD_TARGET_DIR").map(|t| req.cwd.join(t)));
+        .or_else(|| {
+            req.env
+                .get("CARGO_BUILD_TARGET_DIR")
+                .map(|t| req.cwd.join(t))
+        });
     match explicit {
         Some(t) => vec![t],
         None => req.cwd.ancestors().map(|a| a.join("target")).collect(),
@@ -179,7 +229,9 @@ pub fn load(req: &BuildRequest, opts: &AnalysisOptions) -> Option<Analysis> {
     let name = record_name(req, opts);
     for t in candidates(req) {
         let p = t.join("hbuild").join("analysis").join(&name);
-        let Ok(bytes) = std::fs::read(&p) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
         let saved: Saved = serde_json::from_slice(&bytes).ok()?;
         if saved.format != FORMAT || saved.version != env!("CARGO_PKG_VERSION") {
             return None;

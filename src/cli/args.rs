@@ -6,7 +6,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// `cargo hbuild`: Cargo builds as cached, hermetic actions.
 #[derive(Debug, Parser)]
-#[command(name = "cargo-hbuild", bin_name = "cargo hbuild", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "cargo-hbuild",
+    bin_name = "cargo hbuild",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Subcommand (`cache`, `explain`); a build when absent.
     #[command(subcommand)]
@@ -88,7 +94,12 @@ pub enum Color {
 #[derive(Debug, Args, Default)]
 pub struct BuildArgs {
     /// Package(s) to build.
-    #[arg(short = 'p', long = "package", value_name = "SPEC", help_heading = "Package Selection")]
+    #[arg(
+        short = 'p',
+        long = "package",
+        value_name = "SPEC",
+        help_heading = "Package Selection"
+    )]
     pub package: Vec<String>,
     /// Build all packages in the workspace.
     #[arg(long, visible_alias = "all", help_heading = "Package Selection")]
@@ -127,7 +138,12 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Target Selection")]
     pub all_targets: bool,
     /// Space or comma separated list of features to activate.
-    #[arg(short = 'F', long, value_name = "FEATURES", help_heading = "Feature Selection")]
+    #[arg(
+        short = 'F',
+        long,
+        value_name = "FEATURES",
+        help_heading = "Feature Selection"
+    )]
     pub features: Vec<String>,
     /// Activate all available features.
     #[arg(long, help_heading = "Feature Selection")]
@@ -139,7 +155,11 @@ pub struct BuildArgs {
     #[arg(short = 'r', long, help_heading = "Compilation Options")]
     pub release: bool,
     /// Build artifacts with the specified profile.
-    #[arg(long, value_name = "PROFILE-NAME", help_heading = "Compilation Options")]
+    #[arg(
+        long,
+        value_name = "PROFILE-NAME",
+        help_heading = "Compilation Options"
+    )]
     pub profile: Option<String>,
     /// Build for the target triple.
     #[arg(long, value_name = "TRIPLE", help_heading = "Compilation Options")]
@@ -148,7 +168,13 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIRECTORY", help_heading = "Compilation Options")]
     pub target_dir: Option<PathBuf>,
     /// Number of parallel jobs, defaults to # of CPUs.
-    #[arg(short = 'j', long, value_name = "N", allow_hyphen_values = true, help_heading = "Compilation Options")]
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Compilation Options"
+    )]
     pub jobs: Option<i64>,
     /// Do not abort the build as soon as there is an error.
     #[arg(long, help_heading = "Compilation Options")]

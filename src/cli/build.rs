@@ -36,18 +36,25 @@ fn parse_message_format(values: &[String]) -> Result<MessageFormat, CliError> {
 }
 
 fn jobs(args: &BuildArgs, env_jobs: Option<u32>) -> Result<usize, CliError> {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
     let j = args.jobs.or(env_jobs.map(i64::from)).unwrap_or(cpus);
     match j {
-        0 => Err(CliError::Usage("\"0\" is not a valid value for `--jobs`: jobs may not be 0".into())),
+        0 => Err(CliError::Usage(
+            "\"0\" is not a valid value for `--jobs`: jobs may not be 0".into(),
+        )),
         n if n < 0 => Ok((cpus + n).max(1) as usize),
         n => Ok(n as usize),
     }
 }
 
 /// The request and options from the flags and environment.
-pub fn request_from_args(args: &BuildArgs) -> Result<(BuildRequest, AnalysisOptions, MessageFormat), CliError> {
-    let cwd = std::env::current_dir().map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
+pub fn request_from_args(
+    args: &BuildArgs,
+) -> Result<(BuildRequest, AnalysisOptions, MessageFormat), CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
     let env = env_snapshot();
     if args.release && args.profile.as_deref().is_some_and(|p| p != "release") {
         return Err(CliError::Usage(format!(
@@ -55,25 +62,45 @@ pub fn request_from_args(args: &BuildArgs) -> Result<(BuildRequest, AnalysisOpti
             args.profile.as_deref().unwrap_or("")
         )));
     }
-    let profile = if args.release { "release".to_string() } else { args.profile.clone().unwrap_or_else(|| "dev".into()) };
+    let profile = if args.release {
+        "release".to_string()
+    } else {
+        args.profile.clone().unwrap_or_else(|| "dev".into())
+    };
     let manifest_path = match &args.manifest_path {
         Some(p) => {
-            let abs = if p.is_absolute() { p.clone() } else { cwd.join(p) };
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                cwd.join(p)
+            };
             if abs.file_name().is_none_or(|n| n != "Cargo.toml") {
-                return Err(CliError::Usage(format!("the manifest-path must be a path to a Cargo.toml file: `{}`", p.display())));
+                return Err(CliError::Usage(format!(
+                    "the manifest-path must be a path to a Cargo.toml file: `{}`",
+                    p.display()
+                )));
             }
             if !abs.is_file() {
-                return Err(CliError::Usage(format!("manifest path `{}` does not exist", p.display())));
+                return Err(CliError::Usage(format!(
+                    "manifest path `{}` does not exist",
+                    p.display()
+                )));
             }
             Some(abs)
         }
         None => None,
     };
     let format = parse_message_format(&args.message_format)?;
-    let cargo_home = env.get("CARGO_HOME").map(PathBuf::from).or_else(|| dirs::home_dir().map(|h| h.join(".cargo")));
+    let cargo_home = env
+        .get("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")));
     let config_jobs = env.get("CARGO_BUILD_JOBS").and_then(|j| j.parse().ok());
     let req = BuildRequest {
-        cwd: manifest_path.as_ref().and_then(|m| m.parent().map(|p| p.to_path_buf())).unwrap_or_else(|| cwd.clone()),
+        cwd: manifest_path
+            .as_ref()
+            .and_then(|m| m.parent().map(|p| p.to_path_buf()))
+            .unwrap_or_else(|| cwd.clone()),
         packages: args.package.clone(),
         workspace: args.workspace,
         exclude: args.exclude.clone(),
@@ -90,11 +117,23 @@ pub fn request_from_args(args: &BuildArgs) -> Result<(BuildRequest, AnalysisOpti
             all_targets: args.all_targets,
         },
         profile,
-        features: args.features.iter().flat_map(|f| f.split([',', ' '])).filter(|f| !f.is_empty()).map(str::to_string).collect(),
+        features: args
+            .features
+            .iter()
+            .flat_map(|f| f.split([',', ' ']))
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
         all_features: args.all_features,
         no_default_features: args.no_default_features,
         target: args.target.clone(),
-        target_dir: args.target_dir.as_ref().map(|t| if t.is_absolute() { t.clone() } else { cwd.join(t) }),
+        target_dir: args.target_dir.as_ref().map(|t| {
+            if t.is_absolute() {
+                t.clone()
+            } else {
+                cwd.join(t)
+            }
+        }),
         jobs: jobs(args, config_jobs)?,
         env,
         cargo_home,
@@ -116,7 +155,11 @@ fn use_color(c: Color) -> bool {
     match c {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true) && std::env::var_os("NO_COLOR").is_none(),
+        Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
+                && std::env::var_os("NO_COLOR").is_none()
+        }
     }
 }
 
@@ -124,7 +167,11 @@ fn use_color(c: Color) -> bool {
 /// per-user cache dir.
 pub fn cache_dir(flag: Option<&PathBuf>) -> Option<PathBuf> {
     flag.cloned()
-        .or_else(|| std::env::var_os("HBUILD_CACHE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("HBUILD_CACHE_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .or_else(LocalCache::default_root)
 }
 
@@ -136,7 +183,8 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
         None => crate::analysis::persist::save(analyse(&req, &opts)?, &req, &opts),
     };
     if args.plan {
-        let json = serde_json::to_string_pretty(&analysis.graph).map_err(|e| CliError::Other(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&analysis.graph)
+            .map_err(|e| CliError::Other(e.to_string()))?;
         crate::report::print_stdout_line(&json);
         return Ok(ExitCode::OK);
     }
@@ -152,7 +200,12 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     let graph = Arc::new(analysis.graph);
     let target_dir = analysis.layout.target_dir.clone();
     let _lock = exec::lock::lock_target_dir(&target_dir, || {
-        reporter.event(&graph, BuildEvent::Blocking { what: "build directory".into() });
+        reporter.event(
+            &graph,
+            BuildEvent::Blocking {
+                what: "build directory".into(),
+            },
+        );
     })
     .map_err(|source| CliError::Io {
         what: "failed to lock the target directory",
@@ -166,7 +219,11 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
         match cache_dir(args.cache_dir.as_ref()).map(|d| LocalCache::open(&d)) {
             Some(Ok(c)) => Some(Arc::new(c)),
             Some(Err(e)) => {
-                reporter.with_human(|h| h.warning(&format!("local cache unavailable, building without it: {e}")));
+                reporter.with_human(|h| {
+                    h.warning(&format!(
+                        "local cache unavailable, building without it: {e}"
+                    ))
+                });
                 None
             }
             None => None,
@@ -179,7 +236,12 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     let store = Arc::new(Store::new(local.clone(), remote));
     let states_path = target_dir.join("hbuild").join("file-states.json");
     let file_states = Arc::new(FileStates::load(&states_path));
-    let normalizer = PathNormalizer::new(&analysis.workspace_root, &target_dir, req.cargo_home.as_deref(), &analysis.toolchain.sysroot);
+    let normalizer = PathNormalizer::new(
+        &analysis.workspace_root,
+        &target_dir,
+        req.cargo_home.as_deref(),
+        &analysis.toolchain.sysroot,
+    );
     let toolchain_id = analysis.toolchain_id.clone();
     let sink: Arc<dyn EventSink> = reporter.clone();
     let (mut summary, reasons) = exec::execute(
@@ -204,7 +266,12 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     if let Some(r) = store.remote() {
         let report = r.finish(std::time::Duration::from_secs(60));
         if report.abandoned > 0 {
-            reporter.with_human(|h| h.warning(&format!("abandoned {} remote cache upload(s) at exit", report.abandoned)));
+            reporter.with_human(|h| {
+                h.warning(&format!(
+                    "abandoned {} remote cache upload(s) at exit",
+                    report.abandoned
+                ))
+            });
         }
         summary.remote = serde_json::to_value(r.stats()).ok();
         for w in r.take_warnings() {
@@ -214,7 +281,10 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     drop(cache_guard);
     if let Some(l) = &local {
         let _ = l.record_build(&crate::cache::local::BuildRecord {
-            time_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            time_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             actions_total: summary.actions_total as u64,
             executed: summary.executed as u64,
             local_hits: summary.local_hits as u64,
@@ -223,10 +293,21 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
         });
         let _ = l.maybe_auto_gc(crate::cache::local::DEFAULT_MAX_SIZE);
     }
-    crate::explain::record_and_report(&graph, &reasons, &target_dir, &reporter, args.explain, format);
+    crate::explain::record_and_report(
+        &graph,
+        &reasons,
+        &target_dir,
+        &reporter,
+        args.explain,
+        format,
+    );
     let success = summary.success;
     reporter.event(&graph, BuildEvent::Finished(summary));
-    Ok(if success { ExitCode::OK } else { ExitCode::FAILURE })
+    Ok(if success {
+        ExitCode::OK
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `cargo hbuild explain <pkg>[:<target>]`.

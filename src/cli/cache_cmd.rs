@@ -10,7 +10,9 @@ use crate::cache::remote::{RemoteCache, RemoteConfig, RemoteFlags};
 use crate::report::print_stdout_line;
 
 fn open(dir: Option<&std::path::PathBuf>) -> Result<LocalCache, CliError> {
-    let d = cache_dir(dir).ok_or_else(|| CliError::Other("no cache directory: set HBUILD_CACHE_DIR or pass --cache-dir".into()))?;
+    let d = cache_dir(dir).ok_or_else(|| {
+        CliError::Other("no cache directory: set HBUILD_CACHE_DIR or pass --cache-dir".into())
+    })?;
     Ok(LocalCache::open(&d)?)
 }
 
@@ -21,21 +23,28 @@ pub fn run(c: CacheCommand) -> Result<i32, CliError> {
             let cache = open(a.cache_dir.as_ref())?;
             let s = cache.stats()?;
             if a.message_format.starts_with("json") {
-                print_stdout_line(&serde_json::to_string(&s).map_err(|e| CliError::Other(e.to_string()))?);
+                print_stdout_line(
+                    &serde_json::to_string(&s).map_err(|e| CliError::Other(e.to_string()))?,
+                );
             } else {
                 print_stdout_line(&format!("cache: {}", cache.root().display()));
                 print_stdout_line(&format!("entries: {}", s.entries));
                 print_stdout_line(&format!("blobs: {}", s.blobs));
                 print_stdout_line(&format!("size: {}", human_size(s.total_bytes)));
                 match s.hit_rate {
-                    Some(r) => print_stdout_line(&format!("hit rate of the last {} builds: {:.1}%", s.recent_builds.len(), r * 100.0)),
+                    Some(r) => print_stdout_line(&format!(
+                        "hit rate of the last {} builds: {:.1}%",
+                        s.recent_builds.len(),
+                        r * 100.0
+                    )),
                     None => print_stdout_line("hit rate: no builds recorded"),
                 }
             }
             Ok(ExitCode::OK)
         }
         CacheCommand::Gc { max_size, cache } => {
-            let limit = parse_size(&max_size).map_err(|e| CliError::Usage(format!("invalid value for `--max-size`: {e}")))?;
+            let limit = parse_size(&max_size)
+                .map_err(|e| CliError::Usage(format!("invalid value for `--max-size`: {e}")))?;
             let c = open(cache.cache_dir.as_ref())?;
             let r = c.gc(limit)?;
             print_stdout_line(&format!(
@@ -48,7 +57,10 @@ pub fn run(c: CacheCommand) -> Result<i32, CliError> {
 }
 
 /// The remote cache for a build, from `--remote-cache*` and `HBUILD_REMOTE_CACHE*`.
-pub fn remote_from_args(args: &BuildArgs, env: &BTreeMap<String, String>) -> Result<Option<RemoteCache>, CliError> {
+pub fn remote_from_args(
+    args: &BuildArgs,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<RemoteCache>, CliError> {
     if args.no_cache {
         return Ok(None);
     }
@@ -60,7 +72,8 @@ pub fn remote_from_args(args: &BuildArgs, env: &BTreeMap<String, String>) -> Res
         timeout: args.remote_cache_timeout.clone(),
         connect_timeout: args.remote_cache_connect_timeout.clone(),
     };
-    let cfg = RemoteConfig::from_env_and_flags(&flags).map_err(|e| CliError::Usage(e.to_string()))?;
+    let cfg =
+        RemoteConfig::from_env_and_flags(&flags).map_err(|e| CliError::Usage(e.to_string()))?;
     match cfg {
         None => Ok(None),
         Some(cfg) => Ok(Some(RemoteCache::new(cfg)?)),

@@ -18,7 +18,11 @@ pub fn main() -> i32 {
     let cli = match args::Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { ExitCode::USAGE } else { ExitCode::OK };
+            let code = if e.use_stderr() {
+                ExitCode::USAGE
+            } else {
+                ExitCode::OK
+            };
             let _ = e.print();
             return code;
         }

@@ -27,7 +27,10 @@ impl RelPath {
     /// Validates and wraps a `/`-separated relative path.
     pub fn new(s: impl Into<String>) -> Result<Self, RelPathError> {
         let s = s.into();
-        let err = |why| RelPathError { path: s.clone(), why };
+        let err = |why| RelPathError {
+            path: s.clone(),
+            why,
+        };
         if s.is_empty() {
             return Err(err("it is empty"));
         }
@@ -106,12 +109,24 @@ mod tests {
 
     #[test]
     fn accepts_plain_relative_paths() {
-        assert_eq!(RelPath::new("deps/libfoo.rlib").unwrap().as_str(), "deps/libfoo.rlib");
+        assert_eq!(
+            RelPath::new("deps/libfoo.rlib").unwrap().as_str(),
+            "deps/libfoo.rlib"
+        );
     }
 
     #[test]
     fn rejects_escapes() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "C:/x", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "C:/x",
+            "a\\b",
+        ] {
             assert!(RelPath::new(bad).is_err(), "{bad} accepted");
         }
     }

@@ -62,7 +62,8 @@ pub fn parse(text: &str, cwd: &Path) -> DepInfo {
             seen_rule = true;
             for d in split_deps(&line[idx + 1..]) {
                 let p = PathBuf::from(&d);
-                info.files.push(if p.is_absolute() { p } else { cwd.join(p) });
+                info.files
+                    .push(if p.is_absolute() { p } else { cwd.join(p) });
             }
         }
     }
@@ -75,7 +76,9 @@ pub fn parse(text: &str, cwd: &Path) -> DepInfo {
 
 fn find_rule_colon(line: &str) -> Option<usize> {
     let b = line.as_bytes();
-    (0..b.len()).find(|&i| b[i] == b':' && (i + 1 == b.len() || b[i + 1] == b' ') && (i == 0 || b[i - 1] != b'\\'))
+    (0..b.len()).find(|&i| {
+        b[i] == b':' && (i + 1 == b.len() || b[i + 1] == b' ') && (i == 0 || b[i - 1] != b'\\')
+    })
 }
 
 #[cfg(test)]
@@ -86,7 +89,14 @@ mod tests {
     fn parses_rules_and_env() {
         let t = "/t/deps/app-1.d: src/lib.rs src/a\\ b.rs /t/out/gen.rs\n\n/t/deps/app-1.d:\nsrc/lib.rs:\n\n# env-dep:OUT_DIR=/t/out\n# env-dep:FOO\n";
         let d = parse(t, Path::new("/ws"));
-        assert_eq!(d.files, [PathBuf::from("/t/out/gen.rs"), PathBuf::from("/ws/src/a b.rs"), PathBuf::from("/ws/src/lib.rs")]);
+        assert_eq!(
+            d.files,
+            [
+                PathBuf::from("/t/out/gen.rs"),
+                PathBuf::from("/ws/src/a b.rs"),
+                PathBuf::from("/ws/src/lib.rs")
+            ]
+        );
         assert_eq!(d.env, ["FOO", "OUT_DIR"]);
     }
 }

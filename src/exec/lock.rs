@@ -22,7 +22,11 @@ pub fn lock_target_dir(target_dir: &Path, on_wait: impl FnOnce()) -> std::io::Re
             "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo-hbuild.\n",
         );
     }
-    let file = File::options().create(true).truncate(false).write(true).open(dir.join(".lock"))?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {

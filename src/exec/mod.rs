@@ -133,7 +133,11 @@ impl ExecShared {
 
 enum Msg {
     Meta(ActionId, DepResult),
-    Done(ActionId, Box<Result<worker::Finished, worker::Failure>>, Duration),
+    Done(
+        ActionId,
+        Box<Result<worker::Finished, worker::Failure>>,
+        Duration,
+    ),
     Token(std::io::Result<jobserver::Acquired>),
 }
 
@@ -141,7 +145,11 @@ enum Msg {
 pub type Reasons = BTreeMap<ActionId, (Outcome, RunReason)>;
 
 /// Runs the graph. Returns the summary and the per-action reasons.
-pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSink>) -> (BuildSummary, Reasons) {
+pub fn execute(
+    graph: Arc<ActionGraph>,
+    opts: ExecOptions,
+    sink: Arc<dyn EventSink>,
+) -> (BuildSummary, Reasons) {
     let start = Instant::now();
     let n = graph.actions.len();
     let jobs = opts.jobs.max(1);
@@ -234,7 +242,10 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                 let t0 = Instant::now();
                 let tx_meta = Mutex::new(tx2.clone());
                 let on_meta = |r: DepResult| {
-                    let _ = tx_meta.lock().expect("meta channel").send(Msg::Meta(ActionId(i as u32), r));
+                    let _ = tx_meta
+                        .lock()
+                        .expect("meta channel")
+                        .send(Msg::Meta(ActionId(i as u32), r));
                 };
                 let res = worker::run(&sh2, a, &deps, &on_meta);
                 let _ = tx2.send(Msg::Done(ActionId(i as u32), Box::new(res), t0.elapsed()));
@@ -275,24 +286,45 @@ pub fn execute(graph: Arc<ActionGraph>, opts: ExecOptions, sink: Arc<dyn EventSi
                             Outcome::Executed => summary.executed += 1,
                         }
                         if let Some(s) = &f.result.script {
-                            sh.scripts.lock().expect("scripts lock").insert(id, s.clone());
+                            sh.scripts
+                                .lock()
+                                .expect("scripts lock")
+                                .insert(id, s.clone());
                         }
-                        let mut filenames: Vec<PathBuf> = a.uplift.iter().map(|u| u.to.clone()).collect();
-                        if filenames.is_empty() || a.target_kind == crate::workspace::model::TargetKind::Lib {
+                        let mut filenames: Vec<PathBuf> =
+                            a.uplift.iter().map(|u| u.to.clone()).collect();
+                        if filenames.is_empty()
+                            || a.target_kind == crate::workspace::model::TargetKind::Lib
+                        {
                             for o in &a.outputs {
                                 let is_uplifted = a.uplift.iter().any(|u| &u.from == o);
                                 let ext = o.extension().and_then(|e| e.to_str()).unwrap_or("");
-                                if !is_uplifted && ext != "d" && (ext == "rmeta" || filenames.is_empty() || a.kind != crate::plan::ActionKind::Compile) {
+                                if !is_uplifted
+                                    && ext != "d"
+                                    && (ext == "rmeta"
+                                        || filenames.is_empty()
+                                        || a.kind != crate::plan::ActionKind::Compile)
+                                {
                                     filenames.push(o.clone());
                                 }
                             }
                         }
-                        let executable = a.executable.as_ref().map(|e| a.uplift.iter().find(|u| &u.from == e).map(|u| u.to.clone()).unwrap_or_else(|| e.clone()));
+                        let executable = a.executable.as_ref().map(|e| {
+                            a.uplift
+                                .iter()
+                                .find(|u| &u.from == e)
+                                .map(|u| u.to.clone())
+                                .unwrap_or_else(|| e.clone())
+                        });
                         sh.emit(BuildEvent::ActionFinished {
                             id,
                             outcome: f.outcome,
                             filenames,
-                            executable: if a.kind == crate::plan::ActionKind::BuildScriptRun { None } else { executable },
+                            executable: if a.kind == crate::plan::ActionKind::BuildScriptRun {
+                                None
+                            } else {
+                                executable
+                            },
                             warnings: 0,
                             duration: dur,
                         });

@@ -19,7 +19,14 @@ pub struct ProcessOutput {
 }
 
 /// Builds the command for an action with the given (final) argv and env.
-pub fn command(program: &Path, wrapper: Option<&Path>, action: &Action, argv: &[String], env: &std::collections::BTreeMap<String, String>, jobserver: &jobserver::Client) -> Command {
+pub fn command(
+    program: &Path,
+    wrapper: Option<&Path>,
+    action: &Action,
+    argv: &[String],
+    env: &std::collections::BTreeMap<String, String>,
+    jobserver: &jobserver::Client,
+) -> Command {
     let mut cmd = match wrapper {
         Some(w) => {
             let mut c = Command::new(w);
@@ -34,13 +41,18 @@ pub fn command(program: &Path, wrapper: Option<&Path>, action: &Action, argv: &[
     }
     cmd.envs(env);
     jobserver.configure(&mut cmd);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd
 }
 
 /// Runs `cmd`, calling `on_stderr_line` for every stderr line as it
 /// arrives (rustc's JSON messages drive pipelining and diagnostics).
-pub fn run_streaming(mut cmd: Command, mut on_stderr_line: impl FnMut(&str)) -> std::io::Result<ProcessOutput> {
+pub fn run_streaming(
+    mut cmd: Command,
+    mut on_stderr_line: impl FnMut(&str),
+) -> std::io::Result<ProcessOutput> {
     let mut child = cmd.spawn()?;
     let mut stdout_pipe = child.stdout.take().expect("piped stdout");
     let stderr_pipe = child.stderr.take().expect("piped stderr");
@@ -69,7 +81,11 @@ pub fn run_streaming(mut cmd: Command, mut on_stderr_line: impl FnMut(&str)) -> 
     }
     let status = child.wait()?;
     let stdout = out_thread.join().unwrap_or_default();
-    Ok(ProcessOutput { status, stdout, stderr })
+    Ok(ProcessOutput {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 /// A shell-like rendering of a command line for messages.

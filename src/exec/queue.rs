@@ -44,7 +44,11 @@ impl DepQueue {
         }
         let mut priority = vec![0usize; n];
         for i in (0..n).rev() {
-            priority[i] = 1 + dependents[i].iter().map(|d| priority[*d]).max().unwrap_or(0);
+            priority[i] = 1 + dependents[i]
+                .iter()
+                .map(|d| priority[*d])
+                .max()
+                .unwrap_or(0);
         }
         let mut q = DepQueue {
             deps,
@@ -103,7 +107,8 @@ impl DepQueue {
         self.finished[i] = true;
         let mut work = vec![i];
         while let Some(x) = work.pop() {
-            if self.full[x] || !self.finished[x] || !self.deps[x].iter().all(|(d, _)| self.full[*d]) {
+            if self.full[x] || !self.finished[x] || !self.deps[x].iter().all(|(d, _)| self.full[*d])
+            {
                 continue;
             }
             self.full[x] = true;
@@ -127,7 +132,11 @@ mod tests {
     #[test]
     fn pipelined_dependent_starts_on_metadata_linker_waits_for_everything() {
         // 0: lib a; 1: lib b (needs a's metadata); 2: bin (needs b fully).
-        let mut q = DepQueue::new(vec![vec![], vec![(0, Wait::Metadata)], vec![(1, Wait::Full)]]);
+        let mut q = DepQueue::new(vec![
+            vec![],
+            vec![(0, Wait::Metadata)],
+            vec![(1, Wait::Full)],
+        ]);
         assert_eq!(q.pop(), Some(0));
         assert_eq!(q.pop(), None);
         q.metadata_ready(0);
@@ -145,7 +154,12 @@ mod tests {
     #[test]
     fn longest_chain_goes_first() {
         // 0 and 1 are ready; 0 has a chain of two dependents, 1 has none.
-        let q = &mut DepQueue::new(vec![vec![], vec![], vec![(0, Wait::Full)], vec![(2, Wait::Full)]]);
+        let q = &mut DepQueue::new(vec![
+            vec![],
+            vec![],
+            vec![(0, Wait::Full)],
+            vec![(2, Wait::Full)],
+        ]);
         assert_eq!(q.pop(), Some(0));
         assert_eq!(q.pop(), Some(1));
     }

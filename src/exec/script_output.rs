@@ -93,17 +93,26 @@ impl ScriptOutput {
                 "rustc-link-arg-bins" => out.link_args_for.push((LinkArgTarget::Bins, value)),
                 "rustc-link-arg-tests" => out.link_args_for.push((LinkArgTarget::Tests, value)),
                 "rustc-link-arg-benches" => out.link_args_for.push((LinkArgTarget::Benches, value)),
-                "rustc-link-arg-examples" => out.link_args_for.push((LinkArgTarget::Examples, value)),
-                "rustc-cdylib-link-arg" | "rustc-link-arg-cdylib" => out.link_args_for.push((LinkArgTarget::Cdylib, value)),
+                "rustc-link-arg-examples" => {
+                    out.link_args_for.push((LinkArgTarget::Examples, value))
+                }
+                "rustc-cdylib-link-arg" | "rustc-link-arg-cdylib" => {
+                    out.link_args_for.push((LinkArgTarget::Cdylib, value))
+                }
                 "rustc-link-arg-bin" => {
-                    let (bin, arg) = value.split_once('=').ok_or_else(|| err("expected `BIN=ARG`"))?;
-                    out.link_args_for.push((LinkArgTarget::Bin(bin.to_string()), arg.to_string()));
+                    let (bin, arg) = value
+                        .split_once('=')
+                        .ok_or_else(|| err("expected `BIN=ARG`"))?;
+                    out.link_args_for
+                        .push((LinkArgTarget::Bin(bin.to_string()), arg.to_string()));
                 }
                 "rustc-flags" => parse_flags(&value, &mut out).map_err(|w| err(&w))?,
                 "rustc-cfg" => out.cfgs.push(value),
                 "rustc-check-cfg" => out.check_cfgs.push(value),
                 "rustc-env" => {
-                    let (k, v) = value.split_once('=').ok_or_else(|| err("expected `VAR=VALUE`"))?;
+                    let (k, v) = value
+                        .split_once('=')
+                        .ok_or_else(|| err("expected `VAR=VALUE`"))?;
                     if k == "RUSTC_BOOTSTRAP" {
                         return Err(err("setting RUSTC_BOOTSTRAP is not allowed"));
                     }
@@ -114,7 +123,9 @@ impl ScriptOutput {
                 "rerun-if-changed" => out.rerun_if_changed.push(value),
                 "rerun-if-env-changed" => out.rerun_if_env_changed.push(value),
                 "metadata" if new_syntax => {
-                    let (k, v) = value.split_once('=').ok_or_else(|| err("expected `KEY=VALUE`"))?;
+                    let (k, v) = value
+                        .split_once('=')
+                        .ok_or_else(|| err("expected `KEY=VALUE`"))?;
                     out.metadata.push((k.to_string(), v.to_string()));
                 }
                 other if new_syntax => return Err(err(&format!("unknown key `{other}`"))),
@@ -129,12 +140,20 @@ impl ScriptOutput {
     /// Cargo rewrites a moved OUT_DIR).
     pub fn map_strings(&self, f: impl Fn(&str) -> String) -> ScriptOutput {
         let v = |xs: &[String]| xs.iter().map(|x| f(x)).collect::<Vec<_>>();
-        let kv = |xs: &[(String, String)]| xs.iter().map(|(k, x)| (k.clone(), f(x))).collect::<Vec<_>>();
+        let kv = |xs: &[(String, String)]| {
+            xs.iter()
+                .map(|(k, x)| (k.clone(), f(x)))
+                .collect::<Vec<_>>()
+        };
         ScriptOutput {
             link_search: v(&self.link_search),
             link_libs: v(&self.link_libs),
             link_args: v(&self.link_args),
-            link_args_for: self.link_args_for.iter().map(|(t, x)| (t.clone(), f(x))).collect(),
+            link_args_for: self
+                .link_args_for
+                .iter()
+                .map(|(t, x)| (t.clone(), f(x)))
+                .collect(),
             cfgs: v(&self.cfgs),
             check_cfgs: v(&self.check_cfgs),
             env: kv(&self.env),
@@ -155,7 +174,10 @@ impl ScriptOutput {
     /// `-L` arguments, paths inside `out_dir` first as Cargo orders them.
     pub fn link_search_args(&self, out_dir: &Path) -> Vec<String> {
         let path_of = |s: &str| PathBuf::from(s.split_once('=').map(|(_, p)| p).unwrap_or(s));
-        let (inside, outside): (Vec<&String>, Vec<&String>) = self.link_search.iter().partition(|s| path_of(s).starts_with(out_dir));
+        let (inside, outside): (Vec<&String>, Vec<&String>) = self
+            .link_search
+            .iter()
+            .partition(|s| path_of(s).starts_with(out_dir));
         inside.into_iter().chain(outside).cloned().collect()
     }
 }
@@ -170,7 +192,9 @@ fn parse_flags(value: &str, out: &mut ScriptOutput) -> Result<(), String> {
         } else if let Some(v) = tok.strip_prefix("-L") {
             ("-L", v.to_string())
         } else {
-            return Err(format!("only `-l` and `-L` flags are allowed in `rustc-flags`, not `{tok}`"));
+            return Err(format!(
+                "only `-l` and `-L` flags are allowed in `rustc-flags`, not `{tok}`"
+            ));
         };
         if flag == "-l" {
             out.link_libs.push(arg);
@@ -192,7 +216,13 @@ mod tests {
              cargo::rustc-flags=-L /usr/lib -lz\ncargo::rustc-env=A=b=c\ncargo::rerun-if-env-changed=K\ncargo::warning=careful\n",
         )
         .unwrap();
-        assert_eq!(o.metadata, [("KEY".to_string(), "hello".to_string()), ("include".to_string(), "/x".to_string())]);
+        assert_eq!(
+            o.metadata,
+            [
+                ("KEY".to_string(), "hello".to_string()),
+                ("include".to_string(), "/x".to_string())
+            ]
+        );
         assert_eq!(o.cfgs, ["has_foo"]);
         assert_eq!(o.link_search, ["native=/o/out", "/usr/lib"]);
         assert_eq!(o.link_libs, ["z"]);
@@ -209,7 +239,13 @@ mod tests {
 
     #[test]
     fn link_search_orders_out_dir_first() {
-        let o = ScriptOutput::parse("cargo:rustc-link-search=/usr/lib\ncargo:rustc-link-search=native=/t/out/x\n").unwrap();
-        assert_eq!(o.link_search_args(Path::new("/t/out")), ["native=/t/out/x", "/usr/lib"]);
+        let o = ScriptOutput::parse(
+            "cargo:rustc-link-search=/usr/lib\ncargo:rustc-link-search=native=/t/out/x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            o.link_search_args(Path::new("/t/out")),
+            ["native=/t/out/x", "/usr/lib"]
+        );
     }
 }

@@ -49,7 +49,10 @@ pub struct Store {
 
 impl Store {
     /// A store over the given caches (either may be absent).
-    pub fn new(local: Option<Arc<LocalCache>>, remote: Option<crate::cache::remote::RemoteCache>) -> Self {
+    pub fn new(
+        local: Option<Arc<LocalCache>>,
+        remote: Option<crate::cache::remote::RemoteCache>,
+    ) -> Self {
         Store {
             local,
             remote,
@@ -95,7 +98,10 @@ impl Store {
             Ok(Lookup::Hit(r)) => return (Some((r, HitSource::Local)), info),
             Ok(Lookup::Miss) => {}
             Ok(Lookup::Corrupt(why)) => {
-                self.warn(format!("dropped a corrupt cache entry {}: {why}", key.0.short(16)));
+                self.warn(format!(
+                    "dropped a corrupt cache entry {}: {why}",
+                    key.0.short(16)
+                ));
                 info.corrupt = Some(why);
             }
             Err(e) => self.warn(format!("local cache lookup failed: {e}")),
@@ -112,7 +118,10 @@ impl Store {
                 RemoteLookup::Miss => info.remote_missed = true,
                 RemoteLookup::Rejected(why) => {
                     info.remote_missed = true;
-                    self.warn(format!("rejected a remote cache entry {}: {why}", key.0.short(16)));
+                    self.warn(format!(
+                        "rejected a remote cache entry {}: {why}",
+                        key.0.short(16)
+                    ));
                 }
                 RemoteLookup::Unavailable(_) => {}
             }
@@ -132,7 +141,10 @@ impl Store {
     pub fn put_manifest(&self, pre: &ActionKey, m: &Manifest) {
         let Some(local) = &self.local else { return };
         let mut r = ActionResult::default();
-        r.meta.insert("manifest".into(), serde_json::to_string(m).expect("manifest serialises"));
+        r.meta.insert(
+            "manifest".into(),
+            serde_json::to_string(m).expect("manifest serialises"),
+        );
         let mkey = KeyComponents::manifest_key(pre);
         if let Err(e) = local.put(&mkey, &r) {
             self.warn(format!("could not record inputs in the cache: {e}"));
@@ -142,25 +154,50 @@ impl Store {
     }
 
     /// Stores outputs (absolute paths below `root`) under `key`.
-    pub fn save(&self, key: &ActionKey, root: &Path, files: &[PathBuf], stdout: String, stderr: String, meta: BTreeMap<String, String>) -> Option<ActionResult> {
+    pub fn save(
+        &self,
+        key: &ActionKey,
+        root: &Path,
+        files: &[PathBuf],
+        stdout: String,
+        stderr: String,
+        meta: BTreeMap<String, String>,
+    ) -> Option<ActionResult> {
         let local = self.local.as_ref()?;
         let mut outputs = Vec::with_capacity(files.len());
         for f in files {
             let Some(path) = RelPath::strip(f, root) else {
-                self.warn(format!("output `{}` is outside `{}`; not cached", f.display(), root.display()));
+                self.warn(format!(
+                    "output `{}` is outside `{}`; not cached",
+                    f.display(),
+                    root.display()
+                ));
                 return None;
             };
             let executable = is_executable(f);
             match local.insert_file(f) {
-                Ok((digest, size)) => outputs.push(OutputFile { path, digest, size, executable }),
+                Ok((digest, size)) => outputs.push(OutputFile {
+                    path,
+                    digest,
+                    size,
+                    executable,
+                }),
                 Err(e) => {
-                    self.warn(format!("could not store `{}` in the cache: {e}", f.display()));
+                    self.warn(format!(
+                        "could not store `{}` in the cache: {e}",
+                        f.display()
+                    ));
                     return None;
                 }
             }
         }
         outputs.sort_by(|a, b| a.path.cmp(&b.path));
-        let result = ActionResult { outputs, stdout, stderr, meta };
+        let result = ActionResult {
+            outputs,
+            stdout,
+            stderr,
+            meta,
+        };
         if let Err(e) = local.put(key, &result) {
             self.warn(format!("could not store a cache entry: {e}"));
             return None;
@@ -171,7 +208,11 @@ impl Store {
 
     fn upload(&self, key: ActionKey, result: ActionResult) {
         if let (Some(remote), Some(local)) = (&self.remote, &self.local) {
-            remote.upload(key, result, local.clone() as Arc<dyn crate::cache::BlobStore>);
+            remote.upload(
+                key,
+                result,
+                local.clone() as Arc<dyn crate::cache::BlobStore>,
+            );
         }
     }
 
@@ -190,5 +231,7 @@ impl Store {
 /// Whether a file has an executable bit.
 pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }

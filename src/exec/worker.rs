@@ -100,26 +100,41 @@ fn stamp_path(a: &Action) -> PathBuf {
         ActionKind::BuildScriptCompile => "script",
         ActionKind::BuildScriptRun => "run",
     };
-    a.output_root.join(".hbuild-stamps").join(format!("{}-{}-{}.json", a.package_name, kind, a.unit_hash))
+    a.output_root
+        .join(".hbuild-stamps")
+        .join(format!("{}-{}-{}.json", a.package_name, kind, a.unit_hash))
 }
 
 /// Loads the stamp of an action, if any.
 pub fn load_stamp(a: &Action) -> Option<Stamp> {
     let bytes = std::fs::read(stamp_path(a)).ok()?;
-    serde_json::from_slice::<Stamp>(&bytes).ok().filter(|s| s.version == STAMP_VERSION)
+    serde_json::from_slice::<Stamp>(&bytes)
+        .ok()
+        .filter(|s| s.version == STAMP_VERSION)
 }
 
 fn mtime_ns(p: &Path) -> Option<(u64, i128)> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(p).ok()?;
-    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+    Some((
+        m.len(),
+        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+    ))
 }
 
 /// Runs one action. `deps` is indexed like `action.deps`.
-pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(DepResult)) -> Result<Finished, Failure> {
+pub fn run(
+    sh: &ExecShared,
+    a: &Action,
+    deps: &[DepResult],
+    on_meta: &dyn Fn(DepResult),
+) -> Result<Finished, Failure> {
     let started = Instant::now();
     let script_of = |id: crate::core::ActionId| -> Option<Arc<ScriptOutput>> {
-        a.deps.iter().position(|d| d.action == id).and_then(|i| deps[i].script.clone())
+        a.deps
+            .iter()
+            .position(|d| d.action == id)
+            .and_then(|i| deps[i].script.clone())
     };
     // 1. Final argv/env from build-script results.
     let mut argv = a.argv.clone();
@@ -130,7 +145,14 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         for (id, links) in &a.script_inputs.links_metadata {
             if let Some(s) = script_of(*id) {
                 for (k, v) in &s.metadata {
-                    env.insert(format!("DEP_{}_{}", links.to_uppercase().replace('-', "_"), k.to_uppercase().replace('-', "_")), v.clone());
+                    env.insert(
+                        format!(
+                            "DEP_{}_{}",
+                            links.to_uppercase().replace('-', "_"),
+                            k.to_uppercase().replace('-', "_")
+                        ),
+                        v.clone(),
+                    );
                 }
             }
         }
@@ -138,7 +160,13 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         for id in &a.script_inputs.link_search {
             let s = script_of(*id).or_else(|| sh.script_output(*id));
             if let Some(s) = s {
-                out_dirs_of_search.push((sh.graph.actions[id.index()].out_dir.clone().unwrap_or_default(), s));
+                out_dirs_of_search.push((
+                    sh.graph.actions[id.index()]
+                        .out_dir
+                        .clone()
+                        .unwrap_or_default(),
+                    s,
+                ));
             }
         }
         for (od, s) in &out_dirs_of_search {
@@ -157,8 +185,12 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
             let mut link_args: Vec<&String> = own.link_args.iter().collect();
             for (t, arg) in &own.link_args_for {
                 let applies = match t {
-                    LinkArgTarget::Bins => a.target_kind == TargetKind::Bin && a.mode == Mode::Build,
-                    LinkArgTarget::Bin(n) => a.target_kind == TargetKind::Bin && &a.target_name == n,
+                    LinkArgTarget::Bins => {
+                        a.target_kind == TargetKind::Bin && a.mode == Mode::Build
+                    }
+                    LinkArgTarget::Bin(n) => {
+                        a.target_kind == TargetKind::Bin && &a.target_name == n
+                    }
                     LinkArgTarget::Tests => a.target_kind == TargetKind::Test,
                     LinkArgTarget::Benches => a.target_kind == TargetKind::Bench,
                     LinkArgTarget::Examples => a.target_kind == TargetKind::Example,
@@ -193,7 +225,10 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         toolchain: sh.toolchain_id.clone(),
         program: "rustc".into(),
         argv: argv.iter().map(|s| norm.normalize(s)).collect(),
-        env: env.iter().map(|(k, v)| (k.clone(), norm.normalize(v))).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.clone(), norm.normalize(v)))
+            .collect(),
         deps: Vec::new(),
         package: a.package_id.0.clone(),
         inputs: Vec::new(),
@@ -205,7 +240,11 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
     for (d, r) in a.deps.iter().zip(deps) {
         let dep = &sh.graph.actions[d.action.index()];
         let label = d.extern_name.clone().unwrap_or_else(|| dep.display_name());
-        let digest = if d.needs == Needs::Metadata { r.meta } else { r.full };
+        let digest = if d.needs == Needs::Metadata {
+            r.meta
+        } else {
+            r.full
+        };
         if a.kind == ActionKind::BuildScriptRun && dep.kind == ActionKind::BuildScriptCompile {
             comps.program = format!("build-script:{}", r.full);
             if let Some(exe) = &dep.executable {
@@ -261,18 +300,40 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
                     let diags: Vec<String> = r.stderr.lines().map(str::to_string).collect();
                     replay(sh, a, &diags, script.as_ref());
                     let (meta, full) = digests_of_result(a, &r, &comps);
-                    write_stamp(a, pre, key, &comps, m.clone(), &r, meta, full, script.clone(), diags);
+                    write_stamp(
+                        a,
+                        pre,
+                        key,
+                        &comps,
+                        m.clone(),
+                        &r,
+                        meta,
+                        full,
+                        script.clone(),
+                        diags,
+                    );
                     uplift(a);
                     reason.current = Some(comps);
                     return Ok(Finished {
-                        result: DepResult { meta, full, script: script.map(Arc::new) },
-                        outcome: if src == HitSource::Local { Outcome::LocalHit } else { Outcome::RemoteHit },
+                        result: DepResult {
+                            meta,
+                            full,
+                            script: script.map(Arc::new),
+                        },
+                        outcome: if src == HitSource::Local {
+                            Outcome::LocalHit
+                        } else {
+                            Outcome::RemoteHit
+                        },
                         reason,
                         uncacheable: None,
                     });
                 }
                 Err(why) => {
-                    sh.emit(BuildEvent::Warning(format!("cache entry for {} was unusable ({why}); rebuilding", a.display_name())));
+                    sh.emit(BuildEvent::Warning(format!(
+                        "cache entry for {} was unusable ({why}); rebuilding",
+                        a.display_name()
+                    )));
                     reason.miss.corrupt = Some(why);
                 }
             }
@@ -306,19 +367,33 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         });
     }
     for p in &exec.undeclared {
-        sh.emit(BuildEvent::Warning(format!("{} read `{}`, which is outside its declared inputs", a.display_name(), p.display())));
+        sh.emit(BuildEvent::Warning(format!(
+            "{} read `{}`, which is outside its declared inputs",
+            a.display_name(),
+            p.display()
+        )));
     }
     let key = comps.key();
     let mut meta = BTreeMap::new();
     if let Some(s) = &exec.script {
         let portable = s.map_strings(|x| sh.normalizer.normalize(x));
-        meta.insert("script".into(), serde_json::to_string(&portable).expect("script output serialises"));
+        meta.insert(
+            "script".into(),
+            serde_json::to_string(&portable).expect("script output serialises"),
+        );
     }
     let files = output_files(a);
     let stderr_replay = exec.diagnostics.join("\n");
     let uncacheable = uncacheable_reason(a, &argv, &exec);
     let stored = match &uncacheable {
-        None => sh.store.save(&key, &a.output_root, &files, String::new(), stderr_replay, meta.clone()),
+        None => sh.store.save(
+            &key,
+            &a.output_root,
+            &files,
+            String::new(),
+            stderr_replay,
+            meta.clone(),
+        ),
         Some(_) => None,
     };
     let result = stored.unwrap_or_else(|| local_result(a, &files, meta));
@@ -326,7 +401,18 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
         sh.store.put_manifest(&pre, &manifest);
     }
     let (m_dig, f_dig) = digests_of_result(a, &result, &comps);
-    write_stamp(a, pre, key, &comps, manifest, &result, m_dig, f_dig, exec.script.clone(), exec.diagnostics);
+    write_stamp(
+        a,
+        pre,
+        key,
+        &comps,
+        manifest,
+        &result,
+        m_dig,
+        f_dig,
+        exec.script.clone(),
+        exec.diagnostics,
+    );
     uplift(a);
     reason.current = Some(comps);
     let _ = started;
@@ -345,19 +431,33 @@ pub fn run(sh: &ExecShared, a: &Action, deps: &[DepResult], on_meta: &dyn Fn(Dep
 /// Why an executed action's result must not be shared, if it must not.
 fn uncacheable_reason(a: &Action, argv: &[String], exec: &Executed) -> Option<String> {
     if argv.iter().any(|x| x.starts_with("incremental=")) {
-        return Some("incremental compilation (CARGO_INCREMENTAL=1) produces non-reproducible objects".into());
+        return Some(
+            "incremental compilation (CARGO_INCREMENTAL=1) produces non-reproducible objects"
+                .into(),
+        );
     }
     if !exec.undeclared.is_empty() {
-        return Some(format!("{} read files outside its declared inputs", a.display_name()));
+        return Some(format!(
+            "{} read files outside its declared inputs",
+            a.display_name()
+        ));
     }
     None
 }
 
 /// Outputs of a result when no cache is configured (digests computed here).
-fn local_result(a: &Action, files: &[PathBuf], meta: BTreeMap<String, String>) -> crate::cache::ActionResult {
+fn local_result(
+    a: &Action,
+    files: &[PathBuf],
+    meta: BTreeMap<String, String>,
+) -> crate::cache::ActionResult {
     let mut outputs = Vec::new();
     for f in files {
-        let (Some(path), Ok((digest, size))) = (RelPath::strip(f, &a.output_root), Digest::of_file(f)) else { continue };
+        let (Some(path), Ok((digest, size))) =
+            (RelPath::strip(f, &a.output_root), Digest::of_file(f))
+        else {
+            continue;
+        };
         outputs.push(crate::cache::OutputFile {
             path,
             digest,
@@ -373,19 +473,42 @@ fn local_result(a: &Action, files: &[PathBuf], meta: BTreeMap<String, String>) -
     }
 }
 
-fn fill_inputs(sh: &ExecShared, comps: &mut KeyComponents, m: &Manifest, env: &BTreeMap<String, String>) {
+fn fill_inputs(
+    sh: &ExecShared,
+    comps: &mut KeyComponents,
+    m: &Manifest,
+    env: &BTreeMap<String, String>,
+) {
     let paths: Vec<PathBuf> = m.files.iter().map(|f| sh.normalizer.expand(f)).collect();
     let digests = sh.file_states.digest_all(&paths);
-    comps.inputs = m.files.iter().zip(digests).map(|(p, d)| InputDigest { path: p.clone(), digest: d }).collect();
+    comps.inputs = m
+        .files
+        .iter()
+        .zip(digests)
+        .map(|(p, d)| InputDigest {
+            path: p.clone(),
+            digest: d,
+        })
+        .collect();
     comps.tracked_env = m
         .env
         .iter()
-        .map(|k| (k.clone(), env.get(k).cloned().or_else(|| sh.env.get(k).cloned()).map(|v| sh.normalizer.normalize(&v))))
+        .map(|k| {
+            (
+                k.clone(),
+                env.get(k)
+                    .cloned()
+                    .or_else(|| sh.env.get(k).cloned())
+                    .map(|v| sh.normalizer.normalize(&v)),
+            )
+        })
         .collect();
 }
 
 fn outputs_intact(a: &Action, s: &Stamp) -> bool {
-    s.outputs.iter().all(|(p, _, size, mtime)| mtime_ns(&p.under(&a.output_root)) == Some((*size, *mtime)))
+    s.outputs
+        .iter()
+        .all(|(p, _, size, mtime)| mtime_ns(&p.under(&a.output_root)) == Some((*size, *mtime)))
         && a.uplift.iter().all(|u| u.to.exists())
 }
 
@@ -412,7 +535,11 @@ fn output_files(a: &Action) -> Vec<PathBuf> {
     files
 }
 
-fn digests_of_result(a: &Action, r: &crate::cache::ActionResult, comps: &KeyComponents) -> (Digest, Digest) {
+fn digests_of_result(
+    a: &Action,
+    r: &crate::cache::ActionResult,
+    comps: &KeyComponents,
+) -> (Digest, Digest) {
     let full = {
         let mut h = blake3::Hasher::new();
         h.update(b"full");
@@ -425,7 +552,11 @@ fn digests_of_result(a: &Action, r: &crate::cache::ActionResult, comps: &KeyComp
     let meta = match &a.rmeta {
         Some(rm) => {
             let rel = RelPath::strip(rm, &a.output_root);
-            let rmeta_digest = r.outputs.iter().find(|o| Some(&o.path) == rel.as_ref()).map(|o| o.digest);
+            let rmeta_digest = r
+                .outputs
+                .iter()
+                .find(|o| Some(&o.path) == rel.as_ref())
+                .map(|o| o.digest);
             match rmeta_digest {
                 Some(d) => meta_digest(d, comps),
                 None => full,
@@ -447,7 +578,18 @@ fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_stamp(a: &Action, pre: ActionKey, key: ActionKey, comps: &KeyComponents, manifest: Manifest, r: &crate::cache::ActionResult, meta: Digest, full: Digest, script: Option<ScriptOutput>, diagnostics: Vec<String>) {
+fn write_stamp(
+    a: &Action,
+    pre: ActionKey,
+    key: ActionKey,
+    comps: &KeyComponents,
+    manifest: Manifest,
+    r: &crate::cache::ActionResult,
+    meta: Digest,
+    full: Digest,
+    script: Option<ScriptOutput>,
+    diagnostics: Vec<String>,
+) {
     let outputs = r
         .outputs
         .iter()
@@ -514,8 +656,16 @@ fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
     }
     Some(Diagnostic::Rustc {
         json: line.to_string(),
-        rendered: v.get("rendered").and_then(|r| r.as_str()).unwrap_or("").to_string(),
-        level: v.get("level").and_then(|r| r.as_str()).unwrap_or("").to_string(),
+        rendered: v
+            .get("rendered")
+            .and_then(|r| r.as_str())
+            .unwrap_or("")
+            .to_string(),
+        level: v
+            .get("level")
+            .and_then(|r| r.as_str())
+            .unwrap_or("")
+            .to_string(),
     })
 }
 
@@ -527,8 +677,22 @@ struct Executed {
     warnings: usize,
 }
 
-fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<String, String>, deps: &[DepResult], on_meta: &dyn Fn(DepResult)) -> Result<Executed, Failure> {
-    let cmd = process::command(&a.program, sh.wrapper.as_deref(), a, argv, env, &sh.jobserver);
+fn execute_rustc(
+    sh: &ExecShared,
+    a: &Action,
+    argv: &[String],
+    env: &BTreeMap<String, String>,
+    deps: &[DepResult],
+    on_meta: &dyn Fn(DepResult),
+) -> Result<Executed, Failure> {
+    let cmd = process::command(
+        &a.program,
+        sh.wrapper.as_deref(),
+        a,
+        argv,
+        env,
+        &sh.jobserver,
+    );
     let mut diagnostics = Vec::new();
     let mut errors = 0usize;
     let mut warnings = 0usize;
@@ -544,10 +708,21 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
                                 if let Ok((d, _)) = Digest::of_file(Path::new(p)) {
                                     let mut tmp = KeyComponents::default();
                                     for (dep, r) in a.deps.iter().zip(deps) {
-                                        tmp.deps.push((String::new(), if dep.needs == Needs::Metadata { r.meta } else { r.full }));
+                                        tmp.deps.push((
+                                            String::new(),
+                                            if dep.needs == Needs::Metadata {
+                                                r.meta
+                                            } else {
+                                                r.full
+                                            },
+                                        ));
                                     }
                                     let meta = meta_digest(d, &tmp);
-                                    on_meta(DepResult { meta, full: meta, script: None });
+                                    on_meta(DepResult {
+                                        meta,
+                                        full: meta,
+                                        script: None,
+                                    });
                                 }
                             }
                         }
@@ -557,7 +732,11 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
                         let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
                         let msg = v.get("message").and_then(|l| l.as_str()).unwrap_or("");
                         // rustc's own summary lines are replaced by hbuild's.
-                        if msg.starts_with("aborting due to") || (level == "warning" && msg.ends_with("emitted") && msg.contains("warning")) {
+                        if msg.starts_with("aborting due to")
+                            || (level == "warning"
+                                && msg.ends_with("emitted")
+                                && msg.contains("warning"))
+                        {
                             return;
                         }
                         match level {
@@ -585,13 +764,20 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
     let out = out.map_err(|e| Failure {
         errors: 1,
         warnings: 0,
-        message: format!("could not execute process `{}`: {e}", process::display_command(&a.program, argv)),
+        message: format!(
+            "could not execute process `{}`: {e}",
+            process::display_command(&a.program, argv)
+        ),
     })?;
     if !out.status.success() {
         return Err(Failure {
             errors: errors.max(if texts.is_empty() { 0 } else { 1 }),
             warnings,
-            message: format!("process didn't exit successfully: `{}` ({})", process::display_command(&a.program, argv), out.status),
+            message: format!(
+                "process didn't exit successfully: `{}` ({})",
+                process::display_command(&a.program, argv),
+                out.status
+            ),
         });
     }
     // What rustc read.
@@ -600,9 +786,13 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
     if let Some(dp) = &a.dep_info {
         if let Ok(text) = std::fs::read_to_string(dp) {
             let info = dep_info::parse(&text, &a.cwd);
-            let declared: std::collections::HashSet<&Path> = a.inputs.iter().map(|i| i.path.as_path()).collect();
+            let declared: std::collections::HashSet<&Path> =
+                a.inputs.iter().map(|i| i.path.as_path()).collect();
             for f in info.files {
-                if f.starts_with(&sh.target_dir) || f.starts_with(&sh.sysroot) || sh.cargo_home.as_ref().is_some_and(|h| f.starts_with(h)) {
+                if f.starts_with(&sh.target_dir)
+                    || f.starts_with(&sh.sysroot)
+                    || sh.cargo_home.as_ref().is_some_and(|h| f.starts_with(h))
+                {
                     // Generated files and immutable sources are covered by
                     // dependency digests and package identity.
                     continue;
@@ -612,7 +802,11 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
                 }
                 manifest.files.push(sh.normalizer.path(&f));
             }
-            manifest.env = info.env.into_iter().filter(|k| !a.env.contains_key(k)).collect();
+            manifest.env = info
+                .env
+                .into_iter()
+                .filter(|k| !a.env.contains_key(k))
+                .collect();
         }
     }
     manifest.files.sort();
@@ -626,7 +820,12 @@ fn execute_rustc(sh: &ExecShared, a: &Action, argv: &[String], env: &BTreeMap<St
     })
 }
 
-fn execute_script(sh: &ExecShared, a: &Action, program: &Path, env: &BTreeMap<String, String>) -> Result<Executed, Failure> {
+fn execute_script(
+    sh: &ExecShared,
+    a: &Action,
+    program: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<Executed, Failure> {
     let od = a.out_dir.clone().unwrap_or_default();
     let _ = std::fs::create_dir_all(&od);
     let cmd = process::command(program, None, a, &[], env, &sh.jobserver);
@@ -638,8 +837,14 @@ fn execute_script(sh: &ExecShared, a: &Action, program: &Path, env: &BTreeMap<St
     let dir = od.parent().map(Path::to_path_buf).unwrap_or_default();
     let _ = std::fs::write(dir.join("output"), &out.stdout);
     let _ = std::fs::write(dir.join("stderr"), &out.stderr);
-    let indent = |s: &str| s.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n");
-    let failure = |why: String| Failure {
+    let indent = |s: &str| {
+        s.lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let failure = |why: String| {
+        Failure {
         errors: 1,
         warnings: 0,
         message: format!(
@@ -649,14 +854,26 @@ fn execute_script(sh: &ExecShared, a: &Action, program: &Path, env: &BTreeMap<St
             indent(&out.stdout),
             indent(&out.stderr)
         ),
+    }
     };
     if !out.status.success() {
-        return Err(failure(format!("process didn't exit successfully: `{}` ({})", program.display(), out.status)));
+        return Err(failure(format!(
+            "process didn't exit successfully: `{}` ({})",
+            program.display(),
+            out.status
+        )));
     }
     let parsed = ScriptOutput::parse(&out.stdout).map_err(|e| failure(e.to_string()))?;
     if !parsed.errors.is_empty() {
         let mut f = failure("build script logged errors".into());
-        f.message = parsed.errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n") + "\n" + &f.message;
+        f.message = parsed
+            .errors
+            .iter()
+            .map(|e| format!("error: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+            + &f.message;
         return Err(f);
     }
     sh.emit(BuildEvent::ScriptFinished {
@@ -682,7 +899,11 @@ fn execute_script(sh: &ExecShared, a: &Action, program: &Path, env: &BTreeMap<St
         }
         manifest.env = parsed.rerun_if_env_changed.clone();
     } else {
-        manifest.files = a.inputs.iter().map(|i| sh.normalizer.path(&i.path)).collect();
+        manifest.files = a
+            .inputs
+            .iter()
+            .map(|i| sh.normalizer.path(&i.path))
+            .collect();
     }
     manifest.files.sort();
     manifest.files.dedup();

@@ -56,17 +56,32 @@ fn label(a: &Action) -> String {
         ActionKind::BuildScriptCompile => "script",
         ActionKind::BuildScriptRun => "run",
     };
-    format!("{}:{}:{}:{:?}:{:?}:{kind}", a.package_name, a.target_kind.as_str(), a.target_name, a.mode, a.compile_kind)
+    format!(
+        "{}:{}:{}:{:?}:{:?}:{kind}",
+        a.package_name,
+        a.target_kind.as_str(),
+        a.target_name,
+        a.mode,
+        a.compile_kind
+    )
 }
 
 fn record_path(target_dir: &Path) -> PathBuf {
-    target_dir.join("hbuild").join("explain").join("last-build.json")
+    target_dir
+        .join("hbuild")
+        .join("explain")
+        .join("last-build.json")
 }
 
 fn profile_map(a: &Action) -> BTreeMap<String, String> {
     let v = serde_json::to_value(&a.profile).unwrap_or_default();
     v.as_object()
-        .map(|o| o.iter().filter(|(k, _)| k.as_str() != "debuginfo_deferred").map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())).collect())
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| k.as_str() != "debuginfo_deferred")
+                .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -82,20 +97,43 @@ fn load(target_dir: &Path) -> BuildRecord {
 pub fn describe(r: &Reason) -> String {
     match r {
         Reason::FirstBuild => "first build of this unit".into(),
-        Reason::NotInCache { remote_missed, corrupt } => match (corrupt, remote_missed) {
+        Reason::NotInCache {
+            remote_missed,
+            corrupt,
+        } => match (corrupt, remote_missed) {
             (Some(c), _) => format!("the cache entry was corrupt and was dropped ({c})"),
             (None, true) => "not in the cache (missed locally and in the remote cache)".into(),
-            (None, false) => "not in the cache (new key, or the cache was cleared or evicted)".into(),
+            (None, false) => {
+                "not in the cache (new key, or the cache was cleared or evicted)".into()
+            }
         },
         Reason::ToolchainChanged => "the toolchain changed".into(),
-        Reason::PackageChanged { old, new } => format!("the package changed from `{old}` to `{new}`"),
+        Reason::PackageChanged { old, new } => {
+            format!("the package changed from `{old}` to `{new}`")
+        }
         Reason::FileChanged { path, change } => format!("{path} {change}"),
-        Reason::RerunIfChanged { path, change } => format!("build script re-ran because rerun-if-changed file {path} {change}"),
-        Reason::EnvChanged { name, old, new, secret } => {
+        Reason::RerunIfChanged { path, change } => {
+            format!("build script re-ran because rerun-if-changed file {path} {change}")
+        }
+        Reason::EnvChanged {
+            name,
+            old,
+            new,
+            secret,
+        } => {
             if *secret {
                 format!("environment variable {name} changed (value hidden)")
             } else {
-                format!("environment variable {name} changed ({} -> {})", old.as_deref().unwrap_or("unset"), new.as_deref().unwrap_or("unset"))
+                let show = |v: &Option<String>| match v.as_deref() {
+                    None => "unset".to_string(),
+                    Some("") => "\"\"".to_string(),
+                    Some(v) => v.to_string(),
+                };
+                format!(
+                    "environment variable {name} changed ({} -> {})",
+                    show(old),
+                    show(new)
+                )
             }
         }
         Reason::FeaturesChanged { added, removed } => {
@@ -108,7 +146,9 @@ pub fn describe(r: &Reason) -> String {
             }
             format!("features changed ({})", parts.join("; "))
         }
-        Reason::ProfileChanged { setting, old, new } => format!("profile setting {setting} changed ({old} -> {new})"),
+        Reason::ProfileChanged { setting, old, new } => {
+            format!("profile setting {setting} changed ({old} -> {new})")
+        }
         Reason::FlagsChanged { added, removed } => {
             let mut parts = Vec::new();
             if !added.is_empty() {
@@ -119,7 +159,11 @@ pub fn describe(r: &Reason) -> String {
             }
             format!("compiler flags changed ({})", parts.join("; "))
         }
-        Reason::DependencyChanged { dependency, rebuilt, root_cause } => {
+        Reason::DependencyChanged {
+            dependency,
+            rebuilt,
+            root_cause,
+        } => {
             let mut s = match rebuilt {
                 Some(r) => format!("because {r} rebuilt"),
                 None => format!("because dependency `{dependency}` changed"),
@@ -135,7 +179,14 @@ pub fn describe(r: &Reason) -> String {
 
 /// Computes reasons for executed actions, prints them (with `--explain`)
 /// and writes the record for the next build.
-pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path, reporter: &Reporter, explain: bool, format: MessageFormat) {
+pub fn record_and_report(
+    graph: &ActionGraph,
+    reasons: &Reasons,
+    target_dir: &Path,
+    reporter: &Reporter,
+    explain: bool,
+    format: MessageFormat,
+) {
     let prev = load(target_dir);
     // Units not built this time keep their last record, so "the previous
     // build of this unit" survives builds of other packages or profiles.
@@ -148,7 +199,9 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
     let mut root_cause: HashMap<usize, Option<String>> = HashMap::new();
     let mut executed: Vec<(usize, Vec<Reason>, bool)> = Vec::new();
     for a in &graph.actions {
-        let Some((outcome, rr)) = reasons.get(&a.id) else { continue };
+        let Some((outcome, rr)) = reasons.get(&a.id) else {
+            continue;
+        };
         let Some(current) = &rr.current else { continue };
         let snap = Snapshot {
             components: current.clone(),
@@ -163,16 +216,29 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
                 None => rs.push(Reason::FirstBuild),
                 Some(p) => {
                     rs = diff(&p.snapshot, &snap);
-                    let old_deps: HashMap<&str, _> = p.snapshot.components.deps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                    let old_deps: HashMap<&str, _> = p
+                        .snapshot
+                        .components
+                        .deps
+                        .iter()
+                        .map(|(n, d)| (n.as_str(), *d))
+                        .collect();
                     for (i, (name, d)) in current.deps.iter().enumerate() {
                         if old_deps.get(name.as_str()) == Some(d) {
                             continue;
                         }
-                        if a.kind == ActionKind::BuildScriptRun && graph.actions[a.deps[i].action.index()].kind == ActionKind::BuildScriptCompile {
+                        if a.kind == ActionKind::BuildScriptRun
+                            && graph.actions[a.deps[i].action.index()].kind
+                                == ActionKind::BuildScriptCompile
+                        {
                             continue;
                         }
                         let dep = a.deps.get(i).map(|d| d.action.index());
-                        let rebuilt = dep.filter(|d| reasons.get(&graph.actions[*d].id).is_some_and(|(o, _)| *o == Outcome::Executed));
+                        let rebuilt = dep.filter(|d| {
+                            reasons
+                                .get(&graph.actions[*d].id)
+                                .is_some_and(|(o, _)| *o == Outcome::Executed)
+                        });
                         rs.push(Reason::DependencyChanged {
                             dependency: name.clone(),
                             rebuilt: rebuilt.map(|d| graph.actions[d].display_name()),
@@ -187,17 +253,31 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
                     }
                 }
             }
-            let own: Vec<&Reason> = rs.iter().filter(|r| !matches!(r, Reason::DependencyChanged { .. })).collect();
+            let own: Vec<&Reason> = rs
+                .iter()
+                .filter(|r| !matches!(r, Reason::DependencyChanged { .. }))
+                .collect();
             let is_root_cause = !own.is_empty();
             let rc = if is_root_cause {
-                let text = own.iter().map(|r| describe(r)).collect::<Vec<_>>().join("; ");
-                Some(if matches!(own[0], Reason::FileChanged { .. }) { text } else { format!("{}: {text}", a.display_name()) })
+                let text = own
+                    .iter()
+                    .map(|r| describe(r))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Some(if matches!(own[0], Reason::FileChanged { .. }) {
+                    text
+                } else {
+                    format!("{}: {text}", a.display_name())
+                })
             } else {
-                rs.iter()
-                    .find_map(|r| match r {
-                        Reason::DependencyChanged { rebuilt: Some(x), root_cause, .. } => Some(root_cause.clone().unwrap_or_else(|| format!("{x} rebuilt"))),
-                        _ => None,
-                    })
+                rs.iter().find_map(|r| match r {
+                    Reason::DependencyChanged {
+                        rebuilt: Some(x),
+                        root_cause,
+                        ..
+                    } => Some(root_cause.clone().unwrap_or_else(|| format!("{x} rebuilt"))),
+                    _ => None,
+                })
             };
             // Root causes come first in every list.
             rs.sort_by_key(|r| matches!(r, Reason::DependencyChanged { .. }));
@@ -208,6 +288,12 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
         if !seen.insert(key.clone()) {
             key = format!("{key}@{}", a.package_version);
             seen.insert(key.clone());
+        }
+        // A unit that was not rebuilt keeps the reasons of its last rebuild.
+        if rs.is_empty() {
+            if let Some(p) = prev.units.get(&key) {
+                rs = p.reasons.clone();
+            }
         }
         record.units.insert(
             key,
@@ -258,22 +344,53 @@ pub fn record_and_report(graph: &ActionGraph, reasons: &Reasons, target_dir: &Pa
 fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], reporter: &Reporter) {
     reporter.with_human(|h| {
         if executed.is_empty() {
-            h.status("Explain", "nothing rebuilt: every action was fresh or cached");
+            h.status(
+                "Explain",
+                "nothing rebuilt: every action was fresh or cached",
+            );
             return;
         }
         let roots: Vec<_> = executed.iter().filter(|(_, _, r)| *r).collect();
         let followers: Vec<_> = executed.iter().filter(|(_, _, r)| !*r).collect();
+        // Units with the same own reasons (RUSTFLAGS, a profile change) are
+        // listed once, unless -v asks for every unit.
+        let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
         for (i, rs, _) in &roots {
-            h.status("Rebuilt", &graph.actions[*i].display_name());
-            for r in rs.iter().filter(|r| !matches!(r, Reason::DependencyChanged { .. })) {
-                h.line(&format!("             - {}", describe(r)));
+            let own: Vec<String> = rs
+                .iter()
+                .filter(|r| !matches!(r, Reason::DependencyChanged { .. }))
+                .map(describe)
+                .collect();
+            let name = graph.actions[*i].display_name();
+            match groups
+                .iter_mut()
+                .find(|(o, _)| *o == own && h.verbose() == 0)
+            {
+                Some((_, names)) => names.push(name),
+                None => groups.push((own, vec![name])),
+            }
+        }
+        for (own, names) in &groups {
+            let who = match names.len() {
+                1 => names[0].clone(),
+                n => format!("{} and {} more unit(s)", names[0], n - 1),
+            };
+            h.status("Rebuilt", &who);
+            for r in own {
+                h.line(&format!("             - {r}"));
             }
         }
         if !followers.is_empty() {
-            h.status("Rebuilt", &format!("{} more unit(s) only because of the above", followers.len()));
+            h.status(
+                "Rebuilt",
+                &format!("{} more unit(s) only because of the above", followers.len()),
+            );
             if h.verbose() > 0 {
                 for (i, rs, _) in &followers {
-                    h.line(&format!("             {}:", graph.actions[*i].display_name()));
+                    h.line(&format!(
+                        "             {}:",
+                        graph.actions[*i].display_name()
+                    ));
                     for r in rs {
                         h.line(&format!("               - {}", describe(r)));
                     }
@@ -294,18 +411,39 @@ pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
                 manifest_path: manifest,
                 ..Default::default()
             };
-            let loaded = crate::workspace::load::load(&crate::workspace::toolchain::find_cargo(), &cwd, &opts).map_err(crate::plan::PlanError::from)?;
-            std::env::var_os("CARGO_TARGET_DIR").map(|t| cwd.join(t)).unwrap_or(loaded.model.target_dir)
+            let loaded = crate::workspace::load::load(
+                &crate::workspace::toolchain::find_cargo(),
+                &cwd,
+                &opts,
+            )
+            .map_err(crate::plan::PlanError::from)?;
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(|t| cwd.join(t))
+                .unwrap_or(loaded.model.target_dir)
         }
     };
     let record = load(&target_dir);
     if record.units.is_empty() {
-        return Err(CliError::Other(format!("no build has been recorded in `{}`; run `cargo hbuild` first", target_dir.display())));
+        return Err(CliError::Other(format!(
+            "no build has been recorded in `{}`; run `cargo hbuild` first",
+            target_dir.display()
+        )));
     }
-    let (pkg, target) = e.unit.split_once(':').map(|(p, t)| (p, Some(t))).unwrap_or((e.unit.as_str(), None));
-    let matching: Vec<&UnitRecord> = record.units.values().filter(|u| u.package == pkg && target.is_none_or(|t| u.target == t)).collect();
+    let (pkg, target) = e
+        .unit
+        .split_once(':')
+        .map(|(p, t)| (p, Some(t)))
+        .unwrap_or((e.unit.as_str(), None));
+    let matching: Vec<&UnitRecord> = record
+        .units
+        .values()
+        .filter(|u| u.package == pkg && target.is_none_or(|t| u.target == t))
+        .collect();
     if matching.is_empty() {
-        return Err(CliError::Usage(format!("no unit `{}` in the last build", e.unit)));
+        return Err(CliError::Usage(format!(
+            "no unit `{}` in the last build",
+            e.unit
+        )));
     }
     let json = e.message_format.starts_with("json");
     for u in matching {
@@ -314,12 +452,15 @@ pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
             continue;
         }
         let outcome = match u.outcome {
-            Outcome::Executed => "rebuilt",
-            Outcome::Fresh => "fresh",
-            Outcome::LocalHit => "restored from the local cache",
-            Outcome::RemoteHit => "restored from the remote cache",
+            Outcome::Executed => "rebuilt in the last build",
+            Outcome::Fresh => "fresh in the last build",
+            Outcome::LocalHit => "restored from the local cache in the last build",
+            Outcome::RemoteHit => "restored from the remote cache in the last build",
         };
         crate::report::eprint_locked(&format!("{}: {outcome}\n", u.display));
+        if u.outcome != Outcome::Executed && !u.reasons.is_empty() {
+            crate::report::eprint_locked("  last rebuilt because:\n");
+        }
         for r in &u.reasons {
             crate::report::eprint_locked(&format!("  - {}\n", describe(r)));
         }

@@ -92,11 +92,24 @@ pub enum Reason {
 /// Whether a variable name looks like it holds a secret.
 pub fn is_secret(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    ["TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL", "AUTH"].iter().any(|s| n.contains(s)) && !n.starts_with("CARGO_PKG")
+    [
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "KEY",
+        "CREDENTIAL",
+        "AUTH",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+        && !n.starts_with("CARGO_PKG")
 }
 
 fn rel(path: &str) -> String {
-    path.strip_prefix("${WORKSPACE}/").unwrap_or(path).to_string()
+    path.strip_prefix("${WORKSPACE}/")
+        .unwrap_or(path)
+        .to_string()
 }
 
 /// Replaces unit hashes in a flag so that flags that only differ by the
@@ -107,7 +120,13 @@ fn unhash(flag: &str) -> String {
     let b = flag.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if i + 16 <= b.len() && b[i..i + 16].iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) && (i + 16 == b.len() || !b[i + 16].is_ascii_hexdigit()) && (i == 0 || !b[i - 1].is_ascii_hexdigit()) {
+        if i + 16 <= b.len()
+            && b[i..i + 16]
+                .iter()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            && (i + 16 == b.len() || !b[i + 16].is_ascii_hexdigit())
+            && (i == 0 || !b[i - 1].is_ascii_hexdigit())
+        {
             out.push_str("<hash>");
             i += 16;
         } else {
@@ -121,14 +140,28 @@ fn unhash(flag: &str) -> String {
 /// Flags as the user thinks of them: a flag and its value together
 /// (`--cfg foo`), `--extern` by crate name only, hashes removed.
 fn flag_items(argv: &[String]) -> Vec<String> {
-    const WITH_VALUE: [&str; 9] = ["--cfg", "--check-cfg", "-C", "-L", "-l", "--extern", "--cap-lints", "--crate-type", "--target"];
+    const WITH_VALUE: [&str; 9] = [
+        "--cfg",
+        "--check-cfg",
+        "-C",
+        "-L",
+        "-l",
+        "--extern",
+        "--cap-lints",
+        "--crate-type",
+        "--target",
+    ];
     let mut out = Vec::new();
     let mut i = 0;
     while i < argv.len() {
         let a = &argv[i];
         if WITH_VALUE.contains(&a.as_str()) && i + 1 < argv.len() {
             let v = &argv[i + 1];
-            let v = if a == "--extern" { v.split('=').next().unwrap_or(v).to_string() } else { unhash(v) };
+            let v = if a == "--extern" {
+                v.split('=').next().unwrap_or(v).to_string()
+            } else {
+                unhash(v)
+            };
             out.push(format!("{a} {v}"));
             i += 2;
         } else {
@@ -167,8 +200,16 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         });
     }
     // Files.
-    let om: BTreeMap<&str, _> = o.inputs.iter().map(|i| (i.path.as_str(), i.digest)).collect();
-    let nm: BTreeMap<&str, _> = n.inputs.iter().map(|i| (i.path.as_str(), i.digest)).collect();
+    let om: BTreeMap<&str, _> = o
+        .inputs
+        .iter()
+        .map(|i| (i.path.as_str(), i.digest))
+        .collect();
+    let nm: BTreeMap<&str, _> = n
+        .inputs
+        .iter()
+        .map(|i| (i.path.as_str(), i.digest))
+        .collect();
     for (p, d) in &nm {
         let change = match om.get(p) {
             None => Some("added"),
@@ -178,9 +219,15 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         if let Some(change) = change {
             let path = rel(p);
             out.push(if new.is_run {
-                Reason::RerunIfChanged { path, change: change.into() }
+                Reason::RerunIfChanged {
+                    path,
+                    change: change.into(),
+                }
             } else {
-                Reason::FileChanged { path, change: change.into() }
+                Reason::FileChanged {
+                    path,
+                    change: change.into(),
+                }
             });
         }
     }
@@ -219,20 +266,52 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         if name.starts_with("CARGO_FEATURE_") || name == "CARGO_CFG_FEATURE" || name == "OUT_DIR" {
             continue;
         }
-        let ov = o.env.get(name).cloned().or_else(|| o.tracked_env.get(name).cloned().flatten());
-        let nv = n.env.get(name).cloned().or_else(|| n.tracked_env.get(name).cloned().flatten());
-        if ov != nv {
+        let ov = o
+            .env
+            .get(name)
+            .cloned()
+            .or_else(|| o.tracked_env.get(name).cloned().flatten());
+        let nv = n
+            .env
+            .get(name)
+            .cloned()
+            .or_else(|| n.tracked_env.get(name).cloned().flatten());
+        // Values that differ only by unit hashes (a dependency's OUT_DIR)
+        // are consequences reported as dependency changes; package metadata
+        // variables follow a package change.
+        let same_but_hashes = ov.as_deref().map(unhash) == nv.as_deref().map(unhash);
+        let follows_package = o.package != n.package
+            && (name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_"));
+        if ov != nv && !same_but_hashes && !follows_package {
             let secret = is_secret(name);
             out.push(Reason::EnvChanged {
                 name: name.clone(),
-                old: if secret { None } else { ov },
-                new: if secret { None } else { nv },
+                old: if secret {
+                    None
+                } else {
+                    ov.map(|v| v.replace('\x1f', " "))
+                },
+                new: if secret {
+                    None
+                } else {
+                    nv.map(|v| v.replace('\x1f', " "))
+                },
                 secret,
             });
         }
     }
     // Flags, ignoring those that features/profile/deps already explain.
-    let explained = |f: &str| f.starts_with("--cfg feature=") || f.starts_with("--check-cfg cfg(feature") || f.starts_with("-C metadata=") || f.starts_with("-C extra-filename=") || f.starts_with("feature=") || f.starts_with("metadata=") || f.starts_with("extra-filename=") || f.contains("<hash>") || f.starts_with("cfg(feature");
+    let explained = |f: &str| {
+        f.starts_with("--cfg feature=")
+            || f.starts_with("--check-cfg cfg(feature")
+            || f.starts_with("-C metadata=")
+            || f.starts_with("-C extra-filename=")
+            || f.starts_with("feature=")
+            || f.starts_with("metadata=")
+            || f.starts_with("extra-filename=")
+            || f.contains("<hash>")
+            || f.starts_with("cfg(feature")
+    };
     let count = |v: &[String]| {
         let mut m: BTreeMap<String, i32> = BTreeMap::new();
         for f in flag_items(v) {
@@ -255,7 +334,9 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             removed.push(f.clone());
         }
     }
-    let profile_changed = out.iter().any(|r| matches!(r, Reason::ProfileChanged { .. }));
+    let profile_changed = out
+        .iter()
+        .any(|r| matches!(r, Reason::ProfileChanged { .. }));
     if (!added.is_empty() || !removed.is_empty()) && !profile_changed {
         out.push(Reason::FlagsChanged { added, removed });
     }
@@ -273,7 +354,12 @@ mod tests {
     fn snap() -> Snapshot {
         Snapshot {
             components: KeyComponents {
-                argv: vec!["--crate-name".into(), "a".into(), "-C".into(), "metadata=0123456789abcdef".into()],
+                argv: vec![
+                    "--crate-name".into(),
+                    "a".into(),
+                    "-C".into(),
+                    "metadata=0123456789abcdef".into(),
+                ],
                 inputs: vec![InputDigest {
                     path: "${WORKSPACE}/src/lib.rs".into(),
                     digest: Some(crate::core::Digest::of_bytes(b"1")),
@@ -296,20 +382,46 @@ mod tests {
         new.components.argv.push("--cfg".into());
         new.components.argv.push("foo".into());
         let r = diff(&old, &new);
-        assert!(r.contains(&Reason::FileChanged { path: "src/lib.rs".into(), change: "modified".into() }), "{r:?}");
-        assert!(r.contains(&Reason::FeaturesChanged { added: vec!["b".into()], removed: vec![] }));
+        assert!(
+            r.contains(&Reason::FileChanged {
+                path: "src/lib.rs".into(),
+                change: "modified".into()
+            }),
+            "{r:?}"
+        );
+        assert!(r.contains(&Reason::FeaturesChanged {
+            added: vec!["b".into()],
+            removed: vec![]
+        }));
         assert!(r.iter().any(|x| matches!(x, Reason::FlagsChanged { added, .. } if added.contains(&"--cfg foo".to_string()))));
         let mut p = snap();
         p.profile.insert("opt_level".into(), "3".into());
-        assert_eq!(diff(&old, &p), vec![Reason::ProfileChanged { setting: "opt_level".into(), old: "0".into(), new: "3".into() }]);
+        assert_eq!(
+            diff(&old, &p),
+            vec![Reason::ProfileChanged {
+                setting: "opt_level".into(),
+                old: "0".into(),
+                new: "3".into()
+            }]
+        );
     }
 
     #[test]
     fn secrets_are_not_printed() {
         let old = snap();
         let mut new = snap();
-        new.components.tracked_env.insert("API_TOKEN".into(), Some("s3cr3t".into()));
+        new.components
+            .tracked_env
+            .insert("API_TOKEN".into(), Some("s3cr3t".into()));
         let r = diff(&old, &new);
-        assert_eq!(r, vec![Reason::EnvChanged { name: "API_TOKEN".into(), old: None, new: None, secret: true }]);
+        assert_eq!(
+            r,
+            vec![Reason::EnvChanged {
+                name: "API_TOKEN".into(),
+                old: None,
+                new: None,
+                secret: true
+            }]
+        );
     }
 }

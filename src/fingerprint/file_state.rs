@@ -63,7 +63,11 @@ impl FileStates {
     /// Saves the memo atomically.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let entries = self.entries.lock().expect("file state lock").clone();
-        let bytes = serde_json::to_vec(&Stored { version: VERSION, entries }).map_err(std::io::Error::other)?;
+        let bytes = serde_json::to_vec(&Stored {
+            version: VERSION,
+            entries,
+        })
+        .map_err(std::io::Error::other)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -83,10 +87,14 @@ impl FileStates {
             }
         }
         let (d, _) = Digest::of_file(path).ok()?;
-        self.hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.hashed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Re-stat: if the file changed while hashing, do not memoise.
         if stat(path) == Some(st) {
-            self.entries.lock().expect("file state lock").insert(path.to_path_buf(), (st, d));
+            self.entries
+                .lock()
+                .expect("file state lock")
+                .insert(path.to_path_buf(), (st, d));
         }
         Some(d)
     }
@@ -121,7 +129,12 @@ mod tests {
         std::fs::write(&f, "one").unwrap();
         // Make the file old so the memo may be used.
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let fs = FileStates::default();
         let a = fs.digest(&f).unwrap();
         let b = fs.digest(&f).unwrap();

@@ -113,7 +113,10 @@ mod tests {
         c.deps.push(("dep".into(), Digest::of_bytes(b"x")));
         assert_ne!(c.key(), k);
         let mut c = base();
-        c.inputs.push(InputDigest { path: "a".into(), digest: None });
+        c.inputs.push(InputDigest {
+            path: "a".into(),
+            digest: None,
+        });
         assert_ne!(c.key(), k);
         assert_eq!(c.pre_key(), base().pre_key());
         let mut c = base();

@@ -13,7 +13,12 @@ pub struct PathNormalizer {
 
 impl PathNormalizer {
     /// Builds a normaliser for the given roots.
-    pub fn new(workspace: &Path, target_dir: &Path, cargo_home: Option<&Path>, sysroot: &Path) -> Self {
+    pub fn new(
+        workspace: &Path,
+        target_dir: &Path,
+        cargo_home: Option<&Path>,
+        sysroot: &Path,
+    ) -> Self {
         let mut prefixes: Vec<(String, &'static str)> = vec![
             (workspace.display().to_string(), "${WORKSPACE}"),
             (target_dir.display().to_string(), "${TARGET_DIR}"),
@@ -71,17 +76,44 @@ mod tests {
 
     #[test]
     fn target_inside_workspace_wins() {
-        let n = PathNormalizer::new(Path::new("/a/proj"), Path::new("/a/proj/target"), Some(Path::new("/home/u/.cargo")), Path::new("/rust"));
-        assert_eq!(n.normalize("--out-dir /a/proj/target/hbuild/debug/deps"), "--out-dir ${TARGET_DIR}/hbuild/debug/deps");
+        let n = PathNormalizer::new(
+            Path::new("/a/proj"),
+            Path::new("/a/proj/target"),
+            Some(Path::new("/home/u/.cargo")),
+            Path::new("/rust"),
+        );
+        assert_eq!(
+            n.normalize("--out-dir /a/proj/target/hbuild/debug/deps"),
+            "--out-dir ${TARGET_DIR}/hbuild/debug/deps"
+        );
         assert_eq!(n.normalize("/a/proj/src/lib.rs"), "${WORKSPACE}/src/lib.rs");
-        assert_eq!(n.normalize("/home/u/.cargo/registry/src/x"), "${CARGO_HOME}/registry/src/x");
-        assert_eq!(n.expand("${WORKSPACE}/src/lib.rs"), PathBuf::from("/a/proj/src/lib.rs"));
+        assert_eq!(
+            n.normalize("/home/u/.cargo/registry/src/x"),
+            "${CARGO_HOME}/registry/src/x"
+        );
+        assert_eq!(
+            n.expand("${WORKSPACE}/src/lib.rs"),
+            PathBuf::from("/a/proj/src/lib.rs")
+        );
     }
 
     #[test]
     fn two_checkouts_normalise_equally() {
-        let a = PathNormalizer::new(Path::new("/a/proj"), Path::new("/a/proj/target"), None, Path::new("/rust"));
-        let b = PathNormalizer::new(Path::new("/b/other"), Path::new("/b/other/target"), None, Path::new("/rust"));
-        assert_eq!(a.normalize("-L dependency=/a/proj/target/x"), b.normalize("-L dependency=/b/other/target/x"));
+        let a = PathNormalizer::new(
+            Path::new("/a/proj"),
+            Path::new("/a/proj/target"),
+            None,
+            Path::new("/rust"),
+        );
+        let b = PathNormalizer::new(
+            Path::new("/b/other"),
+            Path::new("/b/other/target"),
+            None,
+            Path::new("/rust"),
+        );
+        assert_eq!(
+            a.normalize("-L dependency=/a/proj/target/x"),
+            b.normalize("-L dependency=/b/other/target/x")
+        );
     }
 }

@@ -165,8 +165,18 @@ impl Action {
             (ActionKind::BuildScriptRun, ..) => format!("{} (build script run)", self.package_name),
             (_, TargetKind::Lib, Mode::Build) => self.package_name.clone(),
             (_, TargetKind::Lib, _) => format!("{} (lib test)", self.package_name),
-            (_, k, Mode::Test) => format!("{} ({} test \"{}\")", self.package_name, k.as_str(), self.target_name),
-            (_, k, _) => format!("{} ({} \"{}\")", self.package_name, k.as_str(), self.target_name),
+            (_, k, Mode::Test) => format!(
+                "{} ({} test \"{}\")",
+                self.package_name,
+                k.as_str(),
+                self.target_name
+            ),
+            (_, k, _) => format!(
+                "{} ({} \"{}\")",
+                self.package_name,
+                k.as_str(),
+                self.target_name
+            ),
         }
     }
 

@@ -51,7 +51,12 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
         let inputs = if pkg.source == Source::Path {
             files_cache
                 .entry(u.pkg)
-                .or_insert_with(|| super::sources::package_files(pkg.root()).into_iter().map(|path| InputFile { path }).collect())
+                .or_insert_with(|| {
+                    super::sources::package_files(pkg.root())
+                        .into_iter()
+                        .map(|path| InputFile { path })
+                        .collect()
+                })
                 .clone()
         } else {
             Vec::new()
@@ -76,7 +81,17 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
         let action = if u.mode == Mode::RunCustomBuild {
             run_action(cx, ug, i, u, &actions, inputs)
         } else {
-            compile_action(cx, ug, i, u, &actions, inputs, own_run.map(|d| aid(d.unit)), &ls, roots.contains(&i))
+            compile_action(
+                cx,
+                ug,
+                i,
+                u,
+                &actions,
+                inputs,
+                own_run.map(|d| aid(d.unit)),
+                &ls,
+                roots.contains(&i),
+            )
         };
         let _ = target;
         link_search.push(ls);
@@ -85,13 +100,21 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
     // Integration tests and benches need their package's binaries at run time.
     let bins: Vec<(usize, ActionId)> = actions
         .iter()
-        .filter(|a| a.target_kind == TargetKind::Bin && a.mode == Mode::Build && a.kind == ActionKind::Compile)
+        .filter(|a| {
+            a.target_kind == TargetKind::Bin
+                && a.mode == Mode::Build
+                && a.kind == ActionKind::Compile
+        })
         .map(|a| (ug.units[a.id.index()].pkg, a.id))
         .collect();
     for (i, a) in actions.iter_mut().enumerate() {
         if a.mode == Mode::Test && matches!(a.target_kind, TargetKind::Test | TargetKind::Bench) {
             let pkg = ug.units[i].pkg;
-            a.runtime_deps = bins.iter().filter(|(p, _)| *p == pkg).map(|(_, id)| *id).collect();
+            a.runtime_deps = bins
+                .iter()
+                .filter(|(p, _)| *p == pkg)
+                .map(|(_, id)| *id)
+                .collect();
         }
     }
     ActionGraph {
@@ -164,9 +187,19 @@ fn compile_action(
     let pkg = &model.packages[u.pkg];
     let target = &pkg.targets[u.target];
     let is_script = target.kind == TargetKind::CustomBuild;
-    let mut a = base_action(cx, u, i, if is_script { ActionKind::BuildScriptCompile } else { ActionKind::Compile });
+    let mut a = base_action(
+        cx,
+        u,
+        i,
+        if is_script {
+            ActionKind::BuildScriptCompile
+        } else {
+            ActionKind::Compile
+        },
+    );
     let out_dir = if is_script {
-        cx.layout.build(CompileKind::Host, &pkg.name, &u.short_hash())
+        cx.layout
+            .build(CompileKind::Host, &pkg.name, &u.short_hash())
     } else if target.kind == TargetKind::Example && u.mode == Mode::Build {
         cx.layout.examples(u.kind)
     } else {
@@ -176,7 +209,10 @@ fn compile_action(
     // the root, like Cargo, so diagnostics and embedded paths are relative.
     let (src, cwd) = match target.src_path.strip_prefix(&model.root) {
         Ok(rel) if pkg.is_local() => (rel.display().to_string(), model.root.clone()),
-        _ => (target.src_path.display().to_string(), pkg.root().to_path_buf()),
+        _ => (
+            target.src_path.display().to_string(),
+            pkg.root().to_path_buf(),
+        ),
     };
     let rlib_only = is_rlib_only(u, target);
     let mut externs = Vec::new();
@@ -185,14 +221,22 @@ fn compile_action(
         let du = &ug.units[d.unit.index()];
         let dt = &model.packages[du.pkg].targets[du.target];
         let metadata_only = rlib_only && is_rlib_only(du, dt);
-        let needs = if metadata_only { Needs::Metadata } else { Needs::Full };
+        let needs = if metadata_only {
+            Needs::Metadata
+        } else {
+            Needs::Full
+        };
         a.deps.push(ActionDep {
             action: dep.id,
             extern_name: d.extern_name.clone(),
             needs,
         });
         if let Some(name) = &d.extern_name {
-            let path = if metadata_only { dep.rmeta.clone() } else { linkable_of(dep) };
+            let path = if metadata_only {
+                dep.rmeta.clone()
+            } else {
+                linkable_of(dep)
+            };
             if let Some(p) = path {
                 externs.push((name.clone(), p));
             }
@@ -205,11 +249,19 @@ fn compile_action(
     a.argv = rustc_args::rustc_argv(cx, u, pkg, target, &out_dir, &src, &externs, &dep_dirs);
     a.program = cx.toolchain.rustc.clone();
     a.cwd = cwd;
-    a.crate_types = if u.mode == Mode::Test { Vec::new() } else if is_script { vec!["bin".into()] } else { target.crate_types.clone() };
+    a.crate_types = if u.mode == Mode::Test {
+        Vec::new()
+    } else if is_script {
+        vec!["bin".into()]
+    } else {
+        target.crate_types.clone()
+    };
 
     let mut env = package_env(cx, pkg);
     env.insert("CARGO_CRATE_NAME".into(), target.crate_name());
-    if matches!(target.kind, TargetKind::Bin) || (target.kind == TargetKind::Example && target.crate_types.iter().any(|c| c == "bin")) {
+    if matches!(target.kind, TargetKind::Bin)
+        || (target.kind == TargetKind::Example && target.crate_types.iter().any(|c| c == "bin"))
+    {
         env.insert("CARGO_BIN_NAME".into(), target.name.clone());
     }
     if u.is_primary {
@@ -222,15 +274,26 @@ fn compile_action(
     }
     if u.mode == Mode::Test && matches!(target.kind, TargetKind::Test | TargetKind::Bench) {
         for bt in pkg.targets.iter().filter(|t| t.kind == TargetKind::Bin) {
-            let p = cx.layout.uplift(u.kind).join(format!("{}{}", bt.name, cx.exe_suffix(u.kind)));
-            env.insert(format!("CARGO_BIN_EXE_{}", bt.name), p.display().to_string());
+            let p = cx
+                .layout
+                .uplift(u.kind)
+                .join(format!("{}{}", bt.name, cx.exe_suffix(u.kind)));
+            env.insert(
+                format!("CARGO_BIN_EXE_{}", bt.name),
+                p.display().to_string(),
+            );
         }
-        env.insert("CARGO_TARGET_TMPDIR".into(), cx.layout.tmp().display().to_string());
+        env.insert(
+            "CARGO_TARGET_TMPDIR".into(),
+            cx.layout.tmp().display().to_string(),
+        );
     }
     a.env = env;
     a.inputs = inputs;
     let outs = rustc_args::outputs(cx, u, target, &out_dir);
-    a.output_root = cx.layout.internal(if is_script { CompileKind::Host } else { u.kind });
+    a.output_root = cx
+        .layout
+        .internal(if is_script { CompileKind::Host } else { u.kind });
     a.outputs = outs.files.clone();
     a.rmeta = outs.rmeta.clone();
     a.dep_info = Some(outs.dep_info.clone());
@@ -242,7 +305,11 @@ fn compile_action(
             let mut v: Vec<ActionId> = link_search.iter().copied().collect();
             v.sort_by_key(|id| {
                 let r = &done[id.index()];
-                (r.package_name.clone(), r.package_version.clone(), r.package_id.0.clone())
+                (
+                    r.package_name.clone(),
+                    r.package_version.clone(),
+                    r.package_id.0.clone(),
+                )
             });
             v
         },
@@ -265,14 +332,24 @@ fn compile_action(
             TargetKind::Example => {
                 for f in outs.files.iter().filter(|f| !is_aux(f)) {
                     let name = file_name(f).replace(&h, "");
-                    let name = if outs.executable.as_ref() == Some(f) { format!("{}{}", target.name, cx.exe_suffix(u.kind)) } else { name };
+                    let name = if outs.executable.as_ref() == Some(f) {
+                        format!("{}{}", target.name, cx.exe_suffix(u.kind))
+                    } else {
+                        name
+                    };
                     a.uplift.push(Uplift {
                         from: f.clone(),
                         to: dir.join("examples").join(name),
                     });
                 }
             }
-            TargetKind::Lib if is_root || target.crate_types.iter().any(|c| c == "dylib" || c == "cdylib") => {
+            TargetKind::Lib
+                if is_root
+                    || target
+                        .crate_types
+                        .iter()
+                        .any(|c| c == "dylib" || c == "cdylib") =>
+            {
                 for f in outs.files.iter().filter(|f| !is_aux(f)) {
                     if !is_root && !file_name(f).ends_with(cx.dll_suffix(u.kind)) {
                         continue;
@@ -290,23 +367,48 @@ fn compile_action(
 }
 
 fn is_aux(f: &Path) -> bool {
-    matches!(f.extension().and_then(|e| e.to_str()), Some("d") | Some("rmeta"))
+    matches!(
+        f.extension().and_then(|e| e.to_str()),
+        Some("d") | Some("rmeta")
+    )
 }
 
 fn file_name(f: &Path) -> String {
-    f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    f.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The file a dependent links against.
 fn linkable_of(dep: &Action) -> Option<PathBuf> {
-    let want = |ext: &str| dep.outputs.iter().find(|f| f.extension().and_then(|e| e.to_str()) == Some(ext)).cloned();
-    if dep.crate_types.iter().any(|c| c == "proc-macro" || c == "dylib") {
-        return dep.outputs.iter().find(|f| !is_aux(f) && f.extension().and_then(|e| e.to_str()) != Some("rlib")).cloned();
+    let want = |ext: &str| {
+        dep.outputs
+            .iter()
+            .find(|f| f.extension().and_then(|e| e.to_str()) == Some(ext))
+            .cloned()
+    };
+    if dep
+        .crate_types
+        .iter()
+        .any(|c| c == "proc-macro" || c == "dylib")
+    {
+        return dep
+            .outputs
+            .iter()
+            .find(|f| !is_aux(f) && f.extension().and_then(|e| e.to_str()) != Some("rlib"))
+            .cloned();
     }
     want("rlib")
 }
 
-fn run_action(cx: &PlanContext<'_>, ug: &UnitGraph, i: usize, u: &Unit, done: &[Action], inputs: Vec<InputFile>) -> Action {
+fn run_action(
+    cx: &PlanContext<'_>,
+    ug: &UnitGraph,
+    i: usize,
+    u: &Unit,
+    done: &[Action],
+    inputs: Vec<InputFile>,
+) -> Action {
     let model = cx.model;
     let pkg = &model.packages[u.pkg];
     let mut a = base_action(cx, u, i, ActionKind::BuildScriptRun);
@@ -339,13 +441,26 @@ fn run_action(cx: &PlanContext<'_>, ug: &UnitGraph, i: usize, u: &Unit, done: &[
     env.insert("DEBUG".into(), u.profile.debuginfo.env_value().into());
     env.insert("PROFILE".into(), u.profile.root.clone());
     env.insert("RUSTC".into(), cx.toolchain.rustc.display().to_string());
-    env.insert("RUSTDOC".into(), cx.toolchain.rustc.with_file_name("rustdoc").display().to_string());
+    env.insert(
+        "RUSTDOC".into(),
+        cx.toolchain
+            .rustc
+            .with_file_name("rustdoc")
+            .display()
+            .to_string(),
+    );
     if let Some(l) = cx.linker(u.kind) {
         env.insert("RUSTC_LINKER".into(), l.display().to_string());
     }
-    env.insert("CARGO_ENCODED_RUSTFLAGS".into(), cx.rustflags_for(u.kind).join("\x1f"));
+    env.insert(
+        "CARGO_ENCODED_RUSTFLAGS".into(),
+        cx.rustflags_for(u.kind).join("\x1f"),
+    );
     for f in &u.features {
-        env.insert(format!("CARGO_FEATURE_{}", f.to_uppercase().replace('-', "_")), "1".into());
+        env.insert(
+            format!("CARGO_FEATURE_{}", f.to_uppercase().replace('-', "_")),
+            "1".into(),
+        );
     }
     env.extend(cfg_env(cx, u));
     env.insert("OUT_DIR".into(), out_dir.display().to_string());
@@ -358,7 +473,10 @@ fn run_action(cx: &PlanContext<'_>, ug: &UnitGraph, i: usize, u: &Unit, done: &[
             env.insert(var.into(), format!("{existing} {maps}").trim().to_string());
         }
     }
-    let mut remove = vec!["RUSTFLAGS".to_string(), "RUSTC_WORKSPACE_WRAPPER".to_string()];
+    let mut remove = vec![
+        "RUSTFLAGS".to_string(),
+        "RUSTC_WORKSPACE_WRAPPER".to_string(),
+    ];
     match &cx.toolchain.wrapper {
         Some(w) => {
             env.insert("RUSTC_WRAPPER".into(), w.display().to_string());
@@ -379,7 +497,10 @@ fn run_action(cx: &PlanContext<'_>, ug: &UnitGraph, i: usize, u: &Unit, done: &[
 fn prefix_maps(cx: &PlanContext<'_>) -> String {
     let mut m = vec![
         format!("-ffile-prefix-map={}=.", cx.model.root.display()),
-        format!("-ffile-prefix-map={}=/hbuild/target", cx.layout.target_dir.display()),
+        format!(
+            "-ffile-prefix-map={}=/hbuild/target",
+            cx.layout.target_dir.display()
+        ),
     ];
     if let Some(home) = &cx.request.cargo_home {
         m.push(format!("-ffile-prefix-map={}=/cargo", home.display()));

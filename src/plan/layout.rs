@@ -59,7 +59,9 @@ impl Layout {
 
     /// `build/<pkg>-<hash>`.
     pub fn build(&self, kind: CompileKind, pkg: &str, hash: &str) -> PathBuf {
-        self.internal(kind).join("build").join(format!("{pkg}-{hash}"))
+        self.internal(kind)
+            .join("build")
+            .join(format!("{pkg}-{hash}"))
     }
 
     /// `incremental/`.

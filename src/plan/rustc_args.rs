@@ -39,7 +39,13 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
     let mut rmeta = None;
     let mut linkable = None;
     let mut executable = None;
-    if unit.mode == Mode::Test || matches!(target.kind, TargetKind::Bin | TargetKind::Example | TargetKind::CustomBuild) && unit.mode == Mode::Build && !is_lib_like_example(target) {
+    if unit.mode == Mode::Test
+        || matches!(
+            target.kind,
+            TargetKind::Bin | TargetKind::Example | TargetKind::CustomBuild
+        ) && unit.mode == Mode::Build
+            && !is_lib_like_example(target)
+    {
         let exe = out_dir.join(format!("{crate_name}-{h}{}", cx.exe_suffix(unit.kind)));
         files.push(exe.clone());
         executable = Some(exe);
@@ -53,7 +59,9 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
                     rmeta = Some(m);
                     r
                 }
-                "proc-macro" | "dylib" | "cdylib" => out_dir.join(format!("lib{crate_name}-{h}{dll}")),
+                "proc-macro" | "dylib" | "cdylib" => {
+                    out_dir.join(format!("lib{crate_name}-{h}{dll}"))
+                }
                 "staticlib" => out_dir.join(format!("lib{crate_name}-{h}.a")),
                 other => out_dir.join(format!("lib{crate_name}-{h}.{other}")),
             };
@@ -88,7 +96,16 @@ fn is_lib_like_example(target: &Target) -> bool {
 #[allow(clippy::too_many_arguments)]
 /// The static part of rustc's argv for a compile unit (everything except
 /// build-script-derived flags, which are appended at execution time).
-pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Target, out_dir: &Path, src: &str, externs: &[(String, PathBuf)], dep_dirs: &[PathBuf]) -> Vec<String> {
+pub fn rustc_argv(
+    cx: &PlanContext<'_>,
+    unit: &Unit,
+    pkg: &Package,
+    target: &Target,
+    out_dir: &Path,
+    src: &str,
+    externs: &[(String, PathBuf)],
+    dep_dirs: &[PathBuf],
+) -> Vec<String> {
     let mut a: Vec<String> = Vec::with_capacity(64);
     let p = &unit.profile;
     let push2 = |a: &mut Vec<String>, x: &str, y: String| {
@@ -99,7 +116,14 @@ pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Tar
     a.push(format!("--edition={}", target.edition));
     a.push(src.to_string());
     a.push("--error-format=json".into());
-    a.push(format!("--json=diagnostic-rendered-ansi,artifacts,future-incompat{}", if cx.short_diagnostics { ",diagnostic-short" } else { "" }));
+    a.push(format!(
+        "--json=diagnostic-rendered-ansi,artifacts,future-incompat{}",
+        if cx.short_diagnostics {
+            ",diagnostic-short"
+        } else {
+            ""
+        }
+    ));
     let is_build_script = target.kind == TargetKind::CustomBuild;
     if unit.mode == Mode::Build {
         if is_build_script {
@@ -110,8 +134,14 @@ pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Tar
             }
         }
     }
-    a.push(if is_rlib_only(unit, target) { "--emit=dep-info,metadata,link".into() } else { "--emit=dep-info,link".into() });
-    if (target.is_proc_macro() && unit.mode == Mode::Build) || (target.crate_types.iter().any(|c| c == "dylib") && !unit.is_primary) {
+    a.push(if is_rlib_only(unit, target) {
+        "--emit=dep-info,metadata,link".into()
+    } else {
+        "--emit=dep-info,link".into()
+    });
+    if (target.is_proc_macro() && unit.mode == Mode::Build)
+        || (target.crate_types.iter().any(|c| c == "dylib") && !unit.is_primary)
+    {
         push2(&mut a, "-C", "prefer-dynamic".into());
     }
     if p.opt_level != "0" {
@@ -171,8 +201,16 @@ pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Tar
         push2(&mut a, "--cfg", format!("feature=\"{f}\""));
     }
     push2(&mut a, "--check-cfg", "cfg(docsrs,test)".into());
-    let values: Vec<String> = pkg.declared_features.iter().map(|f| format!("\"{f}\"")).collect();
-    push2(&mut a, "--check-cfg", format!("cfg(feature, values({}))", values.join(", ")));
+    let values: Vec<String> = pkg
+        .declared_features
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect();
+    push2(
+        &mut a,
+        "--check-cfg",
+        format!("cfg(feature, values({}))", values.join(", ")),
+    );
     let h = unit.short_hash();
     push2(&mut a, "-C", format!("metadata={h}"));
     push2(&mut a, "-C", format!("extra-filename=-{h}"));
@@ -189,7 +227,11 @@ pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Tar
         push2(&mut a, "-C", format!("linker={}", l.display()));
     }
     if p.incremental && pkg.is_local() {
-        push2(&mut a, "-C", format!("incremental={}", cx.layout.incremental(unit.kind).display()));
+        push2(
+            &mut a,
+            "-C",
+            format!("incremental={}", cx.layout.incremental(unit.kind).display()),
+        );
     }
     if let Some(s) = &p.strip {
         if s != "none" {
@@ -206,14 +248,25 @@ pub fn rustc_argv(cx: &PlanContext<'_>, unit: &Unit, pkg: &Package, target: &Tar
         push2(&mut a, "--extern", "proc_macro".into());
     }
     if !pkg.is_local() {
-        push2(&mut a, "--cap-lints", if cx.request.very_verbose { "warn".into() } else { "allow".into() });
+        push2(
+            &mut a,
+            "--cap-lints",
+            if cx.request.very_verbose {
+                "warn".into()
+            } else {
+                "allow".into()
+            },
+        );
     }
     a.extend(cx.rustflags_for(unit.kind).iter().cloned());
     // Keep absolute paths of this checkout out of the outputs, so the same
     // sources give the same bytes wherever they are checked out (the last
     // matching prefix wins in rustc, so the most specific comes last).
     a.push(format!("--remap-path-prefix={}=.", cx.model.root.display()));
-    a.push(format!("--remap-path-prefix={}=/hbuild/target", cx.layout.target_dir.display()));
+    a.push(format!(
+        "--remap-path-prefix={}=/hbuild/target",
+        cx.layout.target_dir.display()
+    ));
     if let Some(home) = &cx.request.cargo_home {
         a.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
@@ -230,13 +283,34 @@ pub fn package_env(cx: &PlanContext<'_>, pkg: &Package) -> BTreeMap<String, Stri
     };
     set("CARGO", cx.toolchain.cargo.display().to_string());
     set("CARGO_MANIFEST_DIR", pkg.root().display().to_string());
-    set("CARGO_MANIFEST_PATH", pkg.manifest_path.display().to_string());
+    set(
+        "CARGO_MANIFEST_PATH",
+        pkg.manifest_path.display().to_string(),
+    );
     set("CARGO_PKG_NAME", pkg.name.clone());
     set("CARGO_PKG_VERSION", pkg.version.clone());
-    set("CARGO_PKG_VERSION_MAJOR", parts.next().unwrap_or("0").to_string());
-    set("CARGO_PKG_VERSION_MINOR", parts.next().unwrap_or("0").to_string());
-    set("CARGO_PKG_VERSION_PATCH", parts.next().unwrap_or("0").split('+').next().unwrap_or("0").to_string());
-    set("CARGO_PKG_VERSION_PRE", pre.split('+').next().unwrap_or("").to_string());
+    set(
+        "CARGO_PKG_VERSION_MAJOR",
+        parts.next().unwrap_or("0").to_string(),
+    );
+    set(
+        "CARGO_PKG_VERSION_MINOR",
+        parts.next().unwrap_or("0").to_string(),
+    );
+    set(
+        "CARGO_PKG_VERSION_PATCH",
+        parts
+            .next()
+            .unwrap_or("0")
+            .split('+')
+            .next()
+            .unwrap_or("0")
+            .to_string(),
+    );
+    set(
+        "CARGO_PKG_VERSION_PRE",
+        pre.split('+').next().unwrap_or("").to_string(),
+    );
     set("CARGO_PKG_AUTHORS", pkg.authors.join(":"));
     set("CARGO_PKG_DESCRIPTION", pkg.description.clone());
     set("CARGO_PKG_HOMEPAGE", pkg.homepage.clone());

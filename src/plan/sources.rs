@@ -8,22 +8,25 @@ use std::path::{Path, PathBuf};
 /// Lists the files of a path package, sorted.
 pub fn package_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(false).into_iter().filter_entry(|e| {
-        if e.depth() == 0 {
-            return true;
-        }
-        let name = e.file_name().to_string_lossy();
-        if e.file_type().is_dir() {
-            if name.starts_with('.') || name == "target" {
-                return false;
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
             }
-            // A nested package owns its own files.
-            if e.path().join("Cargo.toml").is_file() {
-                return false;
+            let name = e.file_name().to_string_lossy();
+            if e.file_type().is_dir() {
+                if name.starts_with('.') || name == "target" {
+                    return false;
+                }
+                // A nested package owns its own files.
+                if e.path().join("Cargo.toml").is_file() {
+                    return false;
+                }
             }
-        }
-        true
-    });
+            true
+        });
     for e in walker.flatten() {
         if e.file_type().is_file() {
             out.push(e.into_path());
@@ -41,12 +44,23 @@ mod tests {
     fn skips_target_hidden_and_nested_packages() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
-        for f in ["Cargo.toml", "src/lib.rs", "target/debug/x", ".git/HEAD", "nested/Cargo.toml", "nested/src/lib.rs", "data/a.txt"] {
+        for f in [
+            "Cargo.toml",
+            "src/lib.rs",
+            "target/debug/x",
+            ".git/HEAD",
+            "nested/Cargo.toml",
+            "nested/src/lib.rs",
+            "data/a.txt",
+        ] {
             let p = r.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "x").unwrap();
         }
-        let files: Vec<String> = package_files(r).iter().map(|p| p.strip_prefix(r).unwrap().to_string_lossy().into_owned()).collect();
+        let files: Vec<String> = package_files(r)
+            .iter()
+            .map(|p| p.strip_prefix(r).unwrap().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(files, ["Cargo.toml", "data/a.txt", "src/lib.rs"]);
     }
 }

@@ -107,7 +107,13 @@ impl<'a> Builder<'a> {
             Mode::RunCustomBuild => {
                 // A run gets a stripped profile of the unit it runs for, so
                 // unrelated profile settings do not multiply runs.
-                let full = self.profile_for(key.pkg, UnitFor { host: false, ..key.ufor })?;
+                let full = self.profile_for(
+                    key.pkg,
+                    UnitFor {
+                        host: false,
+                        ..key.ufor
+                    },
+                )?;
                 let mut stripped = self.profile_for(key.pkg, key.ufor)?;
                 stripped.opt_level = full.opt_level.clone();
                 stripped.debuginfo = full.debuginfo;
@@ -149,11 +155,14 @@ impl<'a> Builder<'a> {
                 // metadata reaches this script as DEP_* variables.
                 for e in edges.iter().filter(|e| e.normal || e.build) {
                     let dp = &model.packages[e.to];
-                    let (Some(_), Some(bs)) = (&dp.links, dp.build_script()) else { continue };
+                    let (Some(_), Some(bs)) = (&dp.links, dp.build_script()) else {
+                        continue;
+                    };
                     if dp.lib().is_none() {
                         continue;
                     }
-                    let dep_ufor = if e.normal && !dp.targets[dp.lib().unwrap_or(0)].is_proc_macro() {
+                    let dep_ufor = if e.normal && !dp.targets[dp.lib().unwrap_or(0)].is_proc_macro()
+                    {
                         key.ufor
                     } else {
                         UnitFor {
@@ -162,7 +171,11 @@ impl<'a> Builder<'a> {
                             unwind: true,
                         }
                     };
-                    let kind = if dep_ufor.host { CompileKind::Host } else { key.kind };
+                    let kind = if dep_ufor.host {
+                        CompileKind::Host
+                    } else {
+                        key.kind
+                    };
                     let run = self.unit(RawKey {
                         pkg: e.to,
                         target: bs,
@@ -176,15 +189,36 @@ impl<'a> Builder<'a> {
             }
             (_, TargetKind::CustomBuild) => {
                 for e in edges.iter().filter(|e| e.build) {
-                    self.lib_dep(e.to, &e.extern_name, UnitFor { host: true, host_features: true, unwind: true }, CompileKind::Host, &mut deps)?;
+                    self.lib_dep(
+                        e.to,
+                        &e.extern_name,
+                        UnitFor {
+                            host: true,
+                            host_features: true,
+                            unwind: true,
+                        },
+                        CompileKind::Host,
+                        &mut deps,
+                    )?;
                 }
             }
             _ => {
-                let dev = key.mode == Mode::Test || matches!(target.kind, TargetKind::Example | TargetKind::Test | TargetKind::Bench);
+                let dev = key.mode == Mode::Test
+                    || matches!(
+                        target.kind,
+                        TargetKind::Example | TargetKind::Test | TargetKind::Bench
+                    );
                 // Everything a proc-macro links is host code, even when the
                 // proc-macro itself is a root built with the normal profile.
                 let (dep_ufor, dep_kind) = if target.is_proc_macro() {
-                    (UnitFor { host: true, host_features: true, unwind: true }, CompileKind::Host)
+                    (
+                        UnitFor {
+                            host: true,
+                            host_features: true,
+                            unwind: true,
+                        },
+                        CompileKind::Host,
+                    )
                 } else {
                     (key.ufor, key.kind)
                 };
@@ -197,7 +231,10 @@ impl<'a> Builder<'a> {
                         target: bs,
                         mode: Mode::RunCustomBuild,
                         kind: key.kind,
-                        ufor: UnitFor { host: key.ufor.host, ..key.ufor },
+                        ufor: UnitFor {
+                            host: key.ufor.host,
+                            ..key.ufor
+                        },
                         root: false,
                     })?;
                     deps.push((run, None));
@@ -224,17 +261,39 @@ impl<'a> Builder<'a> {
         Ok(id)
     }
 
-    fn lib_dep(&mut self, pkg: usize, extern_name: &str, ufor: UnitFor, kind: CompileKind, deps: &mut Vec<(usize, Option<String>)>) -> Result<(), PlanError> {
+    fn lib_dep(
+        &mut self,
+        pkg: usize,
+        extern_name: &str,
+        ufor: UnitFor,
+        kind: CompileKind,
+        deps: &mut Vec<(usize, Option<String>)>,
+    ) -> Result<(), PlanError> {
         let Some(lib) = self.inp.model.packages[pkg].lib() else {
             return Ok(());
         };
         self.lib_dep_target(pkg, lib, extern_name, ufor, kind, deps)
     }
 
-    fn lib_dep_target(&mut self, pkg: usize, lib: usize, extern_name: &str, ufor: UnitFor, kind: CompileKind, deps: &mut Vec<(usize, Option<String>)>) -> Result<(), PlanError> {
+    fn lib_dep_target(
+        &mut self,
+        pkg: usize,
+        lib: usize,
+        extern_name: &str,
+        ufor: UnitFor,
+        kind: CompileKind,
+        deps: &mut Vec<(usize, Option<String>)>,
+    ) -> Result<(), PlanError> {
         let t = &self.inp.model.packages[pkg].targets[lib];
         let (ufor, kind) = if t.is_proc_macro() {
-            (UnitFor { host: true, host_features: true, unwind: true }, CompileKind::Host)
+            (
+                UnitFor {
+                    host: true,
+                    host_features: true,
+                    unwind: true,
+                },
+                CompileKind::Host,
+            )
         } else if ufor.host {
             (ufor, CompileKind::Host)
         } else {
@@ -254,7 +313,12 @@ impl<'a> Builder<'a> {
 }
 
 /// Which (target, mode) pairs of a package the selection asks for.
-fn select_targets(inp: &GraphInputs<'_>, pkg: usize, sel: &TargetSelection, explicit_errors: &mut Vec<PlanError>) -> Vec<(usize, Mode)> {
+fn select_targets(
+    inp: &GraphInputs<'_>,
+    pkg: usize,
+    sel: &TargetSelection,
+    explicit_errors: &mut Vec<PlanError>,
+) -> Vec<(usize, Mode)> {
     let p = &inp.model.packages[pkg];
     let enabled = inp.resolution.features_of(Side::Target, pkg);
     let has_features = |req: &[String]| req.iter().all(|f| enabled.contains(f));
@@ -275,7 +339,13 @@ fn select_targets(inp: &GraphInputs<'_>, pkg: usize, sel: &TargetSelection, expl
             out.push((i, mode));
         }
     };
-    let of_kind = |k: TargetKind| p.targets.iter().enumerate().filter(move |(_, t)| t.kind == k).map(|(i, _)| i);
+    let of_kind = |k: TargetKind| {
+        p.targets
+            .iter()
+            .enumerate()
+            .filter(move |(_, t)| t.kind == k)
+            .map(|(i, _)| i)
+    };
     if sel.is_default() {
         if let Some(l) = p.lib() {
             push(l, Mode::Build, false, &mut out);
@@ -302,7 +372,10 @@ fn select_targets(inp: &GraphInputs<'_>, pkg: usize, sel: &TargetSelection, expl
     }
     if sel.all_tests || sel.all_targets {
         for (i, t) in p.targets.iter().enumerate() {
-            if t.test && t.kind != TargetKind::CustomBuild && (t.kind != TargetKind::Bench || sel.all_targets) {
+            if t.test
+                && t.kind != TargetKind::CustomBuild
+                && (t.kind != TargetKind::Bench || sel.all_targets)
+            {
                 push(i, Mode::Test, false, &mut out);
             }
         }
@@ -319,7 +392,11 @@ fn select_targets(inp: &GraphInputs<'_>, pkg: usize, sel: &TargetSelection, expl
         (&sel.benches, TargetKind::Bench, Mode::Test),
     ] {
         for n in names {
-            if let Some(i) = p.targets.iter().position(|t| t.kind == kind && &t.name == n) {
+            if let Some(i) = p
+                .targets
+                .iter()
+                .position(|t| t.kind == kind && &t.name == n)
+            {
                 push(i, mode, true, &mut out);
             }
         }
@@ -347,26 +424,47 @@ pub fn build(inp: &GraphInputs<'_>) -> Result<UnitGraph, PlanError> {
         (&sel.benches, TargetKind::Bench, "bench"),
     ] {
         for n in names {
-            let found = inp.selected.iter().any(|&p| inp.model.packages[p].targets.iter().any(|t| t.kind == kind && &t.name == n));
+            let found = inp.selected.iter().any(|&p| {
+                inp.model.packages[p]
+                    .targets
+                    .iter()
+                    .any(|t| t.kind == kind && &t.name == n)
+            });
             if !found {
                 let available: Vec<String> = inp
                     .selected
                     .iter()
-                    .flat_map(|&p| inp.model.packages[p].targets.iter().filter(|t| t.kind == kind).map(|t| t.name.clone()))
+                    .flat_map(|&p| {
+                        inp.model.packages[p]
+                            .targets
+                            .iter()
+                            .filter(|t| t.kind == kind)
+                            .map(|t| t.name.clone())
+                    })
                     .collect();
-                return Err(PlanError::Workspace(crate::workspace::WorkspaceError::UnknownTarget {
-                    kind: label,
-                    name: n.clone(),
-                    hint: if available.is_empty() {
-                        String::new()
-                    } else {
-                        format!("\n\nAvailable {label} targets:\n    {}", available.join("\n    "))
+                return Err(PlanError::Workspace(
+                    crate::workspace::WorkspaceError::UnknownTarget {
+                        kind: label,
+                        name: n.clone(),
+                        hint: if available.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "\n\nAvailable {label} targets:\n    {}",
+                                available.join("\n    ")
+                            )
+                        },
                     },
-                }));
+                ));
             }
         }
     }
-    if sel.lib && !inp.selected.iter().any(|&p| inp.model.packages[p].lib().is_some()) {
+    if sel.lib
+        && !inp
+            .selected
+            .iter()
+            .any(|&p| inp.model.packages[p].lib().is_some())
+    {
         return Err(PlanError::NoLibTarget);
     }
     for &pkg in inp.selected {
@@ -377,8 +475,19 @@ pub fn build(inp: &GraphInputs<'_>) -> Result<UnitGraph, PlanError> {
                 host_features: t.is_proc_macro(),
                 unwind: mode == Mode::Test,
             };
-            let kind = if t.is_proc_macro() || !explicit_target { CompileKind::Host } else { CompileKind::Target };
-            let id = b.unit(RawKey { pkg, target, mode, kind, ufor, root: true })?;
+            let kind = if t.is_proc_macro() || !explicit_target {
+                CompileKind::Host
+            } else {
+                CompileKind::Target
+            };
+            let id = b.unit(RawKey {
+                pkg,
+                target,
+                mode,
+                kind,
+                ufor,
+                root: true,
+            })?;
             raw_roots.push(id);
             // Integration tests and benches need the package's bins
             // (CARGO_BIN_EXE_*); they are built as roots, not as deps, so
@@ -387,14 +496,24 @@ pub fn build(inp: &GraphInputs<'_>) -> Result<UnitGraph, PlanError> {
                 let p = &inp.model.packages[pkg];
                 let enabled = inp.resolution.features_of(Side::Target, pkg);
                 for (bi, bt) in p.targets.iter().enumerate() {
-                    if bt.kind == TargetKind::Bin && bt.required_features.iter().all(|f| enabled.contains(f)) {
-                        let k = if explicit_target { CompileKind::Target } else { CompileKind::Host };
+                    if bt.kind == TargetKind::Bin
+                        && bt.required_features.iter().all(|f| enabled.contains(f))
+                    {
+                        let k = if explicit_target {
+                            CompileKind::Target
+                        } else {
+                            CompileKind::Host
+                        };
                         let id = b.unit(RawKey {
                             pkg,
                             target: bi,
                             mode: Mode::Build,
                             kind: k,
-                            ufor: UnitFor { host: false, host_features: false, unwind: false },
+                            ufor: UnitFor {
+                                host: false,
+                                host_features: false,
+                                unwind: false,
+                            },
                             root: true,
                         })?;
                         raw_roots.push(id);
@@ -464,9 +583,16 @@ fn share(b: Builder<'_>, raw_roots: Vec<usize>) -> Result<UnitGraph, PlanError> 
         let mut deps = deps;
         // Cargo orders dependencies by unit order: package (name, version,
         // source), then target; this fixes the `--extern` order.
-        deps.sort_by(|x, y| unit_order(inp, &units[x.unit.index()]).cmp(&unit_order(inp, &units[y.unit.index()])));
+        deps.sort_by(|x, y| {
+            unit_order(inp, &units[x.unit.index()]).cmp(&unit_order(inp, &units[y.unit.index()]))
+        });
         let mut profile = r.profile.clone();
-        if profile.strip.is_none() && !profile.debuginfo.is_on() && deps.iter().all(|d| !units[d.unit.index()].profile.debuginfo.is_on()) {
+        if profile.strip.is_none()
+            && !profile.debuginfo.is_on()
+            && deps
+                .iter()
+                .all(|d| !units[d.unit.index()].profile.debuginfo.is_on())
+        {
             profile.strip = Some("debuginfo".into());
         }
         // Cargo only weakens debuginfo of host units when the build has no
@@ -528,7 +654,10 @@ fn share(b: Builder<'_>, raw_roots: Vec<usize>) -> Result<UnitGraph, PlanError> 
         };
         memo[ri] = Some(id);
     }
-    let mut roots: Vec<UnitId> = raw_roots.iter().map(|&r| memo[r].expect("root shared")).collect();
+    let mut roots: Vec<UnitId> = raw_roots
+        .iter()
+        .map(|&r| memo[r].expect("root shared"))
+        .collect();
     roots.sort();
     roots.dedup();
     compute_lto(inp, &mut units, &roots);
@@ -536,17 +665,29 @@ fn share(b: Builder<'_>, raw_roots: Vec<usize>) -> Result<UnitGraph, PlanError> 
     Ok(UnitGraph { units, roots })
 }
 
-fn unit_order<'a>(inp: &'a GraphInputs<'_>, u: &Unit) -> (&'a str, &'a str, &'a str, TargetKind, &'a str, Mode) {
+fn unit_order<'a>(
+    inp: &'a GraphInputs<'_>,
+    u: &Unit,
+) -> (&'a str, &'a str, &'a str, TargetKind, &'a str, Mode) {
     let p = &inp.model.packages[u.pkg];
     let t = &p.targets[u.target];
-    (p.name.as_str(), p.version.as_str(), p.id.0.as_str(), t.kind, t.name.as_str(), u.mode)
+    (
+        p.name.as_str(),
+        p.version.as_str(),
+        p.id.0.as_str(),
+        t.kind,
+        t.name.as_str(),
+        u.mode,
+    )
 }
 
 fn crate_types_for_lto(inp: &GraphInputs<'_>, u: &Unit) -> Vec<String> {
     if u.mode == Mode::Test {
         return vec!["bin".into()];
     }
-    inp.model.packages[u.pkg].targets[u.target].crate_types.clone()
+    inp.model.packages[u.pkg].targets[u.target]
+        .crate_types
+        .clone()
 }
 
 fn can_lto(ct: &str) -> bool {
@@ -554,7 +695,8 @@ fn can_lto(ct: &str) -> bool {
 }
 
 fn needs_object(cts: &[String]) -> bool {
-    cts.iter().any(|c| can_lto(c) || matches!(c.as_str(), "dylib" | "cdylib" | "proc-macro"))
+    cts.iter()
+        .any(|c| can_lto(c) || matches!(c.as_str(), "dylib" | "cdylib" | "proc-macro"))
 }
 
 fn when_needs_object(cts: &[String]) -> LtoMode {
@@ -591,7 +733,13 @@ fn compute_lto(inp: &GraphInputs<'_>, units: &mut [Unit], roots: &[UnitId]) {
     }
 }
 
-fn lto_walk(inp: &GraphInputs<'_>, units: &[Unit], map: &mut HashMap<UnitId, LtoMode>, id: UnitId, parent: LtoMode) {
+fn lto_walk(
+    inp: &GraphInputs<'_>,
+    units: &[Unit],
+    map: &mut HashMap<UnitId, LtoMode>,
+    id: UnitId,
+    parent: LtoMode,
+) {
     let u = &units[id.index()];
     let t = &inp.model.packages[u.pkg].targets[u.target];
     let cts = crate_types_for_lto(inp, u);
@@ -642,8 +790,16 @@ pub fn package_identity(model: &WorkspaceModel, pkg: usize) -> String {
     match &p.source {
         Source::Registry { url } | Source::Git { url } => format!("{url}#{}@{}", p.name, p.version),
         Source::Path => {
-            let rel = p.root().strip_prefix(&model.root).map(|r| r.to_string_lossy().into_owned());
-            format!("path+{}#{}@{}", rel.unwrap_or_else(|_| "<outside>".into()), p.name, p.version)
+            let rel = p
+                .root()
+                .strip_prefix(&model.root)
+                .map(|r| r.to_string_lossy().into_owned());
+            format!(
+                "path+{}#{}@{}",
+                rel.unwrap_or_else(|_| "<outside>".into()),
+                p.name,
+                p.version
+            )
         }
     }
 }
@@ -669,7 +825,11 @@ fn compute_hashes(inp: &GraphInputs<'_>, units: &mut [Unit]) {
     for i in 0..units.len() {
         let u = &units[i];
         let t = &inp.model.packages[u.pkg].targets[u.target];
-        let flags_side = if u.kind == CompileKind::Host && inp.request.target.is_some() { 1 } else { 0 };
+        let flags_side = if u.kind == CompileKind::Host && inp.request.target.is_some() {
+            1
+        } else {
+            0
+        };
         let h = HashInput {
             version: 1,
             package: package_identity(inp.model, u.pkg),
@@ -687,7 +847,11 @@ fn compute_hashes(inp: &GraphInputs<'_>, units: &mut [Unit]) {
             lto: &u.lto,
             rustc: inp.rustc_version,
             rustflags: inp.rustflags[flags_side],
-            deps: u.deps.iter().map(|d| units[d.unit.index()].hash.to_hex()).collect(),
+            deps: u
+                .deps
+                .iter()
+                .map(|d| units[d.unit.index()].hash.to_hex())
+                .collect(),
         };
         let json = serde_json::to_vec(&h).expect("hash input serialises");
         units[i].hash = Digest::of_bytes(&json);

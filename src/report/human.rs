@@ -24,7 +24,11 @@ pub struct Human {
 
 fn status(color: bool, verb: &str, rest: &str, green: bool) -> String {
     if color {
-        let code = if green { "\x1b[1m\x1b[32m" } else { "\x1b[1m\x1b[36m" };
+        let code = if green {
+            "\x1b[1m\x1b[32m"
+        } else {
+            "\x1b[1m\x1b[36m"
+        };
         format!("{code}{verb:>12}\x1b[0m {rest}\n")
     } else {
         format!("{verb:>12} {rest}\n")
@@ -42,7 +46,15 @@ fn plural(n: usize, word: &str) -> String {
 /// `app v0.1.0 (/path)` for local packages, `serde v1.0.0` otherwise.
 pub fn package_label(a: &Action) -> String {
     if a.is_local {
-        format!("{} v{} ({})", a.package_name, a.package_version, a.manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default())
+        format!(
+            "{} v{} ({})",
+            a.package_name,
+            a.package_version,
+            a.manifest_path
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )
     } else {
         format!("{} v{}", a.package_name, a.package_version)
     }
@@ -81,13 +93,21 @@ impl Human {
 
     /// Prints an `error:` message.
     pub fn error(&self, msg: &str) {
-        let head = if self.cfg.color { "\x1b[1m\x1b[31merror\x1b[0m\x1b[1m:\x1b[0m" } else { "error:" };
+        let head = if self.cfg.color {
+            "\x1b[1m\x1b[31merror\x1b[0m\x1b[1m:\x1b[0m"
+        } else {
+            "error:"
+        };
         self.print(&format!("{head} {msg}\n"));
     }
 
     /// Prints a `warning:` message.
     pub fn warning(&self, msg: &str) {
-        let head = if self.cfg.color { "\x1b[1m\x1b[33mwarning\x1b[0m\x1b[1m:\x1b[0m" } else { "warning:" };
+        let head = if self.cfg.color {
+            "\x1b[1m\x1b[33mwarning\x1b[0m\x1b[1m:\x1b[0m"
+        } else {
+            "warning:"
+        };
         self.print(&format!("{head} {msg}\n"));
     }
 
@@ -104,7 +124,13 @@ impl Human {
     fn update_bar(&self, graph: &ActionGraph) {
         if let Some(b) = &self.bar {
             b.set_position(self.done as u64);
-            let names: Vec<&str> = self.running.iter().map(|id| graph.actions[id.index()].package_name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+            let names: Vec<&str> = self
+                .running
+                .iter()
+                .map(|id| graph.actions[id.index()].package_name.as_str())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             b.set_message(names.join(", "));
         }
     }
@@ -114,20 +140,37 @@ impl Human {
         match e {
             BuildEvent::Started { total } => {
                 if self.cfg.progress && !self.cfg.quiet {
-                    let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-                    b.set_style(ProgressStyle::with_template("{prefix:>12.cyan.bold} [{bar:27}] {pos}/{len}: {wide_msg}").expect("valid template").progress_chars("=> "));
+                    let b = ProgressBar::with_draw_target(
+                        Some(total as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:>12.cyan.bold} [{bar:27}] {pos}/{len}: {wide_msg}",
+                        )
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                    );
                     b.set_prefix("Building");
                     self.bar = Some(b);
                 }
             }
-            BuildEvent::Blocking { what } => self.status("Blocking", &format!("waiting for file lock on {what}")),
+            BuildEvent::Blocking { what } => {
+                self.status("Blocking", &format!("waiting for file lock on {what}"))
+            }
             BuildEvent::ActionStarted { id } => {
                 let a = &graph.actions[id.index()];
                 self.running.push(id);
                 let key = format!("{}@{}", a.package_name, a.package_version);
-                if a.kind != ActionKind::BuildScriptRun && self.human() && self.announced.insert(key) {
+                if a.kind != ActionKind::BuildScriptRun
+                    && self.human()
+                    && self.announced.insert(key)
+                {
                     self.status("Compiling", &package_label(a));
-                } else if self.cfg.verbose > 0 && self.human() && a.kind == ActionKind::BuildScriptRun {
+                } else if self.cfg.verbose > 0
+                    && self.human()
+                    && a.kind == ActionKind::BuildScriptRun
+                {
                     self.status("Running", &format!("`{}`", a.program.display()));
                 }
                 self.update_bar(graph);
@@ -135,7 +178,9 @@ impl Human {
             BuildEvent::Diagnostic { id, diag } => {
                 let a = &graph.actions[id.index()];
                 match diag {
-                    Diagnostic::Rustc { rendered, level, .. } => {
+                    Diagnostic::Rustc {
+                        rendered, level, ..
+                    } => {
                         if level == "warning" {
                             *self.warnings.entry(id).or_default() += 1;
                         }
@@ -148,7 +193,11 @@ impl Human {
                             _ => true,
                         };
                         if render && !rendered.is_empty() {
-                            let text = if self.cfg.color { rendered } else { strip_ansi(&rendered) };
+                            let text = if self.cfg.color {
+                                rendered
+                            } else {
+                                strip_ansi(&rendered)
+                            };
                             self.print(&text);
                         }
                     }
@@ -174,22 +223,40 @@ impl Human {
                         Outcome::RemoteHit => "Downloaded",
                         Outcome::Executed => "Compiling",
                     };
-                    self.status(verb, &format!("{} [{}]", package_label(a), a.cargo_target_desc()));
+                    self.status(
+                        verb,
+                        &format!("{} [{}]", package_label(a), a.cargo_target_desc()),
+                    );
                 }
                 let w = self.warnings.get(&id).copied().unwrap_or(0);
                 if w > 0 && a.is_local && self.human() {
-                    self.warning(&format!("`{}` ({}) generated {}", a.package_name, a.cargo_target_desc(), plural(w, "warning")));
+                    self.warning(&format!(
+                        "`{}` ({}) generated {}",
+                        a.package_name,
+                        a.cargo_target_desc(),
+                        plural(w, "warning")
+                    ));
                 }
                 self.update_bar(graph);
             }
-            BuildEvent::ActionFailed { id, errors, warnings, message } => {
+            BuildEvent::ActionFailed {
+                id,
+                errors,
+                warnings,
+                message,
+            } => {
                 let a = &graph.actions[id.index()];
                 self.running.retain(|r| *r != id);
                 self.update_bar(graph);
                 if a.kind == ActionKind::BuildScriptRun {
                     self.error(&message);
                 } else if errors > 0 {
-                    let mut m = format!("could not compile `{}` ({}) due to {}", a.package_name, a.cargo_target_desc(), plural(errors, "previous error"));
+                    let mut m = format!(
+                        "could not compile `{}` ({}) due to {}",
+                        a.package_name,
+                        a.cargo_target_desc(),
+                        plural(errors, "previous error")
+                    );
                     if warnings > 0 {
                         m.push_str(&format!("; {} emitted", plural(warnings, "warning")));
                     }
@@ -198,7 +265,11 @@ impl Human {
                         self.line(&format!("\nCaused by:\n  {message}"));
                     }
                 } else {
-                    self.error(&format!("could not compile `{}` ({})\n\nCaused by:\n  {message}", a.package_name, a.cargo_target_desc()));
+                    self.error(&format!(
+                        "could not compile `{}` ({})\n\nCaused by:\n  {message}",
+                        a.package_name,
+                        a.cargo_target_desc()
+                    ));
                 }
             }
             BuildEvent::Warning(w) => self.warning(&w),
@@ -215,7 +286,14 @@ impl Human {
             return;
         }
         let profile_desc = profile_desc(&s.profile);
-        self.status("Finished", &format!("`{}` profile [{profile_desc}] target(s) in {}", s.profile, secs(s.elapsed)));
+        self.status(
+            "Finished",
+            &format!(
+                "`{}` profile [{profile_desc}] target(s) in {}",
+                s.profile,
+                secs(s.elapsed)
+            ),
+        );
         let mut line = format!(
             "{}: {} executed, {} cached ({} local, {} remote), {} fresh",
             plural(s.actions_total, "action"),
@@ -232,7 +310,10 @@ impl Human {
         if let Some(r) = &s.remote {
             let n = |k: &str| r.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-            let secs = r.get("transfer_time").and_then(|v| v.as_f64()).unwrap_or(0.0);
+            let secs = r
+                .get("transfer_time")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
             self.status(
                 "Remote",
                 &format!(

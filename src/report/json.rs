@@ -12,7 +12,14 @@ use crate::plan::{Action, ActionGraph, ActionKind};
 /// The `target` object Cargo prints.
 pub fn target_json(a: &Action) -> Value {
     let (kind, crate_types) = match a.kind {
-        ActionKind::Compile => (a.metadata_kind.clone(), if a.crate_types.is_empty() { vec!["bin".to_string()] } else { a.crate_types.clone() }),
+        ActionKind::Compile => (
+            a.metadata_kind.clone(),
+            if a.crate_types.is_empty() {
+                vec!["bin".to_string()]
+            } else {
+                a.crate_types.clone()
+            },
+        ),
         _ => (vec!["custom-build".to_string()], vec!["bin".to_string()]),
     };
     json!({
@@ -48,11 +55,20 @@ fn profile_json(a: &Action) -> Value {
 pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
     let ansi = matches!(cfg.format, MessageFormat::Json { ansi: true, .. });
     match e {
-        BuildEvent::Diagnostic { id, diag: Diagnostic::Rustc { json, .. } } => {
+        BuildEvent::Diagnostic {
+            id,
+            diag: Diagnostic::Rustc { json, .. },
+        } => {
             let a = &graph.actions[id.index()];
-            let Ok(mut message) = serde_json::from_str::<Value>(json) else { return };
+            let Ok(mut message) = serde_json::from_str::<Value>(json) else {
+                return;
+            };
             if !ansi {
-                if let Some(r) = message.get("rendered").and_then(|r| r.as_str()).map(strip_ansi) {
+                if let Some(r) = message
+                    .get("rendered")
+                    .and_then(|r| r.as_str())
+                    .map(strip_ansi)
+                {
                     message["rendered"] = json!(r);
                 }
             }
@@ -70,7 +86,13 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
                 .to_string(),
             );
         }
-        BuildEvent::ActionFinished { id, filenames, executable, outcome, .. } => {
+        BuildEvent::ActionFinished {
+            id,
+            filenames,
+            executable,
+            outcome,
+            ..
+        } => {
             let a = &graph.actions[id.index()];
             if a.kind == ActionKind::BuildScriptRun {
                 return;
@@ -90,7 +112,11 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
                 .to_string(),
             );
         }
-        BuildEvent::ScriptFinished { id, output, out_dir } => {
+        BuildEvent::ScriptFinished {
+            id,
+            output,
+            out_dir,
+        } => {
             let a = &graph.actions[id.index()];
             print_stdout_line(
                 &json!({
@@ -106,7 +132,9 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
             );
         }
         BuildEvent::Finished(s) => {
-            print_stdout_line(&json!({"reason": "build-finished", "success": s.success}).to_string());
+            print_stdout_line(
+                &json!({"reason": "build-finished", "success": s.success}).to_string(),
+            );
             print_stdout_line(
                 &json!({
                     "reason": "hbuild-summary",

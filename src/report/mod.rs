@@ -113,7 +113,10 @@ impl EventSink for Reporter {
         if let MessageFormat::Json { .. } = self.cfg.format {
             json::event(graph, &event, &self.cfg);
         }
-        self.human.lock().expect("reporter lock").event(graph, event);
+        self.human
+            .lock()
+            .expect("reporter lock")
+            .event(graph, event);
     }
 }
 
@@ -123,6 +126,9 @@ mod tests {
 
     #[test]
     fn strips_colour_codes() {
-        assert_eq!(strip_ansi("\x1b[0m\x1b[1m\x1b[38;5;9merror\x1b[0m: x"), "error: x");
+        assert_eq!(
+            strip_ansi("\x1b[0m\x1b[1m\x1b[38;5;9merror\x1b[0m: x"),
+            "error: x"
+        );
     }
 }

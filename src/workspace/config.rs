@@ -48,7 +48,11 @@ pub struct CargoConfig {
 fn parse_flags(v: &toml::Value) -> Option<Vec<String>> {
     match v {
         toml::Value::String(s) => Some(s.split_whitespace().map(str::to_string).collect()),
-        toml::Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
+        toml::Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -80,7 +84,11 @@ pub fn discover(cwd: &Path, cargo_home: Option<&Path>) -> Vec<PathBuf> {
 impl CargoConfig {
     /// Reads the config files that apply to `cwd`, then applies `CARGO_*`
     /// environment overrides from `env`.
-    pub fn load(cwd: &Path, cargo_home: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, WorkspaceError> {
+    pub fn load(
+        cwd: &Path,
+        cargo_home: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, WorkspaceError> {
         let files = discover(cwd, cargo_home);
         let mut cfg = CargoConfig {
             files: files.clone(),
@@ -93,12 +101,17 @@ impl CargoConfig {
                 path: file.clone(),
                 message: e.to_string(),
             })?;
-            let value: toml::Table = text.parse().map_err(|e: toml::de::Error| WorkspaceError::Parse {
-                path: file.clone(),
-                message: e.message().to_string(),
-            })?;
+            let value: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| WorkspaceError::Parse {
+                        path: file.clone(),
+                        message: e.message().to_string(),
+                    })?;
             // Paths in a config file are relative to the directory that holds `.cargo/`.
-            let base = file.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
+            let base = file
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("/"));
             cfg.merge_file(&value, base);
         }
         cfg.apply_env(env, cwd);
@@ -137,7 +150,8 @@ impl CargoConfig {
                 }
                 if let Some(l) = tt.get("linker").and_then(|v| v.as_str()) {
                     self.target_linker.retain(|(k, _)| k != key);
-                    self.target_linker.push((key.clone(), resolve_program(l, base)));
+                    self.target_linker
+                        .push((key.clone(), resolve_program(l, base)));
                 }
             }
         }
@@ -149,10 +163,21 @@ impl CargoConfig {
                         force: false,
                     },
                     toml::Value::Table(tt) => {
-                        let value = tt.get("value").and_then(|v| v.as_str()).unwrap_or("").to_string();
-                        let relative = tt.get("relative").and_then(|v| v.as_bool()).unwrap_or(false);
+                        let value = tt
+                            .get("value")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                            .to_string();
+                        let relative = tt
+                            .get("relative")
+                            .and_then(|v| v.as_bool())
+                            .unwrap_or(false);
                         EnvEntry {
-                            value: if relative { base.join(&value).to_string_lossy().into_owned() } else { value },
+                            value: if relative {
+                                base.join(&value).to_string_lossy().into_owned()
+                            } else {
+                                value
+                            },
                             force: tt.get("force").and_then(|v| v.as_bool()).unwrap_or(false),
                         }
                     }
@@ -173,28 +198,38 @@ impl CargoConfig {
         if let Some(v) = env.get("CARGO_BUILD_TARGET") {
             self.build_target = Some(v.clone());
         }
-        if let Some(v) = env.get("CARGO_TARGET_DIR").or_else(|| env.get("CARGO_BUILD_TARGET_DIR")) {
+        if let Some(v) = env
+            .get("CARGO_TARGET_DIR")
+            .or_else(|| env.get("CARGO_BUILD_TARGET_DIR"))
+        {
             self.target_dir = Some(cwd.join(v));
         }
         if let Some(v) = env.get("CARGO_BUILD_JOBS") {
             self.jobs = v.parse().ok();
         }
-        if let Some(v) = env.get("RUSTC_WRAPPER").or_else(|| env.get("CARGO_BUILD_RUSTC_WRAPPER")) {
+        if let Some(v) = env
+            .get("RUSTC_WRAPPER")
+            .or_else(|| env.get("CARGO_BUILD_RUSTC_WRAPPER"))
+        {
             self.rustc_wrapper = (!v.is_empty()).then(|| PathBuf::from(v));
         }
         if let Some(v) = env.get("RUSTC").or_else(|| env.get("CARGO_BUILD_RUSTC")) {
             self.rustc = Some(PathBuf::from(v));
         }
         for (k, v) in env {
-            let Some(rest) = k.strip_prefix("CARGO_TARGET_") else { continue };
+            let Some(rest) = k.strip_prefix("CARGO_TARGET_") else {
+                continue;
+            };
             if let Some(triple) = rest.strip_suffix("_RUSTFLAGS") {
                 let key = triple.to_lowercase().replace('_', "-");
                 let flags: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-                self.target_rustflags.retain(|(k, _)| k.replace('_', "-") != key);
+                self.target_rustflags
+                    .retain(|(k, _)| k.replace('_', "-") != key);
                 self.target_rustflags.push((key, flags));
             } else if let Some(triple) = rest.strip_suffix("_LINKER") {
                 let key = triple.to_lowercase().replace('_', "-");
-                self.target_linker.retain(|(k, _)| k.replace('_', "-") != key);
+                self.target_linker
+                    .retain(|(k, _)| k.replace('_', "-") != key);
                 self.target_linker.push((key, PathBuf::from(v)));
             }
         }
@@ -204,7 +239,11 @@ impl CargoConfig {
     /// precedence: `CARGO_ENCODED_RUSTFLAGS`, `RUSTFLAGS`, then
     /// `target.<triple>.rustflags` + matching `target.'cfg(..)'.rustflags`,
     /// then `build.rustflags`.
-    pub fn rustflags(&self, env: &BTreeMap<String, String>, info: &TargetInfo) -> Result<Vec<String>, WorkspaceError> {
+    pub fn rustflags(
+        &self,
+        env: &BTreeMap<String, String>,
+        info: &TargetInfo,
+    ) -> Result<Vec<String>, WorkspaceError> {
         if let Some(v) = env.get("CARGO_ENCODED_RUSTFLAGS") {
             return Ok(if v.is_empty() {
                 Vec::new()
@@ -218,12 +257,16 @@ impl CargoConfig {
         let mut from_target: Option<Vec<String>> = None;
         for (key, flags) in &self.target_rustflags {
             if same_triple(key, &info.triple) {
-                from_target.get_or_insert_with(Vec::new).splice(0..0, flags.iter().cloned());
+                from_target
+                    .get_or_insert_with(Vec::new)
+                    .splice(0..0, flags.iter().cloned());
             }
         }
         for (key, flags) in &self.target_rustflags {
             if key.starts_with("cfg(") && info.matches(key)? {
-                from_target.get_or_insert_with(Vec::new).extend(flags.iter().cloned());
+                from_target
+                    .get_or_insert_with(Vec::new)
+                    .extend(flags.iter().cloned());
             }
         }
         if let Some(f) = from_target {
@@ -235,7 +278,11 @@ impl CargoConfig {
     /// The linker for a platform: `target.<triple>.linker`, else the single
     /// matching `target.'cfg(..)'.linker`.
     pub fn linker(&self, info: &TargetInfo) -> Result<Option<PathBuf>, WorkspaceError> {
-        if let Some((_, l)) = self.target_linker.iter().find(|(k, _)| same_triple(k, &info.triple)) {
+        if let Some((_, l)) = self
+            .target_linker
+            .iter()
+            .find(|(k, _)| same_triple(k, &info.triple))
+        {
             return Ok(Some(l.clone()));
         }
         let mut found = None;
@@ -306,7 +353,10 @@ B = { value = "x", relative = true }
         );
         let mut env = BTreeMap::new();
         let cfg = CargoConfig::load(d.path(), None, &env).unwrap();
-        assert_eq!(cfg.rustflags(&env, &info()).unwrap(), ["--cfg", "from_triple", "--cfg", "from_cfg"]);
+        assert_eq!(
+            cfg.rustflags(&env, &info()).unwrap(),
+            ["--cfg", "from_triple", "--cfg", "from_cfg"]
+        );
         assert_eq!(cfg.linker(&info()).unwrap(), Some(PathBuf::from("cc")));
         assert_eq!(cfg.env["A"].value, "1");
         assert_eq!(cfg.env["B"].value, d.path().join("x").to_string_lossy());
@@ -321,14 +371,19 @@ B = { value = "x", relative = true }
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "[build]\nrustflags = \"-C debug-assertions\"\n");
         let cfg = CargoConfig::load(d.path(), None, &BTreeMap::new()).unwrap();
-        assert_eq!(cfg.rustflags(&BTreeMap::new(), &info()).unwrap(), ["-C", "debug-assertions"]);
+        assert_eq!(
+            cfg.rustflags(&BTreeMap::new(), &info()).unwrap(),
+            ["-C", "debug-assertions"]
+        );
     }
 
     #[test]
     fn malformed_config_names_the_file() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "[build\n");
-        let err = CargoConfig::load(d.path(), None, &BTreeMap::new()).unwrap_err().to_string();
+        let err = CargoConfig::load(d.path(), None, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(".cargo/config.toml"), "{err}");
     }
 }

@@ -73,7 +73,11 @@ impl Resolution {
 }
 
 fn platform(info: &TargetInfo) -> Result<PlatformSpec, WorkspaceError> {
-    let features = TargetFeatures::features(info.values("target_feature").into_iter().map(|s| s.to_string()));
+    let features = TargetFeatures::features(
+        info.values("target_feature")
+            .into_iter()
+            .map(|s| s.to_string()),
+    );
     let p = Platform::new(info.triple.clone(), features)
         .map_err(|e| WorkspaceError::Invalid(format!("unknown target `{}`: {e}", info.triple)))?;
     Ok(PlatformSpec::Platforms(vec![std::sync::Arc::new(p)]))
@@ -124,7 +128,11 @@ pub fn resolve(
         let wanted: Vec<String> = if req.all_features {
             p.declared_features.clone()
         } else {
-            req.features.iter().filter(|f| !f.contains('/') && p.declared_features.contains(f)).cloned().collect()
+            req.features
+                .iter()
+                .filter(|f| !f.contains('/') && p.declared_features.contains(f))
+                .cloned()
+                .collect()
         };
         for f in wanted {
             unmatched.remove(&f);
@@ -132,10 +140,20 @@ pub fn resolve(
         }
     }
     if let Some(f) = unmatched.into_iter().next() {
-        let package = req.packages.first().map(|&i| model.packages[i].name.clone()).unwrap_or_default();
-        return Err(WorkspaceError::UnknownFeature { package, feature: f });
+        let package = req
+            .packages
+            .first()
+            .map(|&i| model.packages[i].name.clone())
+            .unwrap_or_default();
+        return Err(WorkspaceError::UnknownFeature {
+            package,
+            feature: f,
+        });
     }
-    let pkg_ids: Vec<guppy::PackageId> = initial_ids.iter().map(|(id, _)| guppy::PackageId::new(id.clone())).collect();
+    let pkg_ids: Vec<guppy::PackageId> = initial_ids
+        .iter()
+        .map(|(id, _)| guppy::PackageId::new(id.clone()))
+        .collect();
     let ids: Vec<FeatureId<'_>> = initial_ids
         .iter()
         .zip(&pkg_ids)
@@ -160,9 +178,14 @@ pub fn resolve(
 
     let n = model.packages.len();
     let mut features: [Vec<Option<Vec<String>>>; 2] = [vec![None; n], vec![None; n]];
-    for (side, fs) in [(Side::Target, set.target_features()), (Side::Host, set.host_features())] {
+    for (side, fs) in [
+        (Side::Target, set.target_features()),
+        (Side::Host, set.host_features()),
+    ] {
         for list in fs.packages_with_features(guppy::graph::DependencyDirection::Forward) {
-            let Some(ix) = model.index_of(list.package().id().repr()) else { continue };
+            let Some(ix) = model.index_of(list.package().id().repr()) else {
+                continue;
+            };
             let mut names: Vec<String> = list.named_features().map(str::to_string).collect();
             names.sort();
             features[side as usize][ix] = Some(names);
@@ -181,7 +204,9 @@ pub fn resolve(
             let pid = guppy::PackageId::new(p.id.0.clone());
             let meta = graph.metadata(&pid).map_err(graph_err)?;
             for link in meta.direct_links() {
-                let Some(to) = model.index_of(link.to().id().repr()) else { continue };
+                let Some(to) = model.index_of(link.to().id().repr()) else {
+                    continue;
+                };
                 let normal = is_enabled(fs, &link, DependencyKind::Normal, spec);
                 let build = is_enabled(fs, &link, DependencyKind::Build, &host_spec);
                 let dev = is_enabled(fs, &link, DependencyKind::Development, spec);
@@ -203,7 +228,12 @@ pub fn resolve(
 /// Whether an edge of `kind` is active given the feature set: optional
 /// dependencies count only when their `dep:` feature is on. Mirrors guppy's
 /// own rule for building a `CargoSet`.
-fn is_enabled(fs: &FeatureSet<'_>, link: &PackageLink<'_>, kind: DependencyKind, spec: &PlatformSpec) -> bool {
+fn is_enabled(
+    fs: &FeatureSet<'_>,
+    link: &PackageLink<'_>,
+    kind: DependencyKind,
+    spec: &PlatformSpec,
+) -> bool {
     let req = link.req_for_kind(kind);
     if !req.is_present() {
         return false;
@@ -213,9 +243,14 @@ fn is_enabled(fs: &FeatureSet<'_>, link: &PackageLink<'_>, kind: DependencyKind,
     // package never uses `dep:` for it, through the implicit feature of the
     // same name.
     let optional_on = fs
-        .contains((link.from().id(), FeatureLabel::OptionalDependency(link.dep_name())))
+        .contains((
+            link.from().id(),
+            FeatureLabel::OptionalDependency(link.dep_name()),
+        ))
         .unwrap_or(false)
-        || fs.contains((link.from().id(), FeatureLabel::Named(link.dep_name()))).unwrap_or(false);
+        || fs
+            .contains((link.from().id(), FeatureLabel::Named(link.dep_name())))
+            .unwrap_or(false);
     if optional_on {
         status.enabled_on(spec) != EnabledTernary::Disabled
     } else {

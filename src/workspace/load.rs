@@ -41,8 +41,18 @@ pub fn load(cargo: &Path, cwd: &Path, opts: &LoadOptions) -> Result<Loaded, Work
     let mut cmd = Command::new(cargo);
     // `--all-features` makes the resolve list every optional dependency
     // edge; which ones are active is decided per request by guppy.
-    cmd.current_dir(cwd).args(["metadata", "--format-version", "1", "--color", "never", "--all-features"]);
-    let manifest_shown = opts.manifest_path.clone().unwrap_or_else(|| cwd.join("Cargo.toml"));
+    cmd.current_dir(cwd).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--color",
+        "never",
+        "--all-features",
+    ]);
+    let manifest_shown = opts
+        .manifest_path
+        .clone()
+        .unwrap_or_else(|| cwd.join("Cargo.toml"));
     if let Some(m) = &opts.manifest_path {
         cmd.arg("--manifest-path").arg(m);
     }
@@ -74,21 +84,26 @@ pub fn load(cargo: &Path, cwd: &Path, opts: &LoadOptions) -> Result<Loaded, Work
 
 /// Builds the model from `cargo metadata` JSON.
 pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
-    let meta: cargo_metadata::Metadata =
-        serde_json::from_str(&json).map_err(|e| WorkspaceError::Graph(format!("bad `cargo metadata` output: {e}")))?;
+    let meta: cargo_metadata::Metadata = serde_json::from_str(&json)
+        .map_err(|e| WorkspaceError::Graph(format!("bad `cargo metadata` output: {e}")))?;
     let graph = PackageGraph::from_json(&json).map_err(|e| WorkspaceError::Graph(e.to_string()))?;
     let root = meta.workspace_root.clone().into_std_path_buf();
     let root_manifest = root.join("Cargo.toml");
     let root_doc = read_toml(&root_manifest)?;
-    let members: std::collections::HashSet<&cargo_metadata::PackageId> = meta.workspace_members.iter().collect();
+    let members: std::collections::HashSet<&cargo_metadata::PackageId> =
+        meta.workspace_members.iter().collect();
 
     let mut packages = Vec::with_capacity(meta.packages.len());
     for p in &meta.packages {
         let is_member = members.contains(&p.id);
         let source = match &p.source {
             None => Source::Path,
-            Some(s) if s.repr.starts_with("git+") => Source::Git { url: s.repr.clone() },
-            Some(s) => Source::Registry { url: s.repr.clone() },
+            Some(s) if s.repr.starts_with("git+") => Source::Git {
+                url: s.repr.clone(),
+            },
+            Some(s) => Source::Registry {
+                url: s.repr.clone(),
+            },
         };
         // Manifests of path packages carry `[lints]`, harness flags and
         // workspace inheritance; registry manifests are already normalised.
@@ -137,17 +152,32 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
             homepage: p.homepage.clone().unwrap_or_default(),
             repository: p.repository.clone().unwrap_or_default(),
             license: p.license.clone().unwrap_or_default(),
-            license_file: p.license_file.as_ref().map(|l| l.to_string()).unwrap_or_default(),
-            rust_version: p.rust_version.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+            license_file: p
+                .license_file
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+            rust_version: p
+                .rust_version
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             readme: p.readme.as_ref().map(|l| l.to_string()).unwrap_or_default(),
             lint_flags,
         });
     }
-    let by_id: HashMap<String, usize> = packages.iter().enumerate().map(|(i, p)| (p.id.0.clone(), i)).collect();
+    let by_id: HashMap<String, usize> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.0.clone(), i))
+        .collect();
     let idx = |id: &cargo_metadata::PackageId| by_id.get(&id.repr).copied();
     let members: Vec<usize> = meta.workspace_members.iter().filter_map(idx).collect();
     let default_members: Vec<usize> = if meta.workspace_default_members.is_available() {
-        meta.workspace_default_members.iter().filter_map(idx).collect()
+        meta.workspace_default_members
+            .iter()
+            .filter_map(idx)
+            .collect()
     } else {
         members.clone()
     };
@@ -170,10 +200,11 @@ fn read_toml(path: &Path) -> Result<toml::Table, WorkspaceError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    text.parse().map_err(|e: toml::de::Error| WorkspaceError::Parse {
-        path: path.to_path_buf(),
-        message: e.message().to_string(),
-    })
+    text.parse()
+        .map_err(|e: toml::de::Error| WorkspaceError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
 }
 
 fn target_kind(kinds: &[String]) -> TargetKind {
@@ -196,15 +227,27 @@ fn harness_flags(doc: &toml::Table) -> HashMap<(TargetKind, String), bool> {
         ("bin", TargetKind::Bin),
         ("example", TargetKind::Example),
     ] {
-        for t in doc.get(section).and_then(|v| v.as_array()).into_iter().flatten() {
-            if let (Some(name), Some(h)) = (t.get("name").and_then(|v| v.as_str()), t.get("harness").and_then(|v| v.as_bool())) {
+        for t in doc
+            .get(section)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(name), Some(h)) = (
+                t.get("name").and_then(|v| v.as_str()),
+                t.get("harness").and_then(|v| v.as_bool()),
+            ) {
                 out.insert((kind, name.to_string()), h);
             }
         }
     }
     if let Some(lib) = doc.get("lib").and_then(|v| v.as_table()) {
         if let Some(h) = lib.get("harness").and_then(|v| v.as_bool()) {
-            let name = lib.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let name = lib
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             out.insert((TargetKind::Lib, name), h);
         }
     }
@@ -239,7 +282,11 @@ fn lint_flags(doc: &toml::Table, root_doc: &toml::Table) -> Result<Vec<String>, 
     let lints = if lints.get("workspace").and_then(|v| v.as_bool()) == Some(true) {
         match root_doc.get("workspace").and_then(|w| w.get("lints")) {
             Some(l) => l,
-            None => return Err("`lints.workspace = true` but the workspace has no `[workspace.lints]`".into()),
+            None => {
+                return Err(
+                    "`lints.workspace = true` but the workspace has no `[workspace.lints]`".into(),
+                )
+            }
         }
     } else {
         lints
@@ -255,31 +302,53 @@ fn lint_flags(doc: &toml::Table, root_doc: &toml::Table) -> Result<Vec<String>, 
         if tool == "cargo" || tool == "workspace" {
             continue;
         }
-        let Some(lints) = lints.as_table() else { continue };
+        let Some(lints) = lints.as_table() else {
+            continue;
+        };
         for (lint, cfg) in lints {
             let (level, priority) = match cfg {
                 toml::Value::String(s) => (s.clone(), 0),
                 toml::Value::Table(t) => {
                     if tool == "rust" && lint == "unexpected_cfgs" {
-                        for c in t.get("check-cfg").and_then(|v| v.as_array()).into_iter().flatten() {
+                        for c in t
+                            .get("check-cfg")
+                            .and_then(|v| v.as_array())
+                            .into_iter()
+                            .flatten()
+                        {
                             if let Some(s) = c.as_str() {
                                 check_cfg.push(s.to_string());
                             }
                         }
                     }
-                    let level = t.get("level").and_then(|v| v.as_str()).unwrap_or("warn").to_string();
-                    (level, t.get("priority").and_then(|v| v.as_integer()).unwrap_or(0))
+                    let level = t
+                        .get("level")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("warn")
+                        .to_string();
+                    (
+                        level,
+                        t.get("priority").and_then(|v| v.as_integer()).unwrap_or(0),
+                    )
                 }
                 _ => return Err(format!("invalid lint setting for `{tool}.{lint}`")),
             };
             if !["forbid", "deny", "warn", "allow", "expect"].contains(&level.as_str()) {
                 return Err(format!("unknown lint level `{level}` for `{tool}.{lint}`"));
             }
-            let name = if tool == "rust" { lint.clone() } else { format!("{tool}::{lint}") };
+            let name = if tool == "rust" {
+                lint.clone()
+            } else {
+                format!("{tool}::{lint}")
+            };
             entries.push((priority, lint.clone(), format!("--{level}={name}")));
         }
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)).then_with(|| a.2.cmp(&b.2)));
+    entries.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| b.1.cmp(&a.1))
+            .then_with(|| a.2.cmp(&b.2))
+    });
     let mut flags: Vec<String> = entries.into_iter().map(|(_, _, flag)| flag).collect();
     for c in check_cfg {
         flags.push("--check-cfg".into());
@@ -329,6 +398,8 @@ pedantic = { level = "warn", priority = -1 }
     #[test]
     fn bad_lint_level_is_reported() {
         let member: toml::Table = "[lints.rust]\nunsafe_code = \"loud\"\n".parse().unwrap();
-        assert!(lint_flags(&member, &toml::Table::new()).unwrap_err().contains("loud"));
+        assert!(lint_flags(&member, &toml::Table::new())
+            .unwrap_err()
+            .contains("loud"));
     }
 }

@@ -168,7 +168,9 @@ impl Package {
 
     /// Index of the build script target, if any.
     pub fn build_script(&self) -> Option<usize> {
-        self.targets.iter().position(|t| t.kind == TargetKind::CustomBuild)
+        self.targets
+            .iter()
+            .position(|t| t.kind == TargetKind::CustomBuild)
     }
 }
 
@@ -202,6 +204,11 @@ impl WorkspaceModel {
 
     /// Rebuilds the id index (after deserialising).
     pub fn reindex(&mut self) {
-        self.by_id = self.packages.iter().enumerate().map(|(i, p)| (p.id.0.clone(), i)).collect();
+        self.by_id = self
+            .packages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.0.clone(), i))
+            .collect();
     }
 }

@@ -165,8 +165,15 @@ impl TomlProfile {
         if let Some(v) = &self.opt_level {
             p.opt_level = match v {
                 toml::Value::Integer(i @ 0..=3) => i.to_string(),
-                toml::Value::String(s) if ["0", "1", "2", "3", "s", "z"].contains(&s.as_str()) => s.clone(),
-                other => return Err(bad(profile_name, format!("opt-level {other} must be 0-3, \"s\" or \"z\""))),
+                toml::Value::String(s) if ["0", "1", "2", "3", "s", "z"].contains(&s.as_str()) => {
+                    s.clone()
+                }
+                other => {
+                    return Err(bad(
+                        profile_name,
+                        format!("opt-level {other} must be 0-3, \"s\" or \"z\""),
+                    ))
+                }
             };
         }
         if let Some(v) = &self.debug {
@@ -182,7 +189,12 @@ impl TomlProfile {
                     "line-directives-only" => DebugInfo::LineDirectivesOnly,
                     _ => return Err(bad(profile_name, format!("unknown debug setting `{s}`"))),
                 },
-                other => return Err(bad(profile_name, format!("unknown debug setting `{other}`"))),
+                other => {
+                    return Err(bad(
+                        profile_name,
+                        format!("unknown debug setting `{other}`"),
+                    ))
+                }
             };
             p.debuginfo_deferred = false;
         }
@@ -209,7 +221,10 @@ impl TomlProfile {
         }
         if let Some(v) = &self.panic {
             if v != "unwind" && v != "abort" {
-                return Err(bad(profile_name, format!("panic must be \"unwind\" or \"abort\", not `{v}`")));
+                return Err(bad(
+                    profile_name,
+                    format!("panic must be \"unwind\" or \"abort\", not `{v}`"),
+                ));
             }
             p.panic = v.clone();
         }
@@ -225,7 +240,12 @@ impl TomlProfile {
             Some(toml::Value::Boolean(true)) => Some("symbols".into()),
             Some(toml::Value::Boolean(false)) => Some("none".into()),
             Some(toml::Value::String(s)) => Some(s.clone()),
-            Some(other) => return Err(bad(profile_name, format!("unknown strip setting `{other}`"))),
+            Some(other) => {
+                return Err(bad(
+                    profile_name,
+                    format!("unknown strip setting `{other}`"),
+                ))
+            }
         };
         if let Some(v) = &self.split_debuginfo {
             p.split_debuginfo = Some(v.clone());
@@ -265,7 +285,11 @@ pub struct ProfileFor<'a> {
 
 impl Profiles {
     /// Reads `[profile]` from the root manifest and selects `requested`.
-    pub fn load(root_manifest: &Path, requested: &str, incremental_override: Option<bool>) -> Result<Self, WorkspaceError> {
+    pub fn load(
+        root_manifest: &Path,
+        requested: &str,
+        incremental_override: Option<bool>,
+    ) -> Result<Self, WorkspaceError> {
         let text = std::fs::read_to_string(root_manifest).map_err(|e| WorkspaceError::Parse {
             path: root_manifest.to_path_buf(),
             message: e.to_string(),
@@ -280,17 +304,22 @@ impl Profiles {
         requested: &str,
         incremental_override: Option<bool>,
     ) -> Result<Self, WorkspaceError> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| WorkspaceError::Parse {
-            path: path.to_path_buf(),
-            message: e.message().to_string(),
-        })?;
+        let doc: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| WorkspaceError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.message().to_string(),
+                })?;
         let mut tables = BTreeMap::new();
         if let Some(profile) = doc.get("profile").and_then(|v| v.as_table()) {
             for (name, v) in profile {
-                let t: TomlProfile = v.clone().try_into().map_err(|e: toml::de::Error| WorkspaceError::Parse {
-                    path: path.to_path_buf(),
-                    message: format!("in `[profile.{name}]`: {}", e.message()),
-                })?;
+                let t: TomlProfile =
+                    v.clone()
+                        .try_into()
+                        .map_err(|e: toml::de::Error| WorkspaceError::Parse {
+                            path: path.to_path_buf(),
+                            message: format!("in `[profile.{name}]`: {}", e.message()),
+                        })?;
                 tables.insert(name.clone(), t);
             }
         }
@@ -325,8 +354,16 @@ impl Profiles {
         loop {
             let parent = match cur.as_str() {
                 "dev" | "release" => break,
-                "test" => self.tables.get("test").and_then(|t| t.inherits.clone()).unwrap_or("dev".into()),
-                "bench" => self.tables.get("bench").and_then(|t| t.inherits.clone()).unwrap_or("release".into()),
+                "test" => self
+                    .tables
+                    .get("test")
+                    .and_then(|t| t.inherits.clone())
+                    .unwrap_or("dev".into()),
+                "bench" => self
+                    .tables
+                    .get("bench")
+                    .and_then(|t| t.inherits.clone())
+                    .unwrap_or("release".into()),
                 other => match self.tables.get(other) {
                     None => {
                         return Err(WorkspaceError::Profile(format!(
@@ -334,12 +371,16 @@ impl Profiles {
                         )))
                     }
                     Some(t) => t.inherits.clone().ok_or_else(|| {
-                        WorkspaceError::Profile(format!("profile `{other}` is missing an `inherits` directive"))
+                        WorkspaceError::Profile(format!(
+                            "profile `{other}` is missing an `inherits` directive"
+                        ))
                     })?,
                 },
             };
             if chain.contains(&parent) {
-                return Err(WorkspaceError::Profile(format!("profile inheritance loop detected with profile `{parent}`")));
+                return Err(WorkspaceError::Profile(format!(
+                    "profile inheritance loop detected with profile `{parent}`"
+                )));
             }
             chain.push(parent.clone());
             cur = parent;
@@ -369,7 +410,9 @@ impl Profiles {
         // Overrides: every table in the inheritance chain contributes
         // build-override and package tables, outermost last.
         for name in &chain {
-            let Some(t) = self.tables.get(name) else { continue };
+            let Some(t) = self.tables.get(name) else {
+                continue;
+            };
             if f.for_host {
                 if let Some(bo) = &t.build_override {
                     bo.merge_into(&mut p, name)?;
@@ -381,7 +424,11 @@ impl Profiles {
                 }
             }
             let spec_name = format!("{}@{}", f.package, f.version);
-            if let Some(spec) = t.package.get(f.package).or_else(|| t.package.get(&spec_name)) {
+            if let Some(spec) = t
+                .package
+                .get(f.package)
+                .or_else(|| t.package.get(&spec_name))
+            {
                 spec.merge_into(&mut p, name)?;
             }
         }
@@ -436,31 +483,54 @@ opt-level = 2
 
     #[test]
     fn member_and_registry_in_dev() {
-        let p = Profiles::from_manifest_text(MANIFEST, Path::new("Cargo.toml"), "dev", None).unwrap();
+        let p =
+            Profiles::from_manifest_text(MANIFEST, Path::new("Cargo.toml"), "dev", None).unwrap();
         let m = p.get(f("app", true, false)).unwrap();
-        assert_eq!((m.opt_level.as_str(), m.debuginfo, m.incremental), ("1", DebugInfo::Full, true));
+        assert_eq!(
+            (m.opt_level.as_str(), m.debuginfo, m.incremental),
+            ("1", DebugInfo::Full, true)
+        );
         let r = p.get(f("anyhow", false, false)).unwrap();
-        assert_eq!((r.opt_level.as_str(), r.debuginfo, r.incremental), ("2", DebugInfo::None, false));
+        assert_eq!(
+            (r.opt_level.as_str(), r.debuginfo, r.incremental),
+            ("2", DebugInfo::None, false)
+        );
         // package."*" beats build-override for registry build scripts.
         let rh = p.get(f("anyhow", false, true)).unwrap();
         assert_eq!(rh.opt_level, "2");
         let mh = p.get(f("app", true, true)).unwrap();
-        assert_eq!((mh.opt_level.as_str(), mh.debuginfo, mh.debuginfo_deferred), ("0", DebugInfo::Full, false));
+        assert_eq!(
+            (mh.opt_level.as_str(), mh.debuginfo, mh.debuginfo_deferred),
+            ("0", DebugInfo::Full, false)
+        );
     }
 
     #[test]
     fn custom_profile_inherits_release() {
-        let p = Profiles::from_manifest_text(MANIFEST, Path::new("Cargo.toml"), "ci", None).unwrap();
+        let p =
+            Profiles::from_manifest_text(MANIFEST, Path::new("Cargo.toml"), "ci", None).unwrap();
         assert_eq!(p.dir_name(), "ci");
         let u = p.get(f("util", true, false)).unwrap();
-        assert_eq!((u.opt_level.as_str(), u.codegen_units, u.lto.clone(), u.panic.as_str()), ("2", Some(8), Lto::Thin, "abort"));
+        assert_eq!(
+            (
+                u.opt_level.as_str(),
+                u.codegen_units,
+                u.lto.clone(),
+                u.panic.as_str()
+            ),
+            ("2", Some(8), Lto::Thin, "abort")
+        );
         let host = p.get(f("util", true, true)).unwrap();
         assert_eq!(host.panic, "unwind");
     }
 
     #[test]
     fn undefined_profile_is_an_error() {
-        let err = Profiles::from_manifest_text(MANIFEST, Path::new("Cargo.toml"), "nope", None).unwrap_err();
-        assert!(err.to_string().contains("profile `nope` is not defined"), "{err}");
+        let err = Profiles::from_manifest_text(MANIFEST, Path::new("Cargo.toml"), "nope", None)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("profile `nope` is not defined"),
+            "{err}"
+        );
     }
 }

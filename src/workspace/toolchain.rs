@@ -64,8 +64,9 @@ impl TargetInfo {
         let Some(inner) = spec.strip_prefix("cfg(").and_then(|s| s.strip_suffix(')')) else {
             return Ok(spec == self.triple);
         };
-        let expr = cfg_expr::Expression::parse(inner)
-            .map_err(|e| WorkspaceError::Invalid(format!("invalid cfg expression `{spec}`: {e}")))?;
+        let expr = cfg_expr::Expression::parse(inner).map_err(|e| {
+            WorkspaceError::Invalid(format!("invalid cfg expression `{spec}`: {e}"))
+        })?;
         Ok(expr.eval(|pred| match pred {
             cfg_expr::Predicate::Flag(name) => self.has_name(name),
             cfg_expr::Predicate::KeyValue { key, val } => self.values(key).contains(val),
@@ -122,7 +123,11 @@ fn run(cmd: &mut Command) -> Result<String, WorkspaceError> {
 
 impl Toolchain {
     /// Probes the rustc named by `RUSTC` (or `rustc`).
-    pub fn probe(rustc: PathBuf, cargo: PathBuf, wrapper: Option<PathBuf>) -> Result<Self, WorkspaceError> {
+    pub fn probe(
+        rustc: PathBuf,
+        cargo: PathBuf,
+        wrapper: Option<PathBuf>,
+    ) -> Result<Self, WorkspaceError> {
         let version_verbose = run(Command::new(&rustc).arg("-vV"))?;
         let field = |name: &str| {
             version_verbose
@@ -146,7 +151,11 @@ impl Toolchain {
 
     /// `rustc --print cfg` for `triple` (None = host) with the given flags,
     /// which may add `--cfg` values, as Cargo's probe does.
-    pub fn target_info(&self, triple: Option<&str>, rustflags: &[String]) -> Result<TargetInfo, WorkspaceError> {
+    pub fn target_info(
+        &self,
+        triple: Option<&str>,
+        rustflags: &[String],
+    ) -> Result<TargetInfo, WorkspaceError> {
         let mut cmd = Command::new(&self.rustc);
         cmd.args(["-", "--crate-name", "___", "--print=cfg"]);
         if let Some(t) = triple {
@@ -156,20 +165,29 @@ impl Toolchain {
         let out = run(&mut cmd)?;
         Ok(TargetInfo {
             triple: triple.unwrap_or(&self.host).to_string(),
-            cfg: out.lines().map(str::to_string).filter(|l| !l.is_empty()).collect(),
+            cfg: out
+                .lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect(),
         })
     }
 
     /// The rustlib dir of the host (`<sysroot>/lib/rustlib/<host>/lib`).
     pub fn host_rustlib(&self) -> PathBuf {
-        self.sysroot.join("lib/rustlib").join(&self.host).join("lib")
+        self.sysroot
+            .join("lib/rustlib")
+            .join(&self.host)
+            .join("lib")
     }
 }
 
 /// Locates the real `cargo` binary: `$CARGO` (set by cargo for subcommands),
 /// else `cargo` from PATH.
 pub fn find_cargo() -> PathBuf {
-    std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cargo"))
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
 /// Whether `path` is inside `dir`.
@@ -184,11 +202,19 @@ mod tests {
     fn linux() -> TargetInfo {
         TargetInfo {
             triple: "x86_64-unknown-linux-gnu".into(),
-            cfg: ["debug_assertions", "panic=\"unwind\"", "target_arch=\"x86_64\"", "target_family=\"unix\"",
-                "target_os=\"linux\"", "target_pointer_width=\"64\"", "unix", "target_env=\"gnu\""]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            cfg: [
+                "debug_assertions",
+                "panic=\"unwind\"",
+                "target_arch=\"x86_64\"",
+                "target_family=\"unix\"",
+                "target_os=\"linux\"",
+                "target_pointer_width=\"64\"",
+                "unix",
+                "target_env=\"gnu\"",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         }
     }
 
@@ -197,7 +223,9 @@ mod tests {
         let t = linux();
         assert!(t.matches("cfg(unix)").unwrap());
         assert!(!t.matches("cfg(windows)").unwrap());
-        assert!(t.matches("cfg(all(target_os = \"linux\", target_pointer_width = \"64\"))").unwrap());
+        assert!(t
+            .matches("cfg(all(target_os = \"linux\", target_pointer_width = \"64\"))")
+            .unwrap());
         assert!(t.matches("cfg(not(target_os = \"macos\"))").unwrap());
         assert!(t.matches("x86_64-unknown-linux-gnu").unwrap());
         assert!(!t.matches("x86_64-pc-windows-msvc").unwrap());

@@ -77,7 +77,10 @@ impl Ws {
     /// Runs `cargo hbuild ARGS` with extra environment variables.
     pub fn hbuild_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = Command::new(hbuild_bin());
-        c.arg("hbuild").args(args).current_dir(&self.root).env("HBUILD_CACHE_DIR", &self.cache);
+        c.arg("hbuild")
+            .args(args)
+            .current_dir(&self.root)
+            .env("HBUILD_CACHE_DIR", &self.cache);
         clean_env(&mut c);
         for (k, v) in env {
             c.env(k, v);
@@ -98,15 +101,33 @@ impl Ws {
 
     /// Runs a built program and returns its stdout.
     pub fn run_program(&self, rel: &str) -> String {
-        let out = Command::new(self.path(rel)).current_dir(&self.root).output().unwrap_or_else(|e| panic!("cannot run {rel}: {e}"));
-        assert!(out.status.success(), "{rel} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(self.path(rel))
+            .current_dir(&self.root)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {rel}: {e}"));
+        assert!(
+            out.status.success(),
+            "{rel} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
 
 /// Removes variables of the outer build that would leak into the tests.
 fn clean_env(c: &mut Command) {
-    for k in ["CARGO_TARGET_DIR", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "CARGO_BUILD_TARGET_DIR", "CARGO_MAKEFLAGS", "MAKEFLAGS", "HBUILD_REMOTE_CACHE", "CARGO_PRIMARY_PACKAGE", "CARGO_MANIFEST_DIR"] {
+    for k in [
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "CARGO_BUILD_TARGET_DIR",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "HBUILD_REMOTE_CACHE",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MANIFEST_DIR",
+    ] {
         c.env_remove(k);
     }
     c.env("CARGO_TERM_COLOR", "never");
@@ -146,7 +167,11 @@ impl Run {
     /// Asserts success, printing output otherwise.
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "command failed\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -177,7 +202,12 @@ pub fn file_set(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<String> {
     }
     for e in walkdir::WalkDir::new(dir).min_depth(1).max_depth(2) {
         let e = e.unwrap();
-        let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if e.file_type().is_file() && filter(&rel) {
             out.push(rel);
         }
@@ -190,7 +220,8 @@ pub fn file_set(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<String> {
 /// test run, under a lock, in the target tmp dir). Tests get a hard-linked
 /// private copy, so what one test stores never turns into a hit in another.
 pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("warm-cache-{fixture_name}"));
+    let base =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("warm-cache-{fixture_name}"));
     std::fs::create_dir_all(base.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(base.with_extension("lock")).unwrap();
     lock.lock().unwrap();
@@ -199,13 +230,20 @@ pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
         let _ = std::fs::remove_dir_all(&base);
         let w = fixture(fixture_name);
         let mut c = Command::new(hbuild_bin());
-        c.arg("hbuild").current_dir(&w.root).env("HBUILD_CACHE_DIR", base.join("cache"));
+        c.arg("hbuild")
+            .current_dir(&w.root)
+            .env("HBUILD_CACHE_DIR", base.join("cache"));
         clean_env(&mut c);
         Run::from(c.output().unwrap()).ok();
         std::fs::write(&ready, "").unwrap();
     }
     let _ = std::fs::remove_dir_all(&ws.cache);
-    let st = Command::new("cp").arg("-al").arg(base.join("cache")).arg(&ws.cache).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-al")
+        .arg(base.join("cache"))
+        .arg(&ws.cache)
+        .status()
+        .unwrap();
     assert!(st.success());
     drop(lock);
 }
@@ -214,7 +252,14 @@ pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
 pub fn logging_wrapper(dir: &Path) -> (PathBuf, PathBuf) {
     let p = dir.join("count-rustc.sh");
     let log = dir.join("rustc-calls.log");
-    std::fs::write(&p, format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$@\"\n", log.display())).unwrap();
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     (p, log)

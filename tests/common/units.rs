@@ -61,7 +61,13 @@ fn pkg_of(id: &str) -> String {
     if let Some((n, v)) = frag.split_once('@') {
         return format!("{n}@{v}");
     }
-    let name = id.split('#').next().unwrap_or("").rsplit('/').next().unwrap_or("");
+    let name = id
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     format!("{name}@{frag}")
 }
 
@@ -77,7 +83,14 @@ fn debuginfo(v: &Value) -> String {
     }
 }
 
-fn profile(mode: &str, p: &Value, opt: &Value, debug: String, codegen_units: &Value, lto: String) -> BTreeMap<String, String> {
+fn profile(
+    mode: &str,
+    p: &Value,
+    opt: &Value,
+    debug: String,
+    codegen_units: &Value,
+    lto: String,
+) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     if mode == "run-custom-build" {
         return m;
@@ -100,14 +113,28 @@ pub fn from_unit_graph(json: &str) -> Vec<NormUnit> {
         .iter()
         .map(|u| UnitKey {
             package: pkg_of(u["pkg_id"].as_str().unwrap()),
-            target_kind: u["target"]["kind"][0].as_str().unwrap().replace("proc-macro", "lib").replace("cdylib", "lib").replace("rlib", "lib"),
+            target_kind: u["target"]["kind"][0]
+                .as_str()
+                .unwrap()
+                .replace("proc-macro", "lib")
+                .replace("cdylib", "lib")
+                .replace("rlib", "lib"),
             target: u["target"]["name"].as_str().unwrap().to_string(),
             mode: u["mode"].as_str().unwrap().to_string(),
             platform: u["platform"].as_str().unwrap_or("host").to_string(),
             features: u["features"].as_array().unwrap().iter().map(s).collect(),
             profile: {
                 let p = &u["profile"];
-                profile(u["mode"].as_str().unwrap(), p, &p["opt_level"], debuginfo(&p["debuginfo"]), &p["codegen_units"], s(&p["lto"])).into_iter().collect()
+                profile(
+                    u["mode"].as_str().unwrap(),
+                    p,
+                    &p["opt_level"],
+                    debuginfo(&p["debuginfo"]),
+                    &p["codegen_units"],
+                    s(&p["lto"]),
+                )
+                .into_iter()
+                .collect()
             },
         })
         .collect();
@@ -118,15 +145,29 @@ pub fn from_unit_graph(json: &str) -> Vec<NormUnit> {
             let p = &u["profile"];
             NormUnit {
                 key: k.clone(),
-                profile: profile(&k.mode, p, &p["opt_level"], debuginfo(&p["debuginfo"]), &p["codegen_units"], s(&p["lto"])),
+                profile: profile(
+                    &k.mode,
+                    p,
+                    &p["opt_level"],
+                    debuginfo(&p["debuginfo"]),
+                    &p["codegen_units"],
+                    s(&p["lto"]),
+                ),
                 deps: u["dependencies"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|d| {
                         let name = d["extern_crate_name"].as_str().unwrap();
-                        let name = if name == "build_script_build" { "" } else { name };
-                        (keys[d["index"].as_u64().unwrap() as usize].clone(), name.to_string())
+                        let name = if name == "build_script_build" {
+                            ""
+                        } else {
+                            name
+                        };
+                        (
+                            keys[d["index"].as_u64().unwrap() as usize].clone(),
+                            name.to_string(),
+                        )
                     })
                     .collect(),
             }
@@ -145,7 +186,11 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
             target_kind: s(&a["target_kind"]),
             target: s(&a["target_name"]),
             mode: s(&a["mode"]),
-            platform: if a["compile_kind"] == "target" { triple.unwrap_or("?").to_string() } else { "host".into() },
+            platform: if a["compile_kind"] == "target" {
+                triple.unwrap_or("?").to_string()
+            } else {
+                "host".into()
+            },
             features: a["features"].as_array().unwrap().iter().map(s).collect(),
             profile: {
                 let p = &a["profile"];
@@ -153,7 +198,16 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
                     "fat" => "true".to_string(),
                     other => other.to_string(),
                 };
-                profile(&s(&a["mode"]), p, &p["opt_level"], s(&p["debuginfo"]), &p["codegen_units"], lto).into_iter().collect()
+                profile(
+                    &s(&a["mode"]),
+                    p,
+                    &p["opt_level"],
+                    s(&p["debuginfo"]),
+                    &p["codegen_units"],
+                    lto,
+                )
+                .into_iter()
+                .collect()
             },
         })
         .collect();
@@ -174,7 +228,12 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|d| (keys[d["action"].as_u64().unwrap() as usize].clone(), d["extern_name"].as_str().unwrap_or("").to_string()))
+                    .map(|d| {
+                        (
+                            keys[d["action"].as_u64().unwrap() as usize].clone(),
+                            d["extern_name"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
                     // Cargo lists the binaries an integration test runs as
                     // dependencies; hbuild records them as runtime deps.
                     .chain(a["runtime_deps"].as_array().unwrap().iter().map(|d| {
@@ -190,7 +249,9 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
 
 /// A readable difference between two unit sets ("" when equal).
 pub fn diff(cargo: &[NormUnit], hbuild: &[NormUnit]) -> String {
-    let index = |v: &[NormUnit]| -> BTreeMap<UnitKey, NormUnit> { v.iter().map(|u| (u.key.clone(), u.clone())).collect() };
+    let index = |v: &[NormUnit]| -> BTreeMap<UnitKey, NormUnit> {
+        v.iter().map(|u| (u.key.clone(), u.clone())).collect()
+    };
     let (c, h) = (index(cargo), index(hbuild));
     let mut out = String::new();
     for k in c.keys() {
@@ -206,12 +267,17 @@ pub fn diff(cargo: &[NormUnit], hbuild: &[NormUnit]) -> String {
     for (k, cu) in &c {
         let Some(hu) = h.get(k) else { continue };
         if cu.profile != hu.profile {
-            out.push_str(&format!("profile differs for {k:?}:\n  cargo  {:?}\n  hbuild {:?}\n", cu.profile, hu.profile));
+            out.push_str(&format!(
+                "profile differs for {k:?}:\n  cargo  {:?}\n  hbuild {:?}\n",
+                cu.profile, hu.profile
+            ));
         }
         if cu.deps != hu.deps {
             let only_c: Vec<_> = cu.deps.difference(&hu.deps).collect();
             let only_h: Vec<_> = hu.deps.difference(&cu.deps).collect();
-            out.push_str(&format!("deps differ for {k:?}:\n  only cargo  {only_c:?}\n  only hbuild {only_h:?}\n"));
+            out.push_str(&format!(
+                "deps differ for {k:?}:\n  only cargo  {only_c:?}\n  only hbuild {only_h:?}\n"
+            ));
         }
     }
     out

@@ -16,46 +16,67 @@ fn json(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> crate::common::Run {
 }
 
 #[test]
-fn removed_target_dir_is_restored_from_the_cache_without_rustc() {
-    let ws = fixture("kitchen-sink");
-    let first = json(&ws, &[], &[]);
-    assert_eq!(executed(&first), first.summary()["actions_total"].as_u64().unwrap());
-    std::fs::remove_dir_all(ws.path("target")).unwrap();
-    let (wrapper, log) = logging_wrapper(ws.tmp.path());
-    let second = json(&ws, &[], &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())]);
+fn cache_survives_removed_target_dirs_and_other_checkouts_with_identical_bytes() {
+    let a = fixture("kitchen-sink");
+    let first = json(&a, &[], &[]);
+    assert_eq!(
+        executed(&first),
+        first.summary()["actions_total"].as_u64().unwrap()
+    );
+
+    // 1. Remove the target dir: everything comes from the cache, no rustc.
+    std::fs::remove_dir_all(a.path("target")).unwrap();
+    let (wrapper, log) = logging_wrapper(a.tmp.path());
+    let second = json(&a, &[], &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())]);
     let s = second.summary();
     assert_eq!(s["executed"], 0, "{s}");
     assert_eq!(s["cache_hits"]["local"], s["actions_total"], "{s}");
-    assert!(!log.exists(), "rustc ran: {}", std::fs::read_to_string(&log).unwrap_or_default());
-    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
-}
+    assert!(
+        !log.exists(),
+        "rustc ran: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(a.run_program("target/debug/app-cli"), expected_cli(&a));
 
-#[test]
-fn another_checkout_hits_and_gets_identical_binaries() {
-    let a = fixture("kitchen-sink");
-    json(&a, &[], &[]);
-    // Same sources at a different path, different target dir, same cache.
+    // 2. An independent build of the same sources elsewhere, without any
+    // cache, gives the same bytes: sharing a cache across machines is sound.
     let b = fixture("kitchen-sink");
-    std::fs::remove_dir_all(&b.cache).ok();
-    let run = b.hbuild_env(&["--message-format", "json", "--cache-dir", a.cache.to_str().unwrap()], &[]).ok();
+    b.hbuild(&["--no-cache"]).ok();
+    let outputs = [
+        "target/debug/app-cli",
+        "target/debug/helper",
+        "target/debug/libapp_core.rlib",
+        "target/debug/libplugin.so",
+    ];
+    for f in outputs {
+        assert_eq!(
+            std::fs::read(a.path(f)).unwrap(),
+            std::fs::read(b.path(f)).unwrap(),
+            "{f} is not reproducible across checkouts"
+        );
+    }
+
+    // 3. That other checkout with the first one's cache: every key hits.
+    std::fs::remove_dir_all(b.path("target")).unwrap();
+    let run = b
+        .hbuild_env(
+            &[
+                "--message-format",
+                "json",
+                "--cache-dir",
+                a.cache.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .ok();
     let s = run.summary();
     assert_eq!(s["executed"], 0, "keys depend on the checkout path: {s}");
-    for f in ["target/debug/app-cli", "target/debug/helper", "target/debug/libapp_core.rlib"] {
-        assert_eq!(std::fs::read(a.path(f)).unwrap(), std::fs::read(b.path(f)).unwrap(), "{f} differs");
-    }
-}
-
-#[test]
-fn independent_builds_in_two_directories_give_identical_rlibs() {
-    // Two checkouts, two empty caches: rustc itself must produce the same
-    // bytes, which is what makes sharing a cache across machines sound.
-    let a = fixture("kitchen-sink");
-    let b = fixture("kitchen-sink");
-    a.hbuild(&["-p", "app", "--no-cache"]).ok();
-    b.hbuild(&["-p", "app", "--no-cache"]).ok();
-    // app links C code (cc), OUT_DIR-generated code and a proc-macro.
-    for f in ["target/debug/libapp_core.rlib", "target/debug/app-cli", "target/debug/helper"] {
-        assert_eq!(std::fs::read(a.path(f)).unwrap(), std::fs::read(b.path(f)).unwrap(), "{f} is not reproducible across checkouts");
+    for f in outputs {
+        assert_eq!(
+            std::fs::read(a.path(f)).unwrap(),
+            std::fs::read(b.path(f)).unwrap(),
+            "{f} differs"
+        );
     }
 }
 
@@ -64,10 +85,17 @@ fn mutations_rerun_exactly_the_affected_actions() {
     let ws = fixture("kitchen-sink");
     warm_cache_for(&ws, "kitchen-sink");
     let base = json(&ws, &[], &[]);
-    assert_eq!(executed(&base), 0, "warm cache should make the first build all hits");
+    assert_eq!(
+        executed(&base),
+        0,
+        "warm cache should make the first build all hits"
+    );
 
     // A source file of a leaf crate: util (lib) and what links it.
-    ws.append("crates/util/src/lib.rs", "\npub fn added_for_test() -> u32 { 7 }\n");
+    ws.append(
+        "crates/util/src/lib.rs",
+        "\npub fn added_for_test() -> u32 { 7 }\n",
+    );
     let r = json(&ws, &[], &[]);
     let n = executed(&r);
     assert!((1..=6).contains(&n), "editing util re-ran {n} actions");
@@ -77,8 +105,13 @@ fn mutations_rerun_exactly_the_affected_actions() {
     let r = json(&ws, &[], &[("APP_BUILD_KNOB", "turned")]);
     let n = executed(&r);
     assert!((1..=5).contains(&n), "APP_BUILD_KNOB re-ran {n} actions");
-    let out = std::process::Command::new(ws.path("target/debug/app-cli")).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("turned"), "the new knob value must reach the program");
+    let out = std::process::Command::new(ws.path("target/debug/app-cli"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("turned"),
+        "the new knob value must reach the program"
+    );
 
     // Back to the old value: a cache hit, and the old output again.
     let r = json(&ws, &[], &[]);
@@ -89,18 +122,37 @@ fn mutations_rerun_exactly_the_affected_actions() {
     let r = json(&ws, &["--features", "app/extra"], &[]);
     assert!(executed(&r) >= 1);
     let out = ws.run_program("target/debug/app-cli");
-    assert_ne!(out, expected_cli(&ws), "feature `extra` must change the program's output");
+    assert_ne!(
+        out,
+        expected_cli(&ws),
+        "feature `extra` must change the program's output"
+    );
 
     // RUSTFLAGS: everything rebuilds (it is in every key), then it is a hit.
-    let r = json(&ws, &["-p", "util"], &[("RUSTFLAGS", "--cfg hbuild_test_flag")]);
+    let r = json(
+        &ws,
+        &["-p", "util"],
+        &[("RUSTFLAGS", "--cfg hbuild_test_flag")],
+    );
     assert!(executed(&r) >= 1);
-    let r = json(&ws, &["-p", "util"], &[("RUSTFLAGS", "--cfg hbuild_test_flag")]);
+    let r = json(
+        &ws,
+        &["-p", "util"],
+        &[("RUSTFLAGS", "--cfg hbuild_test_flag")],
+    );
     assert_eq!(executed(&r), 0);
 
     // A profile setting in Cargo.toml.
-    ws.append("Cargo.toml", "\n[profile.dev.package.util]\nopt-level = 3\n");
+    ws.append(
+        "Cargo.toml",
+        "\n[profile.dev.package.util]\nopt-level = 3\n",
+    );
     let r = json(&ws, &["-p", "util"], &[]);
-    assert_eq!(executed(&r), 1, "only util's lib is affected by its package override");
+    assert_eq!(
+        executed(&r),
+        1,
+        "only util's lib is affected by its package override"
+    );
 }
 
 #[test]
@@ -109,14 +161,23 @@ fn rerun_if_changed_input_reruns_the_build_script() {
     warm_cache_for(&ws, "kitchen-sink");
     json(&ws, &[], &[]);
     // cnative's build script declares its C sources (through cc).
-    let c = walkdir::WalkDir::new(ws.path("crates/cnative")).into_iter().flatten().find(|e| e.path().extension().is_some_and(|x| x == "c")).unwrap().into_path();
+    let c = walkdir::WalkDir::new(ws.path("crates/cnative"))
+        .into_iter()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "c"))
+        .unwrap()
+        .into_path();
     let mut src = std::fs::read_to_string(&c).unwrap();
     src.push_str("\n/* changed for a test */\n");
     std::fs::write(&c, src).unwrap();
     let r = json(&ws, &["--explain"], &[]);
     let explains = r.messages("hbuild-explain");
     assert!(
-        explains.iter().any(|m| m["unit"].as_str().unwrap().contains("cnative (build script run)") && m["reasons"].to_string().contains("rerun-if-changed")),
+        explains.iter().any(|m| m["unit"]
+            .as_str()
+            .unwrap()
+            .contains("cnative (build script run)")
+            && m["reasons"].to_string().contains("rerun-if-changed")),
         "{explains:?}"
     );
     assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
@@ -161,16 +222,43 @@ fn cache_stats_and_gc() {
     let ws = fixture("kitchen-sink");
     json(&ws, &["-p", "util"], &[]);
     let mut c = std::process::Command::new(crate::common::hbuild_bin());
-    let out = c.args(["hbuild", "cache", "stats", "--message-format", "json", "--cache-dir"]).arg(&ws.cache).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = c
+        .args([
+            "hbuild",
+            "cache",
+            "stats",
+            "--message-format",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(&ws.cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(stats.to_string().contains("entries"), "{stats}");
-    let out = std::process::Command::new(crate::common::hbuild_bin()).args(["hbuild", "cache", "gc", "--max-size", "0", "--cache-dir"]).arg(&ws.cache).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(crate::common::hbuild_bin())
+        .args(["hbuild", "cache", "gc", "--max-size", "0", "--cache-dir"])
+        .arg(&ws.cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir_all(ws.path("target")).unwrap();
     let r = json(&ws, &["-p", "util"], &[]);
     assert!(executed(&r) >= 1, "after gc to 0 bytes nothing can hit");
-    let bad = std::process::Command::new(crate::common::hbuild_bin()).args(["hbuild", "cache", "gc", "--max-size", "lots", "--cache-dir"]).arg(&ws.cache).output().unwrap();
+    let bad = std::process::Command::new(crate::common::hbuild_bin())
+        .args(["hbuild", "cache", "gc", "--max-size", "lots", "--cache-dir"])
+        .arg(&ws.cache)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lots"));
 }
@@ -179,13 +267,28 @@ fn cache_stats_and_gc() {
 fn reading_outside_declared_inputs_is_reported_and_strict_fails() {
     let ws = fixture("failures");
     std::fs::write(ws.path("outside.txt"), "from outside the package\n").unwrap();
-    ws.append("crates/broken-rs/src/lib.rs", "\npub const OUTSIDE: &str = include_str!(\"../../../outside.txt\");\n");
-    let r = ws.hbuild(&["-p", "broken-rs", "--message-format", "json"]).ok();
-    assert!(r.stderr.contains("outside.txt") && r.stderr.contains("outside its declared inputs"), "{}", r.stderr);
+    ws.append("crates/broken-rs/src/lib.rs", "\n/// Read from outside the package.\npub const OUTSIDE: &str = include_str!(\"../../../outside.txt\");\n");
+    let r = ws
+        .hbuild(&["-p", "broken-rs", "--message-format", "json"])
+        .ok();
+    assert!(
+        r.stderr.contains("outside.txt") && r.stderr.contains("outside its declared inputs"),
+        "{}",
+        r.stderr
+    );
     let s = r.summary();
-    assert!(s["uncacheable"].to_string().contains("outside its declared inputs"), "{s}");
+    assert!(
+        s["uncacheable"]
+            .to_string()
+            .contains("outside its declared inputs"),
+        "{s}"
+    );
     std::fs::remove_dir_all(ws.path("target")).unwrap();
     let r = ws.hbuild(&["-p", "broken-rs", "--strict"]);
     assert_eq!(r.code, 101, "{}", r.stderr);
-    assert!(r.stderr.contains("--strict") && r.stderr.contains("outside.txt"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--strict") && r.stderr.contains("outside.txt"),
+        "{}",
+        r.stderr
+    );
 }

@@ -20,12 +20,19 @@ fn unit_parity(ws: &Ws, args: &[&str]) {
     let mut hb_args = vec!["--plan"];
     hb_args.extend_from_slice(args);
     let h = ws.hbuild(&hb_args).ok();
-    let triple = args.iter().position(|a| *a == "--target").map(|i| args[i + 1]);
+    let triple = args
+        .iter()
+        .position(|a| *a == "--target")
+        .map(|i| args[i + 1]);
     let cargo_units = from_unit_graph(&c.stdout);
     let hb_units = from_plan(&h.stdout, triple);
     assert!(!cargo_units.is_empty());
     let d = diff(&cargo_units, &hb_units);
-    assert!(d.is_empty(), "unit graph differs from Cargo's for `{}`:\n{d}", args.join(" "));
+    assert!(
+        d.is_empty(),
+        "unit graph differs from Cargo's for `{}`:\n{d}",
+        args.join(" ")
+    );
 }
 
 #[test]
@@ -91,7 +98,9 @@ fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
         let mut parts = line.split('\x1f');
         let _cwd = parts.next();
         let argv: Vec<&str> = parts.skip(1).collect();
-        let Some(ci) = argv.iter().position(|a| *a == "--crate-name") else { continue };
+        let Some(ci) = argv.iter().position(|a| *a == "--crate-name") else {
+            continue;
+        };
         let name = argv[ci + 1].to_string();
         if name == "___" {
             continue;
@@ -100,11 +109,27 @@ fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
         let mut i = 0;
         while i < argv.len() {
             let a = argv[i];
-            let two = ["-C", "-L", "--extern", "--cfg", "--check-cfg", "--crate-type", "--cap-lints", "--crate-name", "--out-dir", "--target", "-l", "--remap-path-prefix"];
+            let two = [
+                "-C",
+                "-L",
+                "--extern",
+                "--cfg",
+                "--check-cfg",
+                "--crate-type",
+                "--cap-lints",
+                "--crate-name",
+                "--out-dir",
+                "--target",
+                "-l",
+                "--remap-path-prefix",
+            ];
             if two.contains(&a) && i + 1 < argv.len() {
                 let v = argv[i + 1];
                 i += 2;
-                let skip = (a == "-C" && (v.starts_with("metadata=") || v.starts_with("extra-filename=") || v.starts_with("incremental=")))
+                let skip = (a == "-C"
+                    && (v.starts_with("metadata=")
+                        || v.starts_with("extra-filename=")
+                        || v.starts_with("incremental=")))
                     || a == "--out-dir"
                     || a == "--remap-path-prefix"
                     || (a == "-L" && v.starts_with("dependency="));
@@ -133,11 +158,21 @@ fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
                 norm.push(format!("{a} {v}"));
             } else {
                 i += 1;
-                if a.starts_with("--json") || a.starts_with("--error-format") || a.starts_with("--diagnostic-width") || a.starts_with("--remap-path-prefix=") {
+                if a.starts_with("--json")
+                    || a.starts_with("--error-format")
+                    || a.starts_with("--diagnostic-width")
+                    || a.starts_with("--remap-path-prefix=")
+                {
                     continue;
                 }
                 let a = match a.find("/registry/src/") {
-                    Some(idx) => format!("<registry>{}", &a[idx + "/registry/src/".len()..].split_once('/').map(|x| x.1).unwrap_or("")),
+                    Some(idx) => format!(
+                        "<registry>{}",
+                        &a[idx + "/registry/src/".len()..]
+                            .split_once('/')
+                            .map(|x| x.1)
+                            .unwrap_or("")
+                    ),
                     None => a.to_string(),
                 };
                 norm.push(a);
@@ -157,7 +192,11 @@ fn regex_lite_hash(s: &str) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'-' && i + 17 <= b.len() && b[i + 1..i + 17].iter().all(|c| c.is_ascii_hexdigit()) && (i + 17 == b.len() || !b[i + 17].is_ascii_hexdigit()) {
+        if b[i] == b'-'
+            && i + 17 <= b.len()
+            && b[i + 1..i + 17].iter().all(|c| c.is_ascii_hexdigit())
+            && (i + 17 == b.len() || !b[i + 17].is_ascii_hexdigit())
+        {
             i += 17;
             continue;
         }
@@ -167,7 +206,10 @@ fn regex_lite_hash(s: &str) -> String {
     out
 }
 
-fn rustc_parity(ws: &Ws, args: &[&str]) {
+/// Builds with Cargo and with hbuild (no cache) through a logging
+/// RUSTC_WRAPPER, compares the rustc calls, then hands both target dirs to
+/// `check`.
+fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
     let logs = tempfile::tempdir().unwrap();
     let wrapper = write_wrapper(logs.path());
     let clog = logs.path().join("cargo.log");
@@ -176,47 +218,129 @@ fn rustc_parity(ws: &Ws, args: &[&str]) {
     let htarget = logs.path().join("hbuild-target");
     let mut cargs = vec!["build", "--target-dir", ctarget.to_str().unwrap()];
     cargs.extend_from_slice(args);
-    ws.cargo(&cargs, &[("RUSTC_WRAPPER", wrapper.to_str().unwrap()), ("HB_RUSTC_LOG", clog.to_str().unwrap())]).ok();
+    ws.cargo(
+        &cargs,
+        &[
+            ("RUSTC_WRAPPER", wrapper.to_str().unwrap()),
+            ("HB_RUSTC_LOG", clog.to_str().unwrap()),
+        ],
+    )
+    .ok();
     let mut hargs = vec!["--no-cache", "--target-dir", htarget.to_str().unwrap()];
     hargs.extend_from_slice(args);
-    ws.hbuild_env(&hargs, &[("RUSTC_WRAPPER", wrapper.to_str().unwrap()), ("HB_RUSTC_LOG", hlog.to_str().unwrap())]).ok();
+    ws.hbuild_env(
+        &hargs,
+        &[
+            ("RUSTC_WRAPPER", wrapper.to_str().unwrap()),
+            ("HB_RUSTC_LOG", hlog.to_str().unwrap()),
+        ],
+    )
+    .ok();
     let c = invocations(&std::fs::read_to_string(clog).unwrap());
     let h = invocations(&std::fs::read_to_string(hlog).unwrap());
     assert!(c.len() > 10, "too few rustc calls recorded: {c:?}");
     let mut problems = String::new();
     for (name, cv) in &c {
         match h.get(name) {
-            None => problems.push_str(&format!("crate `{name}` compiled by cargo but not by hbuild\n")),
-            Some(hv) if hv != cv => problems.push_str(&format!("crate `{name}` compiled differently:\n  cargo  {cv:?}\n  hbuild {hv:?}\n")),
+            None => problems.push_str(&format!(
+                "crate `{name}` compiled by cargo but not by hbuild\n"
+            )),
+            Some(hv) if hv != cv => problems.push_str(&format!(
+                "crate `{name}` compiled differently:\n  cargo  {cv:?}\n  hbuild {hv:?}\n"
+            )),
             _ => {}
         }
     }
     for name in h.keys() {
         if !c.contains_key(name) {
-            problems.push_str(&format!("crate `{name}` compiled by hbuild but not by cargo\n"));
+            problems.push_str(&format!(
+                "crate `{name}` compiled by hbuild but not by cargo\n"
+            ));
         }
     }
-    assert!(problems.is_empty(), "rustc invocations differ for `{}`:\n{problems}", args.join(" "));
+    assert!(
+        problems.is_empty(),
+        "rustc invocations differ for `{}`:\n{problems}",
+        args.join(" ")
+    );
+    check(&ctarget, &htarget);
 }
 
 #[test]
 fn kitchen_sink_rustc_invocations_match_cargo_dev() {
-    rustc_parity(&fixture("kitchen-sink"), &[]);
+    let ws = fixture("kitchen-sink");
+    rustc_parity(&ws, &[], |cargo, hbuild| {
+        let expected = std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap();
+        for dir in [cargo, hbuild] {
+            let out = std::process::Command::new(dir.join("debug/app-cli"))
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                expected,
+                "{}",
+                dir.display()
+            );
+        }
+    });
 }
 
 #[test]
-fn kitchen_sink_rustc_invocations_match_cargo_release_all_targets() {
-    rustc_parity(&fixture("kitchen-sink"), &["--release", "--all-targets"]);
+fn kitchen_sink_rustc_invocations_and_programs_match_cargo_release_all_targets() {
+    let ws = fixture("kitchen-sink");
+    rustc_parity(&ws, &["--release", "--all-targets"], |cargo, hbuild| {
+        // The programs behave the same and land at the same paths.
+        for bin in ["app-cli", "helper", "examples/demo"] {
+            let run = |d: &Path| {
+                let out = std::process::Command::new(d.join("release").join(bin))
+                    .current_dir(&ws.root)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{bin} failed");
+                String::from_utf8(out.stdout).unwrap()
+            };
+            assert_eq!(
+                run(cargo),
+                run(hbuild),
+                "{bin} prints differently when built by hbuild"
+            );
+        }
+        let (c, h) = (
+            crate::build::uplifted(&cargo.join("release")),
+            crate::build::uplifted(&hbuild.join("release")),
+        );
+        assert_eq!(c, h, "uplifted file sets differ");
+        assert!(
+            h.contains(&"app-cli".to_string())
+                && h.contains(&"examples/demo".to_string())
+                && h.contains(&"libplugin.so".to_string()),
+            "{h:?}"
+        );
+    });
 }
 
 #[test]
-fn kitchen_sink_rustc_invocations_match_cargo_explicit_host_target() {
-    rustc_parity(&fixture("kitchen-sink"), &["--target", HOST]);
+fn build_scripts_and_c_code_match_cargo_with_explicit_host_target() {
+    // Host units (build scripts, their deps) and target units are split
+    // differently with an explicit --target, even the host triple.
+    rustc_parity(
+        &fixture("kitchen-sink"),
+        &[
+            "--target", HOST, "-p", "foo-sys", "-p", "cnative", "-p", "mymacro",
+        ],
+        |_, _| {},
+    );
 }
 
 #[test]
 fn normalisation_drops_only_hashes() {
-    assert_eq!(regex_lite_hash("libfoo-0123456789abcdef.rlib"), "libfoo.rlib");
-    assert_eq!(regex_lite_hash("foo-sys-0123456789abcdef/out"), "foo-sys/out");
+    assert_eq!(
+        regex_lite_hash("libfoo-0123456789abcdef.rlib"),
+        "libfoo.rlib"
+    );
+    assert_eq!(
+        regex_lite_hash("foo-sys-0123456789abcdef/out"),
+        "foo-sys/out"
+    );
     assert_eq!(regex_lite_hash("foo-bar"), "foo-bar");
 }
