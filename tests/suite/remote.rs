@@ -66,7 +66,7 @@ fn second_checkout_gets_every_action_from_the_remote() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     assert!(s["remote"]["bytes_down"].as_u64().unwrap() > 0, "{s}");
-    for f in ["target/debug/ok-bin"] {
+    for f in ["target/debug/ok-bin", "target/debug/libneeds_header.rlib"] {
         assert_eq!(
             std::fs::read(a.path(f)).unwrap(),
             std::fs::read(b.path(f)).unwrap(),
