@@ -94,6 +94,9 @@ pub struct Stamp {
 
 const STAMP_VERSION: u32 = 1;
 
+/// Variables passed to actions but kept out of keys.
+const KEY_EXCLUDED_ENV: [&str; 2] = ["RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"];
+
 fn stamp_path(a: &Action) -> PathBuf {
     let kind = match a.kind {
         ActionKind::Compile => "compile",
@@ -225,8 +228,11 @@ pub fn run(
         toolchain: sh.toolchain_id.clone(),
         program: "rustc".into(),
         argv: argv.iter().map(|s| norm.normalize(s)).collect(),
+        // The wrapper's location is not an input (Cargo leaves it out of
+        // fingerprints too): a wrapper must not change what rustc produces.
         env: env
             .iter()
+            .filter(|(k, _)| !KEY_EXCLUDED_ENV.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), norm.normalize(v)))
             .collect(),
         deps: Vec::new(),
@@ -357,7 +363,7 @@ pub fn run(
     fill_inputs(sh, &mut comps, &manifest, &env);
     if sh.strict && !exec.undeclared.is_empty() {
         return Err(Failure {
-            errors: 1,
+            errors: 0,
             warnings: exec.warnings,
             message: format!(
                 "{} read files outside its declared inputs, so it cannot be cached correctly (--strict):\n  {}",
@@ -788,7 +794,7 @@ fn execute_rustc(
             let info = dep_info::parse(&text, &a.cwd);
             let declared: std::collections::HashSet<&Path> =
                 a.inputs.iter().map(|i| i.path.as_path()).collect();
-            for f in info.files {
+            for f in info.files.into_iter().map(|f| lexical(&f)) {
                 if f.starts_with(&sh.target_dir)
                     || f.starts_with(&sh.sysroot)
                     || sh.cargo_home.as_ref().is_some_and(|h| f.starts_with(h))
@@ -916,4 +922,20 @@ fn execute_script(
         diagnostics: Vec::new(),
         warnings: 0,
     })
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system (dep-info paths
+/// are as rustc resolved them relative to the source file).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }

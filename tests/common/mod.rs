@@ -255,7 +255,7 @@ pub fn logging_wrapper(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(
         &p,
         format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$@\"\n",
+            "#!/bin/bash\necho \"$*\" >> '{}'\nexec \"$@\"\n",
             log.display()
         ),
     )

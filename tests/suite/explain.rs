@@ -95,7 +95,8 @@ fn feature_flip_is_reported() {
     warm(&ws);
     let r = explain(&ws, &["--features", "app/extra"], &[]);
     assert!(
-        r.stderr.contains("features changed (turned on: extra)"),
+        r.stderr
+            .contains("features changed (turned on: extra, ryu)"),
         "{}",
         r.stderr
     );

@@ -82,7 +82,7 @@ fn write_wrapper(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("log-rustc.sh");
     std::fs::write(
         &p,
-        "#!/bin/sh\nlog=\"$HB_RUSTC_LOG\"\n{ printf '%s' \"$PWD\"; for a in \"$@\"; do printf '\\037%s' \"$a\"; done; printf '\\n'; } >> \"$log\"\nexec \"$@\"\n",
+        "#!/bin/bash\nlog=\"$HB_RUSTC_LOG\"\n{ printf '%s' \"$PWD\"; for a in \"$@\"; do printf '\\037%s' \"$a\"; done; printf '\\n'; } >> \"$log\"\nexec \"$@\"\n",
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
