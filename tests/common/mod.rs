@@ -248,7 +248,9 @@ pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
     drop(lock);
 }
 
-/// Lines of a RUSTC_WRAPPER log: one per rustc invocation.
+/// A RUSTC_WRAPPER that logs every rustc call, one line each. Probes of
+/// `cargo metadata` (`-vV`, `--crate-name ___`) are logged too; see
+/// [`compiles`].
 pub fn logging_wrapper(dir: &Path) -> (PathBuf, PathBuf) {
     let p = dir.join("count-rustc.sh");
     let log = dir.join("rustc-calls.log");
@@ -268,4 +270,14 @@ pub fn logging_wrapper(dir: &Path) -> (PathBuf, PathBuf) {
 /// Number of actions executed, from a JSON summary.
 pub fn executed(run: &Run) -> u64 {
     run.summary()["executed"].as_u64().unwrap()
+}
+
+/// The compilations in a [`logging_wrapper`] log (probes left out).
+pub fn compiles(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("--crate-name") && !l.contains("--crate-name ___"))
+        .map(str::to_string)
+        .collect()
 }

@@ -77,12 +77,13 @@ fn big_workspace_units_match_cargo() {
     }
 }
 
-/// A RUSTC_WRAPPER that appends each invocation (cwd, argv) as a JSON line.
+/// A RUSTC_WRAPPER that records each invocation (cwd, argv separated by
+/// 0x1f) in a file of its own, so parallel calls never interleave.
 fn write_wrapper(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("log-rustc.sh");
     std::fs::write(
         &p,
-        "#!/bin/bash\nlog=\"$HB_RUSTC_LOG\"\n{ printf '%s' \"$PWD\"; for a in \"$@\"; do printf '\\037%s' \"$a\"; done; printf '\\n'; } >> \"$log\"\nexec \"$@\"\n",
+        "#!/bin/bash\nlog=\"$HB_RUSTC_LOG/$$-$RANDOM$RANDOM\"\n{ printf '%s' \"$PWD\"; for a in \"$@\"; do printf '\\037%s' \"$a\"; done; printf '\\n'; } > \"$log\"\nexec \"$@\"\n",
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -214,6 +215,8 @@ fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
     let wrapper = write_wrapper(logs.path());
     let clog = logs.path().join("cargo.log");
     let hlog = logs.path().join("hbuild.log");
+    std::fs::create_dir_all(&clog).unwrap();
+    std::fs::create_dir_all(&hlog).unwrap();
     let ctarget = logs.path().join("cargo-target");
     let htarget = logs.path().join("hbuild-target");
     let mut cargs = vec!["build", "--target-dir", ctarget.to_str().unwrap()];
@@ -236,8 +239,15 @@ fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
         ],
     )
     .ok();
-    let c = invocations(&std::fs::read_to_string(clog).unwrap());
-    let h = invocations(&std::fs::read_to_string(hlog).unwrap());
+    let read_all = |dir: &Path| -> String {
+        let mut s = String::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            s.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+        s
+    };
+    let c = invocations(&read_all(&clog));
+    let h = invocations(&read_all(&hlog));
     assert!(c.len() > 10, "too few rustc calls recorded: {c:?}");
     let mut problems = String::new();
     for (name, cv) in &c {
