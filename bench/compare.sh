@@ -15,8 +15,11 @@ mode=${1:?mode}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 ws_src=${2:-$repo/testdata/workspaces/big}
 rounds=${3:-3}
-cargo build --release --locked --manifest-path "$repo/Cargo.toml" -q
-hb="$repo/target/release/cargo-hbuild"
+# HBUILD_BIN: a prebuilt binary to measure (default: build this checkout).
+if [ -z "${HBUILD_BIN:-}" ]; then
+  cargo build --release --locked --manifest-path "$repo/Cargo.toml" -q
+fi
+hb="${HBUILD_BIN:-$repo/target/release/cargo-hbuild}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null || true' EXIT
 

@@ -175,12 +175,27 @@ pub fn cache_dir(flag: Option<&PathBuf>) -> Option<PathBuf> {
         .or_else(LocalCache::default_root)
 }
 
+/// Runs the analysis on a thread with a large stack: the unit graph is
+/// built depth-first, and a chain of 10,000 crates is 10,000 frames deep.
+fn analyse_on_big_stack(req: &BuildRequest, opts: &AnalysisOptions) -> Result<crate::analysis::Analysis, CliError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("analysis".into())
+            .stack_size(1 << 30)
+            .spawn_scoped(s, || analyse(req, opts))
+            .map_err(|e| CliError::Other(format!("cannot start the analysis thread: {e}")))?
+            .join()
+            .map_err(|_| CliError::Other("the analysis thread panicked; this is a bug".into()))?
+            .map_err(CliError::from)
+    })
+}
+
 /// Runs a build.
 pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     let (req, opts, format) = request_from_args(&args)?;
     let analysis = match crate::analysis::persist::load(&req, &opts) {
         Some(a) => a,
-        None => crate::analysis::persist::save(analyse(&req, &opts)?, &req, &opts),
+        None => crate::analysis::persist::save(analyse_on_big_stack(&req, &opts)?, &req, &opts),
     };
     if args.plan {
         let json = serde_json::to_string_pretty(&analysis.graph)
