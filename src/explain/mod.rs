@@ -56,8 +56,10 @@ fn label(a: &Action) -> String {
         ActionKind::BuildScriptCompile => "script",
         ActionKind::BuildScriptRun => "run",
     };
+    // The side keeps a package's host and target copies apart.
+    let side = if a.for_host { "host" } else { "target" };
     format!(
-        "{}:{}:{}:{:?}:{:?}:{kind}",
+        "{}:{}:{}:{:?}:{:?}:{side}:{kind}",
         a.package_name,
         a.target_kind.as_str(),
         a.target_name,

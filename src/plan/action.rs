@@ -110,6 +110,8 @@ pub struct Action {
     pub mode: Mode,
     /// Host or target.
     pub compile_kind: CompileKind,
+    /// Build-time code (build scripts, proc-macros and their dependencies).
+    pub for_host: bool,
     /// Profile.
     pub profile: Profile,
     /// Features.

@@ -147,6 +147,7 @@ fn base_action(cx: &PlanContext<'_>, u: &Unit, i: usize, kind: ActionKind) -> Ac
         crate_types: Vec::new(),
         mode: u.mode,
         compile_kind: u.kind,
+        for_host: u.for_host,
         profile: u.profile.clone(),
         features: u.features.clone(),
         program: PathBuf::new(),
