@@ -177,7 +177,10 @@ pub fn cache_dir(flag: Option<&PathBuf>) -> Option<PathBuf> {
 
 /// Runs the analysis on a thread with a large stack: the unit graph is
 /// built depth-first, and a chain of 10,000 crates is 10,000 frames deep.
-fn analyse_on_big_stack(req: &BuildRequest, opts: &AnalysisOptions) -> Result<crate::analysis::Analysis, CliError> {
+fn analyse_on_big_stack(
+    req: &BuildRequest,
+    opts: &AnalysisOptions,
+) -> Result<crate::analysis::Analysis, CliError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("analysis".into())
