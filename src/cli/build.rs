@@ -196,9 +196,12 @@ fn analyse_on_big_stack(
 /// Runs a build.
 pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     let (req, opts, format) = request_from_args(&args)?;
-    let analysis = match crate::analysis::persist::load(&req, &opts) {
-        Some(a) => a,
-        None => crate::analysis::persist::save(analyse_on_big_stack(&req, &opts)?, &req, &opts),
+    let (analysis, reused) = match crate::analysis::persist::load(&req, &opts) {
+        Some(a) => (a, true),
+        None => (
+            crate::analysis::persist::save(analyse_on_big_stack(&req, &opts)?, &req, &opts),
+            false,
+        ),
     };
     if args.plan {
         let json = serde_json::to_string_pretty(&analysis.graph)
@@ -215,6 +218,9 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
         progress: std::io::stderr().is_terminal() && !matches!(format, MessageFormat::Json { .. }),
         explain: args.explain,
     }));
+    if reused && args.verbose > 0 {
+        reporter.with_human(|h| h.status("Reusing", "the saved analysis: no manifest, lock file, config, toolchain, variable or flag changed"));
+    }
     let graph = Arc::new(analysis.graph);
     let target_dir = analysis.layout.target_dir.clone();
     let _lock = exec::lock::lock_target_dir(&target_dir, || {
@@ -308,6 +314,16 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
             local_hits: summary.local_hits as u64,
             remote_hits: summary.remote_hits as u64,
             uncacheable: summary.uncacheable.len() as u64,
+            remote_misses: remote_stat(&summary, "misses"),
+            remote_bytes_down: remote_stat(&summary, "bytes_down"),
+            remote_bytes_up: remote_stat(&summary, "bytes_up"),
+            remote_transfer_ms: summary
+                .remote
+                .as_ref()
+                .and_then(|r| r.get("transfer_time"))
+                .and_then(|v| v.as_f64())
+                .map(|s| (s * 1000.0) as u64)
+                .unwrap_or(0),
         });
         let _ = l.maybe_auto_gc(crate::cache::local::DEFAULT_MAX_SIZE);
     }
@@ -326,6 +342,14 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn remote_stat(s: &crate::exec::BuildSummary, key: &str) -> u64 {
+    s.remote
+        .as_ref()
+        .and_then(|r| r.get(key))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
 }
 
 /// `cargo hbuild explain <pkg>[:<target>]`.

@@ -31,6 +31,27 @@ pub fn run(c: CacheCommand) -> Result<i32, CliError> {
                 print_stdout_line(&format!("entries: {}", s.entries));
                 print_stdout_line(&format!("blobs: {}", s.blobs));
                 print_stdout_line(&format!("size: {}", human_size(s.total_bytes)));
+                let remote: (u64, u64, u64, u64, u64) =
+                    s.recent_builds.iter().fold((0, 0, 0, 0, 0), |a, b| {
+                        (
+                            a.0 + b.remote_hits,
+                            a.1 + b.remote_misses,
+                            a.2 + b.remote_bytes_down,
+                            a.3 + b.remote_bytes_up,
+                            a.4 + b.remote_transfer_ms,
+                        )
+                    });
+                if remote != (0, 0, 0, 0, 0) {
+                    print_stdout_line(&format!(
+                        "remote, last {} builds: {} hits, {} misses, {} down, {} up, {:.1}s in transfers",
+                        s.recent_builds.len(),
+                        remote.0,
+                        remote.1,
+                        human_size(remote.2),
+                        human_size(remote.3),
+                        remote.4 as f64 / 1000.0
+                    ));
+                }
                 match s.hit_rate {
                     Some(r) => print_stdout_line(&format!(
                         "hit rate of the last {} builds: {:.1}%",

@@ -282,3 +282,50 @@ fn a_second_build_waits_for_the_target_dir_lock() {
         "{err}"
     );
 }
+
+#[test]
+fn saved_analysis_is_reused_until_one_of_its_inputs_changes() {
+    let ws = fixture("failures");
+    let build = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["-v", "-p", "ok-bin"];
+        args.extend_from_slice(extra);
+        ws.hbuild_env(&args, env)
+            .ok()
+            .stderr
+            .contains("Reusing the saved analysis")
+    };
+    assert!(!build(&[], &[]), "first build cannot reuse anything");
+    assert!(build(&[], &[]), "nothing changed: the analysis is reused");
+    ws.append("crates/ok-bin/Cargo.toml", "\n# edited\n");
+    assert!(!build(&[], &[]), "a manifest changed");
+    assert!(build(&[], &[]));
+    ws.append("Cargo.lock", "\n");
+    assert!(!build(&[], &[]), "Cargo.lock changed");
+    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+    std::fs::write(
+        ws.path(".cargo/config.toml"),
+        "[env]\nOK_BIN_NOTE = \"x\"\n",
+    )
+    .unwrap();
+    assert!(!build(&[], &[]), "a config file appeared");
+    assert!(build(&[], &[]));
+    assert!(
+        !build(&[("RUSTFLAGS", "--cfg reuse_test")], &[]),
+        "RUSTFLAGS changed"
+    );
+    assert!(!build(&[], &[]), "RUSTFLAGS changed back");
+    assert!(
+        !build(&[], &["--release"]),
+        "other flags are another request"
+    );
+    assert!(
+        build(&[], &[]),
+        "the plain request's analysis is still there"
+    );
+    std::fs::write(ws.path("crates/ok-bin/src/extra.rs"), "").unwrap();
+    assert!(
+        !build(&[], &[]),
+        "a new file in a package can be a new target"
+    );
+    assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
+}

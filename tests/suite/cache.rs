@@ -289,3 +289,39 @@ fn reading_outside_declared_inputs_is_reported_and_strict_fails() {
         r.stderr
     );
 }
+
+#[test]
+fn early_cutoff_when_a_rerun_yields_identical_outputs() {
+    let ws = fixture("failures");
+    json(&ws, &["-p", "bad-build-script"], &[]);
+    // The build script tracks HB_FAIL_BUILD_SCRIPT, so a new value re-runs
+    // it; its outputs come out identical, so the library that depends on
+    // the run is not rebuilt.
+    let r = json(
+        &ws,
+        &["-p", "bad-build-script", "--explain"],
+        &[("HB_FAIL_BUILD_SCRIPT", "0")],
+    );
+    assert_eq!(executed(&r), 1, "only the build-script run re-executes");
+    let explains = r.messages("hbuild-explain");
+    assert_eq!(explains.len(), 1, "{explains:?}");
+    assert!(
+        explains[0]["unit"]
+            .as_str()
+            .unwrap()
+            .contains("build script run"),
+        "{explains:?}"
+    );
+    assert!(
+        explains[0]["reasons"]
+            .to_string()
+            .contains("HB_FAIL_BUILD_SCRIPT"),
+        "{explains:?}"
+    );
+    let lib = r
+        .messages("compiler-artifact")
+        .into_iter()
+        .find(|m| m["target"]["name"] == "bad_build_script")
+        .expect("lib artifact");
+    assert_eq!(lib["fresh"], true, "the library must not rebuild: {lib}");
+}

@@ -25,6 +25,18 @@ pub struct BuildRecord {
     pub remote_hits: u64,
     /// Actions that may not be cached at all (and therefore always run).
     pub uncacheable: u64,
+    /// Remote-cache lookups that missed.
+    #[serde(default)]
+    pub remote_misses: u64,
+    /// Bytes downloaded from the remote cache.
+    #[serde(default)]
+    pub remote_bytes_down: u64,
+    /// Bytes uploaded to the remote cache.
+    #[serde(default)]
+    pub remote_bytes_up: u64,
+    /// Time spent in remote transfers, in milliseconds.
+    #[serde(default)]
+    pub remote_transfer_ms: u64,
 }
 
 impl LocalCache {

@@ -252,6 +252,7 @@ fn build_log_is_bounded_and_feeds_the_hit_rate() {
                 local_hits: 3,
                 remote_hits: 1,
                 uncacheable: 2,
+                ..BuildRecord::default()
             })
             .unwrap();
     }
