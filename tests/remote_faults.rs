@@ -2,12 +2,13 @@
 //! connections, errors, authentication failures, hangs, truncated or wrong
 //! bodies, hostile entries. None may produce a hit, write outside the store
 //! or fail the build; repeated faults switch the remote off with one warning.
+mod common;
+
+use common::dirstore::DirStore;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -18,89 +19,8 @@ use hbuild::cache::remote::proto::{
     METADATA_PATH,
 };
 use hbuild::cache::remote::{RemoteCache, RemoteConfig, RemoteLookup};
-use hbuild::cache::{ActionResult, BlobStore, CacheError, OutputFile, ENTRY_FORMAT_VERSION};
+use hbuild::cache::{ActionResult, ENTRY_FORMAT_VERSION};
 use hbuild::core::{ActionKey, Digest, RelPath};
-
-// ---------------------------------------------------------------------------
-// A directory-backed blob store inside a sandbox directory.
-
-struct DirStore {
-    sandbox: tempfile::TempDir,
-}
-
-impl DirStore {
-    fn new() -> Arc<DirStore> {
-        let sandbox = tempfile::tempdir().unwrap();
-        fs::create_dir_all(sandbox.path().join("store/blobs")).unwrap();
-        Arc::new(DirStore { sandbox })
-    }
-
-    fn root(&self) -> PathBuf {
-        self.sandbox.path().join("store")
-    }
-
-    fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root().join("blobs").join(d.to_hex())
-    }
-
-    fn add(&self, path: &str, bytes: &[u8]) -> OutputFile {
-        let digest = Digest::of_bytes(bytes);
-        fs::write(self.blob_path(&digest), bytes).unwrap();
-        OutputFile {
-            path: RelPath::new(path).unwrap(),
-            digest,
-            size: bytes.len() as u64,
-            executable: false,
-        }
-    }
-
-    fn blob_count(&self) -> usize {
-        fs::read_dir(self.root().join("blobs")).unwrap().count()
-    }
-
-    /// Asserts that nothing but the empty store exists in the sandbox.
-    fn assert_untouched(&self) {
-        let top: Vec<_> = fs::read_dir(self.sandbox.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(
-            top,
-            vec!["store".to_string()],
-            "something was written beside the store"
-        );
-        let mut inside: Vec<_> = fs::read_dir(self.root())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        inside.sort();
-        assert!(
-            inside == ["blobs"] || inside == ["blobs", "scratch"],
-            "{inside:?}"
-        );
-        assert_eq!(self.blob_count(), 0, "a blob was adopted");
-        if let Ok(rd) = fs::read_dir(self.scratch_dir()) {
-            assert_eq!(rd.count(), 0, "scratch file left behind");
-        }
-        assert!(!Path::new("escape").exists());
-    }
-}
-
-impl BlobStore for DirStore {
-    fn open_blob(&self, digest: &Digest) -> Result<fs::File, CacheError> {
-        fs::File::open(self.blob_path(digest)).map_err(|_| CacheError::MissingBlob(*digest))
-    }
-
-    fn adopt_file(&self, file: &Path) -> Result<(Digest, u64), CacheError> {
-        let (digest, size) = Digest::of_file(file).map_err(|e| CacheError::io(file, e))?;
-        fs::rename(file, self.blob_path(&digest)).map_err(|e| CacheError::io(file, e))?;
-        Ok((digest, size))
-    }
-
-    fn scratch_dir(&self) -> PathBuf {
-        self.root().join("scratch")
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The misbehaving server.
@@ -371,7 +291,7 @@ const OUTPUT: &str = "deps/libx.rlib";
 fn seed_entry(server: &FakeServer, k: ActionKey, content: &[u8]) -> ActionResult {
     let src = DirStore::new();
     let result = ActionResult {
-        outputs: vec![src.add(OUTPUT, content)],
+        outputs: vec![src.add(OUTPUT, content, false)],
         stdout: "out\n".into(),
         stderr: String::new(),
         meta: BTreeMap::from([("k".to_string(), "v".to_string())]),
@@ -948,7 +868,7 @@ fn failed_blob_upload_sends_no_entry() {
         });
         let src = DirStore::new();
         let result = ActionResult {
-            outputs: vec![src.add(OUTPUT, b"abc")],
+            outputs: vec![src.add(OUTPUT, b"abc", false)],
             ..Default::default()
         };
         let rc = remote(&server);
@@ -976,7 +896,7 @@ fn too_large_blobs_warn_once_and_are_not_faults() {
     let src = DirStore::new();
     let rc = remote(&server);
     for i in 0..4 {
-        let out = src.add(OUTPUT, format!("content {i}").as_bytes());
+        let out = src.add(OUTPUT, format!("content {i}").as_bytes(), false);
         rc.upload(
             key(&format!("big{i}")),
             ActionResult {
@@ -1004,7 +924,7 @@ fn read_only_never_sends_a_request_for_uploads() {
     cfg.read_only = true;
     let rc = RemoteCache::new(cfg).unwrap();
     for i in 0..3 {
-        let out = src.add(OUTPUT, format!("c{i}").as_bytes());
+        let out = src.add(OUTPUT, format!("c{i}").as_bytes(), false);
         rc.upload(
             key(&format!("ro{i}")),
             ActionResult {
@@ -1036,7 +956,7 @@ fn finish_abandons_what_does_not_fit_in_the_timeout() {
     cfg.timeout = Duration::from_secs(10);
     let rc = RemoteCache::new(cfg).unwrap();
     for i in 0..3 {
-        let out = src.add(OUTPUT, format!("slow {i}").as_bytes());
+        let out = src.add(OUTPUT, format!("slow {i}").as_bytes(), false);
         rc.upload(
             key(&format!("slow{i}")),
             ActionResult {

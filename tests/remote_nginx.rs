@@ -5,72 +5,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::dirstore::DirStore;
 use common::nginx::{LogLine, Nginx, NginxOptions};
 use hbuild::cache::remote::proto::sha256_hex;
 use hbuild::cache::remote::{RemoteCache, RemoteConfig, RemoteLookup};
-use hbuild::cache::{ActionResult, BlobStore, CacheError, OutputFile};
-use hbuild::core::{ActionKey, Digest, RelPath};
-
-/// A directory-backed blob store: `blobs/<blake3>` plus `scratch/`.
-struct DirStore {
-    root: tempfile::TempDir,
-}
-
-impl DirStore {
-    fn new() -> Arc<DirStore> {
-        let root = tempfile::tempdir().unwrap();
-        fs::create_dir_all(root.path().join("blobs")).unwrap();
-        Arc::new(DirStore { root })
-    }
-
-    fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root.path().join("blobs").join(d.to_hex())
-    }
-
-    fn add(&self, path: &str, bytes: &[u8], executable: bool) -> OutputFile {
-        let digest = Digest::of_bytes(bytes);
-        fs::write(self.blob_path(&digest), bytes).unwrap();
-        OutputFile {
-            path: RelPath::new(path).unwrap(),
-            digest,
-            size: bytes.len() as u64,
-            executable,
-        }
-    }
-
-    fn read(&self, d: &Digest) -> Vec<u8> {
-        fs::read(self.blob_path(d)).unwrap()
-    }
-
-    fn blob_count(&self) -> usize {
-        fs::read_dir(self.root.path().join("blobs"))
-            .unwrap()
-            .count()
-    }
-}
-
-impl BlobStore for DirStore {
-    fn open_blob(&self, digest: &Digest) -> Result<fs::File, CacheError> {
-        fs::File::open(self.blob_path(digest)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => CacheError::MissingBlob(*digest),
-            _ => CacheError::io(self.blob_path(digest), e),
-        })
-    }
-
-    fn adopt_file(&self, file: &Path) -> Result<(Digest, u64), CacheError> {
-        let (digest, size) = Digest::of_file(file).map_err(|e| CacheError::io(file, e))?;
-        fs::rename(file, self.blob_path(&digest)).map_err(|e| CacheError::io(file, e))?;
-        Ok((digest, size))
-    }
-
-    fn scratch_dir(&self) -> PathBuf {
-        self.root.path().join("scratch")
-    }
-}
+use hbuild::cache::{ActionResult, BlobStore};
+use hbuild::core::{ActionKey, Digest};
 
 /// Deterministic pseudo-random bytes.
 fn bytes(seed: &str, len: usize) -> Vec<u8> {

@@ -2,6 +2,7 @@
 //! `cargo hbuild` and `cargo`, and normalised views of what each builds.
 #![allow(dead_code)]
 
+pub mod dirstore;
 pub mod nginx;
 pub mod units;
 
