@@ -4,7 +4,7 @@
 //! or fail the build; repeated faults switch the remote off with one warning.
 mod common;
 
-use common::dirstore::DirStore;
+use common::dirstore::{pseudo_random_bytes, DirStore};
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -275,15 +275,6 @@ fn remote(server: &FakeServer) -> RemoteCache {
     RemoteCache::new(config(&server.url())).unwrap()
 }
 
-fn big(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    blake3::Hasher::new()
-        .update(seed.as_bytes())
-        .finalize_xof()
-        .fill(&mut out);
-    out
-}
-
 const OUTPUT: &str = "deps/libx.rlib";
 
 /// Uploads a valid entry for `k` (one output of `content`) through the
@@ -473,7 +464,7 @@ fn hanging_server_times_out() {
 fn slow_body_hits_the_overall_timeout() {
     let server = FakeServer::start();
     let k = key("slow");
-    let content = big("slow", 4000);
+    let content = pseudo_random_bytes("slow", 4000);
     seed_entry(&server, k, &content);
     let blob = format!("/cas/{}", sha256_hex(&content));
     let c2 = content.clone();
@@ -508,7 +499,7 @@ fn slow_body_hits_the_overall_timeout() {
 fn truncated_bodies_are_faults() {
     let server = FakeServer::start();
     let k = key("trunc");
-    let content = big("trunc", 10_000);
+    let content = pseudo_random_bytes("trunc", 10_000);
     seed_entry(&server, k, &content);
     let ac = server.get_raw(&ac_path(&k)).unwrap();
     let blob_path = format!("/cas/{}", sha256_hex(&content));
@@ -553,7 +544,7 @@ fn truncated_bodies_are_faults() {
 fn three_different_faults_in_a_row_switch_off_once() {
     let server = FakeServer::start();
     let k = key("mixed");
-    let content = big("mixed", 3000);
+    let content = pseudo_random_bytes("mixed", 3000);
     seed_entry(&server, k, &content);
     let ac = server.get_raw(&ac_path(&k)).unwrap();
     let n = Arc::new(AtomicUsize::new(0));
@@ -594,7 +585,7 @@ fn three_different_faults_in_a_row_switch_off_once() {
 fn blob_not_matching_its_sha256_is_rejected() {
     let server = FakeServer::start();
     let k = key("mismatch");
-    let content = big("mismatch", 50_000);
+    let content = pseudo_random_bytes("mismatch", 50_000);
     seed_entry(&server, k, &content);
     let blob_path = format!("/cas/{}", sha256_hex(&content));
     for variant in 0..3 {
@@ -794,7 +785,7 @@ fn foreign_or_garbage_entries_are_rejected() {
 fn concurrent_lookups_share_the_client() {
     let server = FakeServer::start();
     let k = key("shared");
-    let result = seed_entry(&server, k, &big("shared", 200_000));
+    let result = seed_entry(&server, k, &pseudo_random_bytes("shared", 200_000));
     let mut cfg = config(&server.url());
     cfg.max_connections = 2;
     let rc = Arc::new(RemoteCache::new(cfg).unwrap());
@@ -823,7 +814,7 @@ fn concurrent_lookups_share_the_client() {
 fn uploads_blobs_first_with_content_length() {
     let server = FakeServer::start();
     let k = key("order");
-    let result = seed_entry(&server, k, &big("order", 300_000));
+    let result = seed_entry(&server, k, &pseudo_random_bytes("order", 300_000));
     let log = server.log();
     let puts: Vec<&Req> = log.iter().filter(|r| r.method == "PUT").collect();
     // Output, metadata, stdout; then the entry.

@@ -7,22 +7,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::Duration;
 
-use common::dirstore::DirStore;
+use common::dirstore::{pseudo_random_bytes, DirStore};
 use common::nginx::{LogLine, Nginx, NginxOptions};
 use hbuild::cache::remote::proto::sha256_hex;
 use hbuild::cache::remote::{RemoteCache, RemoteConfig, RemoteLookup};
 use hbuild::cache::{ActionResult, BlobStore};
 use hbuild::core::{ActionKey, Digest};
-
-/// Deterministic pseudo-random bytes.
-fn bytes(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    blake3::Hasher::new()
-        .update(seed.as_bytes())
-        .finalize_xof()
-        .fill(&mut out);
-    out
-}
 
 fn key(name: &str) -> ActionKey {
     ActionKey(Digest::of_bytes(name.as_bytes()))
@@ -38,8 +28,8 @@ fn sample(store: &DirStore) -> ActionResult {
     meta.insert("exit".to_string(), "0".to_string());
     ActionResult {
         outputs: vec![
-            store.add("bin/tool", &bytes("tool", 4096), true),
-            store.add("deps/libbig.rlib", &bytes("big", BIG), false),
+            store.add("bin/tool", &pseudo_random_bytes("tool", 4096), true),
+            store.add("deps/libbig.rlib", &pseudo_random_bytes("big", BIG), false),
             store.add("deps/same-a.d", b"same content", false),
             store.add("deps/same-b.d", b"same content", false),
             store.add("out/empty.txt", b"", false),
@@ -101,7 +91,7 @@ fn round_trip_through_nginx() {
         assert_ne!(l.content_length, "-", "PUT without Content-Length: {l:?}");
         assert_eq!(l.transfer_encoding, "-", "chunked PUT: {l:?}");
     }
-    let big_sha = sha256_hex(&bytes("big", BIG));
+    let big_sha = sha256_hex(&pseudo_random_bytes("big", BIG));
     let big_put = cas_puts
         .iter()
         .find(|l| l.uri.ends_with(&big_sha))
@@ -125,7 +115,10 @@ fn round_trip_through_nginx() {
         let content = fs::read(entry.path()).unwrap();
         assert_eq!(entry.file_name().to_str().unwrap(), sha256_hex(&content));
     }
-    assert_eq!(fs::read(cas_dir.join(&big_sha)).unwrap(), bytes("big", BIG));
+    assert_eq!(
+        fs::read(cas_dir.join(&big_sha)).unwrap(),
+        pseudo_random_bytes("big", BIG)
+    );
     assert!(nginx.store_dir().join("ac").join(k.0.to_hex()).is_file());
 
     // Fetch into an empty store with a fresh client.
@@ -220,7 +213,7 @@ fn read_only_sends_no_put() {
 fn corrupted_blob_on_server_is_rejected() {
     let nginx = Nginx::start();
     let src = DirStore::new();
-    let bin = src.add("bin/app", &bytes("app", 100_000), true);
+    let bin = src.add("bin/app", &pseudo_random_bytes("app", 100_000), true);
     let result = ActionResult {
         outputs: vec![bin.clone()],
         ..Default::default()
@@ -233,7 +226,7 @@ fn corrupted_blob_on_server_is_rejected() {
     let blob = nginx
         .store_dir()
         .join("cas")
-        .join(sha256_hex(&bytes("app", 100_000)));
+        .join(sha256_hex(&pseudo_random_bytes("app", 100_000)));
     let mut content = fs::read(&blob).unwrap();
     content[500] ^= 0xff;
     fs::write(&blob, &content).unwrap();

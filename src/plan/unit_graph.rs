@@ -22,6 +22,16 @@ struct UnitFor {
     unwind: bool,
 }
 
+impl UnitFor {
+    /// Build-time code and everything it links: host platform, host
+    /// features, always `panic=unwind`.
+    const HOST: UnitFor = UnitFor {
+        host: true,
+        host_features: true,
+        unwind: true,
+    };
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct RawKey {
     pkg: usize,
@@ -165,11 +175,7 @@ impl<'a> Builder<'a> {
                     {
                         key.ufor
                     } else {
-                        UnitFor {
-                            host: true,
-                            host_features: true,
-                            unwind: true,
-                        }
+                        UnitFor::HOST
                     };
                     let kind = if dep_ufor.host {
                         CompileKind::Host
@@ -192,11 +198,7 @@ impl<'a> Builder<'a> {
                     self.lib_dep(
                         e.to,
                         &e.extern_name,
-                        UnitFor {
-                            host: true,
-                            host_features: true,
-                            unwind: true,
-                        },
+                        UnitFor::HOST,
                         CompileKind::Host,
                         &mut deps,
                     )?;
@@ -211,14 +213,7 @@ impl<'a> Builder<'a> {
                 // Everything a proc-macro links is host code, even when the
                 // proc-macro itself is a root built with the normal profile.
                 let (dep_ufor, dep_kind) = if target.is_proc_macro() {
-                    (
-                        UnitFor {
-                            host: true,
-                            host_features: true,
-                            unwind: true,
-                        },
-                        CompileKind::Host,
-                    )
+                    (UnitFor::HOST, CompileKind::Host)
                 } else {
                     (key.ufor, key.kind)
                 };
@@ -286,14 +281,7 @@ impl<'a> Builder<'a> {
     ) -> Result<(), PlanError> {
         let t = &self.inp.model.packages[pkg].targets[lib];
         let (ufor, kind) = if t.is_proc_macro() {
-            (
-                UnitFor {
-                    host: true,
-                    host_features: true,
-                    unwind: true,
-                },
-                CompileKind::Host,
-            )
+            (UnitFor::HOST, CompileKind::Host)
         } else if ufor.host {
             (ufor, CompileKind::Host)
         } else {

@@ -95,3 +95,13 @@ impl BlobStore for DirStore {
         self.root().join("scratch")
     }
 }
+
+/// Deterministic pseudo-random bytes (blake3's extendable output of `seed`).
+pub fn pseudo_random_bytes(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}

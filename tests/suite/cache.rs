@@ -214,40 +214,32 @@ fn corrupt_blob_and_entry_are_detected_and_rebuilt() {
     assert_eq!(executed(&r), 0);
 }
 
+/// Runs `cargo hbuild cache ARGS --cache-dir <ws cache>`, asserting success.
+fn cache_cmd(ws: &Ws, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(crate::common::hbuild_bin())
+        .arg("hbuild")
+        .arg("cache")
+        .args(args)
+        .arg("--cache-dir")
+        .arg(&ws.cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn cache_stats_and_gc() {
     let ws = fixture("kitchen-sink");
     json(&ws, &["-p", "util"], &[]);
-    let mut c = std::process::Command::new(crate::common::hbuild_bin());
-    let out = c
-        .args([
-            "hbuild",
-            "cache",
-            "stats",
-            "--message-format",
-            "json",
-            "--cache-dir",
-        ])
-        .arg(&ws.cache)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cache_cmd(&ws, &["stats", "--message-format", "json"]);
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(stats.to_string().contains("entries"), "{stats}");
-    let out = std::process::Command::new(crate::common::hbuild_bin())
-        .args(["hbuild", "cache", "gc", "--max-size", "0", "--cache-dir"])
-        .arg(&ws.cache)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cache_cmd(&ws, &["gc", "--max-size", "0"]);
     std::fs::remove_dir_all(ws.path("target")).unwrap();
     let r = json(&ws, &["-p", "util"], &[]);
     assert!(executed(&r) >= 1, "after gc to 0 bytes nothing can hit");
