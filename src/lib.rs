@@ -10,4 +10,5 @@ pub mod explain;
 pub mod fingerprint;
 pub mod plan;
 pub mod report;
+pub mod server;
 pub mod workspace;

@@ -45,6 +45,14 @@ fn stamp(p: &Path) -> Option<(u64, i128)> {
     ))
 }
 
+/// Whether a variable belongs to the families that influence a build
+/// whether or not they were set last time: Cargo's, rustc's and hbuild's.
+pub fn is_relevant_prefix(k: &str) -> bool {
+    // The server settings say how a build is answered, not what it is.
+    (k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_"))
+        && !k.starts_with("HBUILD_SERVER")
+}
+
 /// Variables that can change what is planned: Cargo and rustc settings,
 /// and what hbuild passes on to build scripts.
 fn relevant_env(
@@ -53,9 +61,7 @@ fn relevant_env(
 ) -> BTreeMap<String, Option<String>> {
     let mut out: BTreeMap<String, Option<String>> = env
         .iter()
-        .filter(|(k, _)| {
-            k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("HBUILD_")
-        })
+        .filter(|(k, _)| is_relevant_prefix(k))
         .map(|(k, v)| (k.clone(), Some(v.clone())))
         .collect();
     for k in ["CFLAGS", "CXXFLAGS", "PATH", "HOME"]
@@ -208,7 +214,7 @@ fn record_name(req: &BuildRequest, opts: &AnalysisOptions) -> String {
 
 /// Where a saved analysis for this request may be: the explicit target dir,
 /// or `target/` of the invocation directory or one of its ancestors.
-fn candidates(req: &BuildRequest) -> Vec<PathBuf> {
+pub fn candidates(req: &BuildRequest) -> Vec<PathBuf> {
     let explicit = req
         .target_dir
         .clone()
@@ -222,6 +228,15 @@ fn candidates(req: &BuildRequest) -> Vec<PathBuf> {
         Some(t) => vec![t],
         None => req.cwd.ancestors().map(|a| a.join("target")).collect(),
     }
+}
+
+/// The saved analysis file of this request, if one exists.
+pub fn record_file(req: &BuildRequest, opts: &AnalysisOptions) -> Option<PathBuf> {
+    let name = record_name(req, opts);
+    candidates(req)
+        .into_iter()
+        .map(|t| t.join("hbuild").join("analysis").join(&name))
+        .find(|p| p.is_file())
 }
 
 /// A saved analysis whose inputs are all unchanged, if any.

@@ -30,6 +30,40 @@ pub enum Command {
     Cache(CacheCommand),
     /// Explain why a unit rebuilt in the last build, without building.
     Explain(ExplainArgs),
+    /// The resident server of a workspace (`start`, `status`, `stop`).
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+/// `cargo hbuild server ...`.
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Start the server of this workspace's target dir (if none runs).
+    Start(ServerArgs),
+    /// Whether a server runs for this workspace, and what it holds.
+    Status(ServerArgs),
+    /// Stop the server of this workspace.
+    Stop(ServerArgs),
+    /// Run the server in the foreground (what `start` spawns).
+    #[command(hide = true)]
+    Run(ServerArgs),
+}
+
+/// Options locating a workspace's server.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServerArgs {
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIRECTORY")]
+    pub target_dir: Option<PathBuf>,
+    /// Stop after this long without a request, e.g. `30m`, `3h` [env: HBUILD_SERVER_IDLE_TIMEOUT] (default 3h).
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// Message format (`human`, `json`).
+    #[arg(long, value_name = "FMT", default_value = "human")]
+    pub message_format: String,
 }
 
 /// `cargo hbuild cache ...`.
@@ -218,6 +252,12 @@ pub struct BuildArgs {
     /// Fail actions that read files outside their declared inputs.
     #[arg(long, help_heading = "hbuild")]
     pub strict: bool,
+    /// Use the workspace's resident server, starting it if none runs [env: HBUILD_SERVER=1].
+    #[arg(long, help_heading = "hbuild", conflicts_with = "no_server")]
+    pub server: bool,
+    /// Never use a resident server, even a running one [env: HBUILD_SERVER=0].
+    #[arg(long, help_heading = "hbuild")]
+    pub no_server: bool,
     /// Remote cache base URL (Bazel HTTP cache protocol) [env: HBUILD_REMOTE_CACHE].
     #[arg(long, value_name = "URL", help_heading = "hbuild")]
     pub remote_cache: Option<String>,

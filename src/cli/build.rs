@@ -1,8 +1,10 @@
 //! `cargo hbuild` (build) and `cargo hbuild explain`.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::args::{BuildArgs, Color, ExplainArgs};
 use super::errors::{CliError, ExitCode};
@@ -49,13 +51,35 @@ fn jobs(args: &BuildArgs, env_jobs: Option<u32>) -> Result<usize, CliError> {
     }
 }
 
-/// The request and options from the flags and environment.
+/// Where a command runs: its directory and environment. The direct path
+/// takes them from the process; the resident server from the client.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    /// The current directory.
+    pub cwd: PathBuf,
+    /// The environment (UTF-8 variables only).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Invocation {
+    /// This process's directory and environment.
+    pub fn current() -> Result<Self, CliError> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
+        Ok(Invocation {
+            cwd,
+            env: env_snapshot(),
+        })
+    }
+}
+
+/// The request and options from the flags and an invocation.
 pub fn request_from_args(
     args: &BuildArgs,
+    inv: &Invocation,
 ) -> Result<(BuildRequest, AnalysisOptions, MessageFormat), CliError> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
-    let env = env_snapshot();
+    let cwd = inv.cwd.clone();
+    let env = inv.env.clone();
     if args.release && args.profile.as_deref().is_some_and(|p| p != "release") {
         return Err(CliError::Usage(format!(
             "conflicting usage of --profile={} and --release\nThe `--release` flag is the same as `--profile=release`.\nRemove one flag or the other to continue.",
@@ -175,6 +199,72 @@ pub fn cache_dir(flag: Option<&PathBuf>) -> Option<PathBuf> {
         .or_else(LocalCache::default_root)
 }
 
+/// The output settings of a build command, decided from the flags and the
+/// terminal of this process.
+pub fn report_config(args: &BuildArgs, format: MessageFormat) -> ReportConfig {
+    ReportConfig {
+        format,
+        color: use_color(args.color),
+        verbose: args.verbose,
+        quiet: args.quiet,
+        progress: std::io::stderr().is_terminal() && !matches!(format, MessageFormat::Json { .. }),
+        explain: args.explain,
+    }
+}
+
+/// The status line printed with `-v` when the saved analysis is reused.
+pub fn print_reused(reporter: &Reporter) {
+    reporter.with_human(|h| {
+        h.status(
+            "Reusing",
+            "the saved analysis: no manifest, lock file, config, toolchain, variable or flag changed",
+        )
+    });
+}
+
+/// Executor options of a build of `analysis` (shared by a build and the
+/// resident server's check of one).
+pub fn exec_options(
+    analysis: &crate::analysis::Analysis,
+    req: &BuildRequest,
+    args: &BuildArgs,
+    store: Arc<Store>,
+    file_states: Arc<FileStates>,
+    fresh_only: bool,
+) -> ExecOptions {
+    let target_dir = analysis.layout.target_dir.clone();
+    ExecOptions {
+        jobs: req.jobs,
+        keep_going: args.keep_going,
+        strict: args.strict,
+        toolchain_id: analysis.toolchain_id.clone(),
+        normalizer: normalizer(analysis, req),
+        file_states,
+        store,
+        env: req.env.clone(),
+        wrapper: analysis.toolchain.wrapper.clone(),
+        target_dir,
+        sysroot: analysis.toolchain.sysroot.clone(),
+        cargo_home: req.cargo_home.clone(),
+        fresh_only,
+    }
+}
+
+/// The path normaliser of a build of `analysis`.
+pub fn normalizer(analysis: &crate::analysis::Analysis, req: &BuildRequest) -> PathNormalizer {
+    PathNormalizer::new(
+        &analysis.workspace_root,
+        &analysis.layout.target_dir,
+        req.cargo_home.as_deref(),
+        &analysis.toolchain.sysroot,
+    )
+}
+
+/// Where the file-digest memo of a target dir lives.
+pub fn file_states_path(target_dir: &Path) -> PathBuf {
+    target_dir.join("hbuild").join("file-states.json")
+}
+
 /// Runs the analysis on a thread with a large stack: the unit graph is
 /// built depth-first, and a chain of 10,000 crates is 10,000 frames deep.
 fn analyse_on_big_stack(
@@ -193,13 +283,43 @@ fn analyse_on_big_stack(
     })
 }
 
-/// Runs a build.
-pub fn run(args: BuildArgs) -> Result<i32, CliError> {
-    let (req, opts, format) = request_from_args(&args)?;
-    let (analysis, reused) = match crate::analysis::persist::load(&req, &opts) {
+/// Runs a build: through the resident server when it can answer (a no-op
+/// it has verified), otherwise directly; then tells the server about it.
+pub fn run(args: BuildArgs, argv: &[std::ffi::OsString], started: Instant) -> Result<i32, CliError> {
+    let inv = Invocation::current()?;
+    let (req, opts, format) = request_from_args(&args, &inv)?;
+    let use_server = crate::server::client::Use::decide(&args, &inv.env);
+    let ask = use_server.active() && crate::server::client::eligible(&args, &inv.env);
+    let wire = crate::server::client::wire_invocation(argv, &inv);
+    if let (true, Some(w)) = (ask, &wire) {
+        let cfg = report_config(&args, format);
+        if let Some(reply) =
+            crate::server::client::query(&req, w, &cfg, cache_dir(args.cache_dir.as_ref()), started)
+        {
+            crate::report::write_raw(&reply.stdout, &reply.stderr);
+            return Ok(reply.exit_code);
+        }
+    }
+    let (code, target_dir) = run_direct(&args, &req, &opts, format)?;
+    if let (true, Some(w), Some(t)) = (ask, wire, target_dir) {
+        if code == ExitCode::OK {
+            crate::server::client::built(&t, w, use_server);
+        }
+    }
+    Ok(code)
+}
+
+/// A build without the server. Returns the exit code and the target dir.
+fn run_direct(
+    args: &BuildArgs,
+    req: &BuildRequest,
+    opts: &AnalysisOptions,
+    format: MessageFormat,
+) -> Result<(i32, Option<PathBuf>), CliError> {
+    let (analysis, reused) = match crate::analysis::persist::load(req, opts) {
         Some(a) => (a, true),
         None => (
-            crate::analysis::persist::save(analyse_on_big_stack(&req, &opts)?, &req, &opts),
+            crate::analysis::persist::save(analyse_on_big_stack(req, opts)?, req, opts),
             false,
         ),
     };
@@ -207,25 +327,16 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
         let json = serde_json::to_string_pretty(&analysis.graph)
             .map_err(|e| CliError::Other(e.to_string()))?;
         crate::report::print_stdout_line(&json);
-        return Ok(ExitCode::OK);
+        return Ok((ExitCode::OK, None));
     }
-    let color = use_color(args.color);
-    let reporter = Arc::new(Reporter::new(ReportConfig {
-        format,
-        color,
-        verbose: args.verbose,
-        quiet: args.quiet,
-        progress: std::io::stderr().is_terminal() && !matches!(format, MessageFormat::Json { .. }),
-        explain: args.explain,
-    }));
+    let reporter = Arc::new(Reporter::new(report_config(args, format)));
     if reused && args.verbose > 0 {
-        reporter.with_human(|h| h.status("Reusing", "the saved analysis: no manifest, lock file, config, toolchain, variable or flag changed"));
+        print_reused(&reporter);
     }
-    let graph = Arc::new(analysis.graph);
     let target_dir = analysis.layout.target_dir.clone();
     let _lock = exec::lock::lock_target_dir(&target_dir, || {
         reporter.event(
-            &graph,
+            &analysis.graph,
             BuildEvent::Blocking {
                 what: "build directory".into(),
             },
@@ -256,36 +367,14 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     // Builds hold the cache's shared lock so that `cache gc` never deletes
     // what they are about to reference.
     let cache_guard = local.as_ref().and_then(|l| l.lock_shared().ok());
-    let remote = super::cache_cmd::remote_from_args(&args, &req.env)?;
+    let remote = super::cache_cmd::remote_from_args(args, &req.env)?;
     let store = Arc::new(Store::new(local.clone(), remote));
-    let states_path = target_dir.join("hbuild").join("file-states.json");
+    let states_path = file_states_path(&target_dir);
     let file_states = Arc::new(FileStates::load(&states_path));
-    let normalizer = PathNormalizer::new(
-        &analysis.workspace_root,
-        &target_dir,
-        req.cargo_home.as_deref(),
-        &analysis.toolchain.sysroot,
-    );
-    let toolchain_id = analysis.toolchain_id.clone();
+    let exec_opts = exec_options(&analysis, req, args, store.clone(), file_states.clone(), false);
+    let graph = Arc::new(analysis.graph);
     let sink: Arc<dyn EventSink> = reporter.clone();
-    let (mut summary, reasons) = exec::execute(
-        graph.clone(),
-        ExecOptions {
-            jobs: req.jobs,
-            keep_going: args.keep_going,
-            strict: args.strict,
-            toolchain_id,
-            normalizer,
-            file_states: file_states.clone(),
-            store: store.clone(),
-            env: req.env.clone(),
-            wrapper: analysis.toolchain.wrapper.clone(),
-            target_dir: target_dir.clone(),
-            sysroot: analysis.toolchain.sysroot.clone(),
-            cargo_home: req.cargo_home.clone(),
-        },
-        sink.clone(),
-    );
+    let (mut summary, reasons) = exec::execute(graph.clone(), exec_opts, sink.clone());
     let _ = file_states.save(&states_path);
     if let Some(r) = store.remote() {
         let report = r.finish(std::time::Duration::from_secs(60));
@@ -304,27 +393,7 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     }
     drop(cache_guard);
     if let Some(l) = &local {
-        let _ = l.record_build(&crate::cache::local::BuildRecord {
-            time_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            actions_total: summary.actions_total as u64,
-            executed: summary.executed as u64,
-            local_hits: summary.local_hits as u64,
-            remote_hits: summary.remote_hits as u64,
-            uncacheable: summary.uncacheable.len() as u64,
-            remote_misses: remote_stat(&summary, "misses"),
-            remote_bytes_down: remote_stat(&summary, "bytes_down"),
-            remote_bytes_up: remote_stat(&summary, "bytes_up"),
-            remote_transfer_ms: summary
-                .remote
-                .as_ref()
-                .and_then(|r| r.get("transfer_time"))
-                .and_then(|v| v.as_f64())
-                .map(|s| (s * 1000.0) as u64)
-                .unwrap_or(0),
-        });
+        record_build(l, &summary);
         let _ = l.maybe_auto_gc(crate::cache::local::DEFAULT_MAX_SIZE);
     }
     crate::explain::record_and_report(
@@ -337,11 +406,37 @@ pub fn run(args: BuildArgs) -> Result<i32, CliError> {
     );
     let success = summary.success;
     reporter.event(&graph, BuildEvent::Finished(summary));
-    Ok(if success {
+    let code = if success {
         ExitCode::OK
     } else {
         ExitCode::FAILURE
-    })
+    };
+    Ok((code, Some(target_dir)))
+}
+
+/// Appends a build to the local cache's log (for `cache stats`).
+pub fn record_build(l: &LocalCache, summary: &crate::exec::BuildSummary) {
+let _ = l.record_build(&crate::cache::local::BuildRecord {
+        time_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        actions_total: summary.actions_total as u64,
+        executed: summary.executed as u64,
+        local_hits: summary.local_hits as u64,
+        remote_hits: summary.remote_hits as u64,
+        uncacheable: summary.uncacheable.len() as u64,
+        remote_misses: remote_stat(summary, "misses"),
+        remote_bytes_down: remote_stat(summary, "bytes_down"),
+        remote_bytes_up: remote_stat(summary, "bytes_up"),
+        remote_transfer_ms: summary
+            .remote
+            .as_ref()
+            .and_then(|r| r.get("transfer_time"))
+            .and_then(|v| v.as_f64())
+            .map(|s| (s * 1000.0) as u64)
+            .unwrap_or(0),
+    });
 }
 
 fn remote_stat(s: &crate::exec::BuildSummary, key: &str) -> u64 {

@@ -37,3 +37,17 @@ pub fn lock_target_dir(target_dir: &Path, on_wait: impl FnOnce()) -> std::io::Re
     }
     Ok(TargetLock { _file: file })
 }
+
+/// Takes the lock if nobody holds it (None when another process does).
+pub fn try_lock_target_dir(target_dir: &Path) -> std::io::Result<Option<TargetLock>> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(target_dir.join("hbuild").join(".lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(TargetLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}

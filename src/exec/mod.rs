@@ -87,6 +87,10 @@ pub struct ExecOptions {
     pub sysroot: PathBuf,
     /// Cargo home.
     pub cargo_home: Option<PathBuf>,
+    /// Only check: an action that is not fresh fails instead of running or
+    /// being restored, and nothing in the target dir is written. The
+    /// resident server verifies a finished build this way.
+    pub fresh_only: bool,
 }
 
 /// State shared with workers (read-only apart from thread-safe parts).
@@ -115,6 +119,8 @@ pub struct ExecShared {
     pub sysroot: PathBuf,
     /// Cargo home.
     pub cargo_home: Option<PathBuf>,
+    /// See [`ExecOptions::fresh_only`].
+    pub fresh_only: bool,
     sink: Arc<dyn EventSink>,
     scripts: Mutex<HashMap<ActionId, Arc<ScriptOutput>>>,
 }
@@ -167,6 +173,7 @@ pub fn execute(
         target_dir: opts.target_dir,
         sysroot: opts.sysroot,
         cargo_home: opts.cargo_home,
+        fresh_only: opts.fresh_only,
         sink,
         scripts: Mutex::new(HashMap::new()),
     });

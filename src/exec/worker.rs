@@ -97,7 +97,8 @@ const STAMP_VERSION: u32 = 1;
 /// Variables passed to actions but kept out of keys.
 const KEY_EXCLUDED_ENV: [&str; 2] = ["RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"];
 
-fn stamp_path(a: &Action) -> PathBuf {
+/// Where the stamp of an action is kept.
+pub fn stamp_path(a: &Action) -> PathBuf {
     let kind = match a.kind {
         ActionKind::Compile => "compile",
         ActionKind::BuildScriptCompile => "script",
@@ -275,9 +276,11 @@ pub fn run(
         fill_inputs(sh, &mut comps, m, &env);
         let key = comps.key();
         if let Some(s) = &stamp {
-            if s.key == key && outputs_intact(a, s) {
+            if s.key == key && outputs_intact(a, s) && !(sh.fresh_only && uplift_needed(a)) {
                 replay(sh, a, &s.diagnostics, s.script.as_ref());
-                uplift(a);
+                if uplift_needed(a) {
+                    uplift(a);
+                }
                 let result = DepResult {
                     meta: s.meta,
                     full: s.full,
@@ -291,6 +294,9 @@ pub fn run(
                     uncacheable: None,
                 });
             }
+        }
+        if sh.fresh_only {
+            return Err(not_fresh(a));
         }
         let (found, miss) = sh.store.lookup(&key);
         reason.miss = miss;
@@ -347,6 +353,9 @@ pub fn run(
     }
 
     // 4. Execute.
+    if sh.fresh_only {
+        return Err(not_fresh(a));
+    }
     sh.emit(BuildEvent::ActionStarted { id: a.id });
     clean_outputs(a);
     for o in &a.outputs {
@@ -627,6 +636,28 @@ fn write_stamp(
 }
 
 /// Copies internal outputs to Cargo's paths (hard link, else copy).
+/// The failure of a check-only run ([`super::ExecOptions::fresh_only`]).
+fn not_fresh(a: &Action) -> Failure {
+    Failure {
+        errors: 0,
+        warnings: 0,
+        message: format!("{} is not fresh", a.display_name()),
+    }
+}
+
+/// Whether an uplifted copy is missing or is not the output itself: a no-op
+/// build then leaves the target dir untouched, so that a watcher sees no
+/// change.
+fn uplift_needed(a: &Action) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.uplift.iter().any(|u| {
+        match (std::fs::metadata(&u.from), std::fs::symlink_metadata(&u.to)) {
+            (Ok(f), Ok(t)) => f.dev() != t.dev() || f.ino() != t.ino(),
+            _ => true,
+        }
+    })
+}
+
 fn uplift(a: &Action) {
     for u in &a.uplift {
         if let Some(d) = u.to.parent() {

@@ -68,7 +68,8 @@ fn label(a: &Action) -> String {
     )
 }
 
-fn record_path(target_dir: &Path) -> PathBuf {
+/// Where the record of the last build of a target dir is kept.
+pub fn record_path(target_dir: &Path) -> PathBuf {
     target_dir
         .join("hbuild")
         .join("explain")

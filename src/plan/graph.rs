@@ -14,7 +14,7 @@ use crate::core::ActionId;
 use crate::workspace::model::{Source, TargetKind};
 
 /// The planned build: actions in dependency order.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct ActionGraph {
     /// Schema version of this JSON form.
     pub version: u32,

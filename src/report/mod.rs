@@ -13,7 +13,7 @@ use crate::exec::events::{BuildEvent, EventSink};
 use crate::plan::ActionGraph;
 
 /// How messages are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MessageFormat {
     /// Cargo's human output.
     Human,
@@ -29,7 +29,7 @@ pub enum MessageFormat {
 }
 
 /// Output settings decided once, at the CLI edge.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReportConfig {
     /// Format.
     pub format: MessageFormat,
@@ -45,16 +45,70 @@ pub struct ReportConfig {
     pub explain: bool,
 }
 
+thread_local! {
+    /// When set, this thread's output goes to these buffers (stdout, stderr)
+    /// instead of the terminal: the resident server renders a build's
+    /// output for a client this way.
+    static CAPTURE: std::cell::RefCell<Option<(Vec<u8>, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's output captured; returns `f`'s result and
+/// what it would have written to stdout and stderr.
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>, Vec<u8>) {
+    let previous = CAPTURE.with(|c| c.replace(Some((Vec::new(), Vec::new()))));
+    let r = f();
+    let (out, err) = CAPTURE
+        .with(|c| c.replace(previous))
+        .expect("capture buffers present");
+    (r, out, err)
+}
+
+/// Appends to the capture buffer if this thread captures; false otherwise.
+fn captured(stdout: bool, s: &[u8]) -> bool {
+    CAPTURE.with(|c| match c.borrow_mut().as_mut() {
+        Some((out, err)) => {
+            if stdout {
+                out.extend_from_slice(s);
+            } else {
+                err.extend_from_slice(s);
+            }
+            true
+        }
+        None => false,
+    })
+}
+
 /// Writes to stderr under a lock so lines from threads never interleave.
 pub fn eprint_locked(s: &str) {
+    if captured(false, s.as_bytes()) {
+        return;
+    }
     let stderr = std::io::stderr();
     let mut l = stderr.lock();
     let _ = l.write_all(s.as_bytes());
     let _ = l.flush();
 }
 
+/// Writes output rendered elsewhere (by the resident server) as it is.
+pub fn write_raw(stdout: &[u8], stderr: &[u8]) {
+    if !stdout.is_empty() {
+        let mut l = std::io::stdout().lock();
+        let _ = l.write_all(stdout);
+        let _ = l.flush();
+    }
+    if !stderr.is_empty() {
+        let mut l = std::io::stderr().lock();
+        let _ = l.write_all(stderr);
+        let _ = l.flush();
+    }
+}
+
 /// Writes a line to stdout under a lock.
 pub fn print_stdout_line(s: &str) {
+    if captured(true, format!("{s}\n").as_bytes()) {
+        return;
+    }
     let stdout = std::io::stdout();
     let mut l = stdout.lock();
     let _ = writeln!(l, "{s}");
@@ -130,5 +184,22 @@ mod tests {
             strip_ansi("\x1b[0m\x1b[1m\x1b[38;5;9merror\x1b[0m: x"),
             "error: x"
         );
+    }
+
+    #[test]
+    fn capture_collects_this_threads_output_only() {
+        let ((), out, err) = capture(|| {
+            print_stdout_line("{\"reason\":\"x\"}");
+            eprint_locked("   Finished\n");
+        });
+        assert_eq!(out, b"{\"reason\":\"x\"}\n");
+        assert_eq!(err, b"   Finished\n");
+        // Nested captures restore the outer buffer.
+        let ((), _, outer) = capture(|| {
+            let ((), _, inner) = capture(|| eprint_locked("inner"));
+            assert_eq!(inner, b"inner");
+            eprint_locked("outer");
+        });
+        assert_eq!(outer, b"outer");
     }
 }

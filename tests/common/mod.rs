@@ -221,6 +221,17 @@ pub fn file_set(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<String> {
 /// test run, under a lock, in the target tmp dir). Tests get a hard-linked
 /// private copy, so what one test stores never turns into a hit in another.
 pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
+    warm_cache(ws, fixture_name, "-al");
+}
+
+/// Like [`warm_cache_for`], but with copied files rather than hard links:
+/// for tests that watch the outputs' inodes, which other tests' caches
+/// would otherwise share.
+pub fn warm_cache_copy_for(ws: &Ws, fixture_name: &str) {
+    warm_cache(ws, fixture_name, "-a");
+}
+
+fn warm_cache(ws: &Ws, fixture_name: &str, cp_mode: &str) {
     let base =
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("warm-cache-{fixture_name}"));
     std::fs::create_dir_all(base.parent().unwrap()).unwrap();
@@ -240,7 +251,7 @@ pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
     }
     let _ = std::fs::remove_dir_all(&ws.cache);
     let st = Command::new("cp")
-        .arg("-al")
+        .arg(cp_mode)
         .arg(base.join("cache"))
         .arg(&ws.cache)
         .status()

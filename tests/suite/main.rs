@@ -9,3 +9,4 @@ mod cache;
 mod explain;
 mod parity;
 mod remote;
+mod server;

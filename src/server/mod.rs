@@ -1,0 +1,120 @@
+//! The resident server: Bazel's client/server split for no-op builds.
+//!
+//! A build normally re-checks every action of the graph against the target
+//! dir (a stat per input and output), which costs tens of milliseconds on
+//! a large workspace. A per-target-dir background process can do better: it
+//! watches every file a build's freshness depends on (file-system
+//! notifications through the `notify` crate) and, once it has itself
+//! checked that a finished build is a no-op, answers the next identical
+//! invocation from memory until a watched file changes.
+//!
+//! The server never builds and never writes outputs. It answers only
+//! "this exact invocation is a no-op, and this is what it prints"; on any
+//! doubt (no verified state, a change, a different environment, a busy
+//! target dir, another hbuild binary, a slow reply) the client builds
+//! directly, so a build with the server gives the same result as one
+//! without it. Modules:
+//!
+//! * [`paths`]: where a target dir's server listens and records itself.
+//! * [`protocol`]: the JSON-lines messages between client and server.
+//! * [`watch`]: the set of paths a verified build depends on, the watcher,
+//!   and cookie files that make sure every earlier change was seen.
+//! * [`verify`]: checking a finished build (a check-only run of the
+//!   executor) and rendering its no-op output for a client.
+//! * [`daemon`]: the server process: connections, state, idle shutdown.
+//! * [`client`]: what `cargo hbuild` does: ask, notify, start the server.
+//! * [`command`]: `cargo hbuild server start|status|stop`.
+
+pub mod client;
+pub mod command;
+pub mod daemon;
+pub mod paths;
+pub mod protocol;
+pub mod verify;
+pub mod watch;
+
+use std::time::Duration;
+
+/// Errors of the server layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// An I/O operation on a named path failed.
+    #[error("{what} `{path}`: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The platform has no resident server.
+    #[error("the resident server needs Linux (inotify and Unix sockets)")]
+    Unsupported,
+    /// A malformed or unexpected message.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A bad setting.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Default idle timeout: as Bazel's `--max_idle_secs`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
+/// Identity of the running binary: a server only answers clients of the
+/// same build of hbuild (another binary may plan or check differently).
+pub fn exe_identity() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::env::current_exe().ok();
+    let meta = exe.as_ref().and_then(|e| std::fs::metadata(e).ok());
+    format!(
+        "{} {} {} {}",
+        env!("CARGO_PKG_VERSION"),
+        exe.map(|e| e.display().to_string()).unwrap_or_default(),
+        meta.as_ref().map(|m| m.len()).unwrap_or(0),
+        meta.map(|m| m.mtime_nsec() as i128 + m.mtime() as i128 * 1_000_000_000)
+            .unwrap_or(0),
+    )
+}
+
+/// Parses `90s`, `30m`, `3h`, `1d` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, ServerError> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| ServerError::Config(format!("invalid duration `{s}` (expected e.g. `90s`, `30m`, `3h`)")))?;
+    let mult = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => {
+            return Err(ServerError::Config(format!(
+                "invalid duration `{s}` (expected e.g. `90s`, `30m`, `3h`)"
+            )))
+        }
+    };
+    Ok(Duration::from_secs(n * mult))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("3h").unwrap(), Duration::from_secs(10800));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("soon").unwrap_err().to_string().contains("`soon`"));
+        assert!(parse_duration("3w").is_err());
+    }
+}

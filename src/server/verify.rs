@@ -1,0 +1,305 @@
+//! Checking a finished build, and rendering its no-op for a client.
+//!
+//! The check is the direct path itself: the saved analysis is loaded as a
+//! build would load it, and the executor runs in check-only mode
+//! ([`crate::exec::ExecOptions::fresh_only`]) over the same stamps, inputs
+//! and outputs. Only when every action is fresh is the invocation a no-op,
+//! and the events of that run are what the next identical invocation
+//! prints.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::protocol::WireInvocation;
+use super::watch::WatchSet;
+use crate::analysis::{persist, Analysis};
+use crate::cli::args::{BuildArgs, Cli};
+use crate::cli::build::{self as direct, Invocation};
+use crate::exec::events::{BuildEvent, EventSink};
+use crate::exec::store::Store;
+use crate::exec::{self, worker, BuildSummary, Reasons};
+use crate::fingerprint::FileStates;
+use crate::plan::{ActionGraph, BuildRequest};
+use crate::report::{MessageFormat, ReportConfig, Reporter};
+
+/// A build invocation resolved as the direct path resolves it.
+pub struct Prepared {
+    args: BuildArgs,
+    req: BuildRequest,
+    format: MessageFormat,
+    analysis: Analysis,
+    /// What the build depends on.
+    pub watch: WatchSet,
+}
+
+/// A verified no-op.
+pub struct Verified {
+    /// The graph (for rendering).
+    pub graph: Arc<ActionGraph>,
+    /// The events of the check run, in order.
+    pub events: Vec<BuildEvent>,
+    /// Its summary.
+    pub summary: BuildSummary,
+    /// Its explain data.
+    pub reasons: Reasons,
+    /// Variables the result depends on, with their values (None: unset).
+    pub env: BTreeMap<String, Option<String>>,
+    /// The target dir.
+    pub target_dir: PathBuf,
+    /// Message format of the invocation.
+    pub format: MessageFormat,
+    /// (size, mtime, inode) of the explain record as this server wrote it.
+    pub explain_stamp: Mutex<Option<(u64, i128, u64)>>,
+}
+
+struct Recorder(Mutex<Vec<BuildEvent>>);
+
+impl EventSink for Recorder {
+    fn event(&self, _graph: &ActionGraph, event: BuildEvent) {
+        self.0.lock().expect("recorder lock").push(event);
+    }
+}
+
+/// Resolves an invocation: arguments, request, saved analysis, and the set
+/// of paths its result depends on (read from the actions' stamps).
+pub fn prepare(inv: &WireInvocation) -> Result<Prepared, String> {
+    let argv = std::iter::once("cargo-hbuild".to_string()).chain(inv.argv.iter().cloned());
+    let cli = Cli::try_parse_from(argv).map_err(|e| format!("arguments: {e}"))?;
+    if cli.command.is_some() {
+        return Err("not a build".into());
+    }
+    let args = cli.build;
+    let here = Invocation {
+        cwd: inv.cwd.clone(),
+        env: inv.env.clone(),
+    };
+    let (req, opts, format) = direct::request_from_args(&args, &here).map_err(|e| e.to_string())?;
+    let analysis = persist::load(&req, &opts)
+        .ok_or_else(|| "the saved analysis is missing or out of date".to_string())?;
+    let mut watch = WatchSet::default();
+    for p in analysis.inputs.files.keys() {
+        watch.add_file(p);
+    }
+    for p in analysis.inputs.stamps.keys() {
+        if p.is_dir() {
+            watch.add_listing(p);
+        } else {
+            watch.add_file(p);
+        }
+    }
+    if let Some(f) = persist::record_file(&req, &opts) {
+        watch.add_file(&f);
+    }
+    let norm = direct::normalizer(&analysis, &req);
+    for a in &analysis.graph.actions {
+        watch.add_file(&worker::stamp_path(a));
+        for u in &a.uplift {
+            watch.add_file(&u.from);
+            watch.add_file(&u.to);
+        }
+        let Some(s) = worker::load_stamp(a) else {
+            continue;
+        };
+        for (rel, ..) in &s.outputs {
+            watch.add_file(&rel.under(&a.output_root));
+        }
+        for f in &s.manifest.files {
+            watch.add_file(&norm.expand(f));
+        }
+    }
+    Ok(Prepared {
+        args,
+        req,
+        format,
+        analysis,
+        watch,
+    })
+}
+
+/// Runs the check. Holds the target-dir lock meanwhile, like a build.
+pub fn check(p: Prepared) -> Result<Verified, String> {
+    let target_dir = p.analysis.layout.target_dir.clone();
+    let _lock = crate::exec::lock::try_lock_target_dir(&target_dir)
+        .map_err(|e| format!("cannot lock the target dir: {e}"))?
+        .ok_or_else(|| "another build holds the target dir".to_string())?;
+    let file_states = Arc::new(FileStates::load(&direct::file_states_path(&target_dir)));
+    let store = Arc::new(Store::new(None, None));
+    let opts = direct::exec_options(&p.analysis, &p.req, &p.args, store, file_states, true);
+    let norm = direct::normalizer(&p.analysis, &p.req);
+    let graph = Arc::new(p.analysis.graph);
+    let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+    let (summary, reasons) = exec::execute(graph.clone(), opts, recorder.clone());
+    let events = std::mem::take(&mut *recorder.0.lock().expect("recorder lock"));
+    if !summary.success {
+        let first = events.iter().find_map(|e| match e {
+            BuildEvent::ActionFailed { message, .. } => Some(message.clone()),
+            _ => None,
+        });
+        return Err(format!(
+            "not a no-op: {}",
+            first.unwrap_or_else(|| "an action did not finish".into())
+        ));
+    }
+    // Everything the check read must be watched (a stamp could have been
+    // rewritten between reading the set and the check).
+    let mut env: BTreeMap<String, Option<String>> = p.analysis.inputs.env.clone();
+    for (_, r) in reasons.values() {
+        let Some(c) = &r.current else { continue };
+        if let Some(missing) = c
+            .inputs
+            .iter()
+            .map(|i| norm.expand(&i.path))
+            .find(|f| !p.watch.has_file(f))
+        {
+            return Err(format!("`{}` is read but not watched", missing.display()));
+        }
+        for k in c.tracked_env.keys() {
+            env.insert(k.clone(), None);
+        }
+    }
+    for (k, v) in env.iter_mut() {
+        *v = p.req.env.get(k).cloned();
+    }
+    let verified = Verified {
+        graph,
+        events,
+        summary,
+        reasons,
+        env,
+        target_dir,
+        format: p.format,
+        explain_stamp: Mutex::new(None),
+    };
+    write_explain_record(&verified);
+    Ok(verified)
+}
+
+fn file_stamp(p: &std::path::Path) -> Option<(u64, i128, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((
+        m.len(),
+        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+        m.ino(),
+    ))
+}
+
+/// Records the no-op in the explain record, as a direct no-op build does.
+fn write_explain_record(v: &Verified) {
+    let silent = Reporter::new(ReportConfig {
+        format: v.format,
+        color: false,
+        verbose: 0,
+        quiet: true,
+        progress: false,
+        explain: false,
+    });
+    let _ = crate::report::capture(|| {
+        crate::explain::record_and_report(
+            &v.graph,
+            &v.reasons,
+            &v.target_dir,
+            &silent,
+            false,
+            v.format,
+        )
+    });
+    *v.explain_stamp.lock().expect("explain stamp lock") =
+        file_stamp(&crate::explain::record_path(&v.target_dir));
+}
+
+impl Verified {
+    /// The first variable the result depends on whose value differs in the
+    /// client's environment, if any.
+    pub fn env_matches(&self, env: &BTreeMap<String, String>) -> Option<String> {
+        let changed = self
+            .env
+            .iter()
+            .find(|(k, v)| env.get(*k) != v.as_ref())
+            .map(|(k, _)| k.clone());
+        // A newly set `RUSTFLAGS` is a change even though it was not
+        // recorded (it was unset).
+        changed.or_else(|| {
+            env.keys()
+                .find(|k| persist::is_relevant_prefix(k) && !self.env.contains_key(*k))
+                .cloned()
+        })
+    }
+
+    /// The explain record as a direct no-op would leave it: rewritten when
+    /// another build replaced it since.
+    pub fn refresh_explain_record(&self) {
+        let now = file_stamp(&crate::explain::record_path(&self.target_dir));
+        if now != *self.explain_stamp.lock().expect("explain stamp lock") {
+            write_explain_record(self);
+        }
+    }
+
+    /// What the no-op prints, as the direct path would print it.
+    pub fn render(&self, cfg: &ReportConfig, elapsed: Duration) -> (Vec<u8>, Vec<u8>) {
+        let mut cfg = cfg.clone();
+        cfg.progress = false;
+        let ((), out, err) = crate::report::capture(|| {
+            let r = Reporter::new(cfg.clone());
+            if cfg.verbose > 0 {
+                direct::print_reused(&r);
+            }
+            for e in &self.events {
+                r.event(&self.graph, e.clone());
+            }
+            let mut s = self.summary.clone();
+            s.elapsed = elapsed;
+            r.event(&self.graph, BuildEvent::Finished(s));
+        });
+        (out, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(env: &[(&str, Option<&str>)]) -> Verified {
+        Verified {
+            graph: Arc::new(ActionGraph::default()),
+            events: Vec::new(),
+            summary: BuildSummary::default(),
+            reasons: Reasons::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+            target_dir: PathBuf::from("/t"),
+            format: MessageFormat::Human,
+            explain_stamp: Mutex::new(None),
+        }
+    }
+
+    #[test]
+    fn environment_changes_that_matter() {
+        let v = verified(&[("PATH", Some("/bin")), ("TRACKED", None)]);
+        let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(v.env_matches(&env(&[("PATH", "/bin"), ("TERM", "xterm")])), None);
+        assert_eq!(v.env_matches(&env(&[("PATH", "/usr/bin")])).as_deref(), Some("PATH"));
+        assert_eq!(
+            v.env_matches(&env(&[("PATH", "/bin"), ("TRACKED", "1")])).as_deref(),
+            Some("TRACKED")
+        );
+        // Newly set: unknown last time, but of a family that matters.
+        assert_eq!(
+            v.env_matches(&env(&[("PATH", "/bin"), ("RUSTFLAGS", "--cfg x")])).as_deref(),
+            Some("RUSTFLAGS")
+        );
+        // The server's own settings do not.
+        assert_eq!(
+            v.env_matches(&env(&[("PATH", "/bin"), ("HBUILD_SERVER", "1")])),
+            None
+        );
+    }
+}

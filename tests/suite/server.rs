@@ -1,0 +1,210 @@
+//! The resident server: it answers verified no-ops with exactly what a
+//! direct build prints, builds directly after any change, and leaves
+//! nothing broken when it dies.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{fixture, Run, Ws};
+
+/// Server settings of these tests: a short idle timeout, so a server a
+/// failed test leaves behind goes away by itself.
+const SERVER: &[(&str, &str)] = &[("HBUILD_SERVER_IDLE_TIMEOUT", "120s")];
+
+fn status(ws: &Ws) -> serde_json::Value {
+    let run = ws.hbuild(&["server", "status", "--message-format", "json"]).ok();
+    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// Waits until the server has checked `builds` builds in all.
+fn wait_checked(ws: &Ws, builds: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = status(ws);
+        if s["status"]["verified"].as_u64().unwrap_or(0) >= builds {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "the server never checked: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn answered(ws: &Ws) -> u64 {
+    status(ws)["status"]["answered"].as_u64().unwrap()
+}
+
+/// Output with wall times blanked, lines sorted: actions finish in parallel,
+/// so even two direct builds order their messages differently.
+fn normalised(run: &Run) -> String {
+    let mut stderr: Vec<String> = run
+        .stderr
+        .lines()
+        .map(|l| match l.find(" target(s) in ") {
+            Some(i) => format!("{} target(s) in _", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect();
+    let mut stdout: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(mut v) => {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("elapsed_ms");
+                }
+                v.to_string()
+            }
+            Err(_) => l.to_string(),
+        })
+        .collect();
+    stdout.sort();
+    stderr.sort();
+    format!("{}\n--- stderr\n{}", stdout.join("\n"), stderr.join("\n"))
+}
+
+fn stop(ws: &Ws) {
+    ws.hbuild(&["server", "stop"]).ok();
+}
+
+#[test]
+fn answers_noops_like_the_direct_path_and_rebuilds_after_every_kind_of_change() {
+    let ws = fixture("kitchen-sink");
+    crate::common::warm_cache_copy_for(&ws, "kitchen-sink");
+    let first = ws.hbuild_env(&["--server"], SERVER).ok();
+    assert!(first.stderr.contains("Finished"), "{}", first.stderr);
+    let s = wait_checked(&ws, 1);
+    assert_eq!(s["running"], true);
+    assert_eq!(s["status"]["up_to_date"], 1, "{s}");
+
+    // A no-op: answered by the server, byte for byte what a direct no-op
+    // prints (wall times aside), in both output formats.
+    let direct = ws.hbuild(&["--no-server"]).ok();
+    let served = ws.hbuild(&[]).ok();
+    assert_eq!(answered(&ws), 1, "{}", status(&ws));
+    assert_eq!(normalised(&served), normalised(&direct));
+    assert!(served.stderr.contains("48 fresh"), "{}", served.stderr);
+    ws.hbuild_env(&["--message-format", "json"], SERVER).ok();
+    wait_checked(&ws, 2);
+    let direct = ws.hbuild(&["--message-format", "json", "--no-server"]).ok();
+    let served = ws.hbuild(&["--message-format", "json"]).ok();
+    assert_eq!(answered(&ws), 2, "{}", status(&ws));
+    assert_eq!(normalised(&served), normalised(&direct));
+    let artifacts = served.messages("compiler-artifact");
+    assert_eq!(artifacts.len(), direct.messages("compiler-artifact").len());
+    assert!(artifacts.iter().all(|m| m["fresh"] == true));
+    assert_eq!(served.summary()["fresh"], 48);
+
+    // A source edit: built directly, and the program shows it.
+    let checked = status(&ws)["status"]["verified"].as_u64().unwrap();
+    ws.replace("crates/app/src/lib.rs", "/// A small serializable record.", "/// A record.\npub fn edited() {}\n");
+    let run = ws.hbuild(&["-vv"]).ok();
+    assert!(run.stderr.contains("Server building directly"), "{}", run.stderr);
+    let run = ws.hbuild(&[]).ok();
+    assert!(run.stderr.contains("Compiling app"), "{}", run.stderr);
+    assert_eq!(answered(&ws), 2);
+    wait_checked(&ws, checked + 2);
+    let again = ws.hbuild(&[]).ok();
+    assert_eq!(answered(&ws), 3);
+    assert!(!again.stderr.contains("Compiling"), "{}", again.stderr);
+
+    // A variable the build depends on: built directly with it.
+    let run = ws.hbuild_env(&[], &[("RUSTFLAGS", "--cfg from_test")]).ok();
+    assert!(run.stderr.contains("Compiling"), "{}", run.stderr);
+    assert_eq!(answered(&ws), 3);
+
+    // A removed artifact is restored; a new config file is honoured.
+    let checked = status(&ws)["status"]["verified"].as_u64().unwrap();
+    ws.hbuild(&[]).ok();
+    wait_checked(&ws, checked + 1);
+    std::fs::remove_file(ws.path("target/debug/app-cli")).unwrap();
+    ws.hbuild(&[]).ok();
+    assert!(ws.path("target/debug/app-cli").exists());
+    assert_eq!(ws.run_program("target/debug/app-cli"), ws.run_program("target/debug/app-cli"));
+    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+    std::fs::write(ws.path(".cargo/config.toml"), "[build]\nrustflags = [\"--cfg\", \"from_config\"]\n").unwrap();
+    let run = ws.hbuild(&[]).ok();
+    assert!(run.stderr.contains("Compiling"), "{}", run.stderr);
+    let before = answered(&ws);
+    assert_eq!(before, 3);
+    stop(&ws);
+    assert_eq!(status(&ws)["running"], false);
+}
+
+#[test]
+fn a_killed_server_leaves_nothing_broken_and_concurrent_clients_agree() {
+    let ws = fixture("kitchen-sink");
+    crate::common::warm_cache_copy_for(&ws, "kitchen-sink");
+    ws.hbuild_env(&["--server", "-p", "app"], SERVER).ok();
+    let s = wait_checked(&ws, 1);
+    let pid = s["status"]["pid"].as_u64().unwrap();
+    assert!(ws.path("target/hbuild/server.sock").exists());
+
+    // Several clients at once all get the direct path's answer.
+    let direct = normalised(&ws.hbuild(&["-p", "app", "--no-server"]).ok());
+    let outputs: Vec<String> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| sc.spawn(|| normalised(&ws.hbuild(&["-p", "app"]).ok())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outputs {
+        assert_eq!(o, &direct);
+    }
+    assert_eq!(answered(&ws), 4);
+
+    // SIGKILL: the socket stays behind, but builds go on directly.
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(status(&ws)["running"], false);
+    let run = ws.hbuild(&["-p", "app", "-vv"]).ok();
+    assert!(run.stderr.contains("Finished"), "{}", run.stderr);
+    ws.replace("crates/app/src/lib.rs", "/// A small serializable record.", "/// A record.\npub fn edited_while_dead() {}\n");
+    let run = ws.hbuild(&["-p", "app"]).ok();
+    assert!(run.stderr.contains("Compiling app"), "{}", run.stderr);
+
+    // `--server` replaces the dead server, which answers again.
+    ws.hbuild_env(&["--server", "-p", "app"], SERVER).ok();
+    let s = wait_checked(&ws, 1);
+    assert_ne!(s["status"]["pid"].as_u64().unwrap(), pid);
+    let run = ws.hbuild(&["-p", "app"]).ok();
+    assert!(!run.stderr.contains("Compiling"), "{}", run.stderr);
+    assert_eq!(answered(&ws), 1);
+    stop(&ws);
+}
+
+#[test]
+fn server_commands_report_and_validate() {
+    let ws = fixture("kitchen-sink");
+    let run = ws.hbuild(&["server", "status"]).ok();
+    assert!(run.stdout.contains("no server runs for"), "{}", run.stdout);
+    assert!(run.stdout.contains("target"), "{}", run.stdout);
+    let bad = ws.hbuild(&["server", "start", "--idle-timeout", "soon"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("`soon`"), "{}", bad.stderr);
+    let run = ws.hbuild(&["server", "start", "--idle-timeout", "2s"]).ok();
+    assert!(run.stdout.contains("stops after 2s idle"), "{}", run.stdout);
+    let text = ws.hbuild(&["server", "status"]).ok().stdout;
+    assert!(text.contains("invocations:  0 known"), "{text}");
+    // It goes away by itself once idle.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&ws)["running"] == true {
+        assert!(Instant::now() < deadline, "the idle server did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!ws.path("target/hbuild/server.sock").exists());
+    let run = ws.hbuild(&["server", "stop"]).ok();
+    assert!(run.stdout.contains("no server runs"), "{}", run.stdout);
+    let outside = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        std::process::Command::new(crate::common::hbuild_bin())
+            .args(["hbuild", "server", "status"])
+            .current_dir(outside.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("cargo metadata"), "{}", run.stderr);
+}
