@@ -285,7 +285,11 @@ fn analyse_on_big_stack(
 
 /// Runs a build: through the resident server when it can answer (a no-op
 /// it has verified), otherwise directly; then tells the server about it.
-pub fn run(args: BuildArgs, argv: &[std::ffi::OsString], started: Instant) -> Result<i32, CliError> {
+pub fn run(
+    args: BuildArgs,
+    argv: &[std::ffi::OsString],
+    started: Instant,
+) -> Result<i32, CliError> {
     let inv = Invocation::current()?;
     let (req, opts, format) = request_from_args(&args, &inv)?;
     let use_server = crate::server::client::Use::decide(&args, &inv.env);
@@ -371,7 +375,14 @@ fn run_direct(
     let store = Arc::new(Store::new(local.clone(), remote));
     let states_path = file_states_path(&target_dir);
     let file_states = Arc::new(FileStates::load(&states_path));
-    let exec_opts = exec_options(&analysis, req, args, store.clone(), file_states.clone(), false);
+    let exec_opts = exec_options(
+        &analysis,
+        req,
+        args,
+        store.clone(),
+        file_states.clone(),
+        false,
+    );
     let graph = Arc::new(analysis.graph);
     let sink: Arc<dyn EventSink> = reporter.clone();
     let (mut summary, reasons) = exec::execute(graph.clone(), exec_opts, sink.clone());
@@ -416,7 +427,7 @@ fn run_direct(
 
 /// Appends a build to the local cache's log (for `cache stats`).
 pub fn record_build(l: &LocalCache, summary: &crate::exec::BuildSummary) {
-let _ = l.record_build(&crate::cache::local::BuildRecord {
+    let _ = l.record_build(&crate::cache::local::BuildRecord {
         time_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())

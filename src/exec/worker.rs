@@ -650,12 +650,12 @@ fn not_fresh(a: &Action) -> Failure {
 /// change.
 fn uplift_needed(a: &Action) -> bool {
     use std::os::unix::fs::MetadataExt;
-    a.uplift.iter().any(|u| {
-        match (std::fs::metadata(&u.from), std::fs::symlink_metadata(&u.to)) {
+    a.uplift.iter().any(
+        |u| match (std::fs::metadata(&u.from), std::fs::symlink_metadata(&u.to)) {
             (Ok(f), Ok(t)) => f.dev() != t.dev() || f.ino() != t.ino(),
             _ => true,
-        }
-    })
+        },
+    )
 }
 
 fn uplift(a: &Action) {

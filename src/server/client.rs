@@ -43,7 +43,11 @@ impl Use {
         if args.server {
             return Use::Start;
         }
-        match env.get("HBUILD_SERVER").map(|v| v.to_ascii_lowercase()).as_deref() {
+        match env
+            .get("HBUILD_SERVER")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
             Some("0" | "off" | "false" | "no") => Use::Off,
             Some("1" | "on" | "true" | "yes") => Use::Start,
             _ => Use::Auto,
@@ -139,9 +143,7 @@ pub fn query(
         }),
         Some(Reply::Unknown { why }) => {
             if req.very_verbose {
-                crate::report::eprint_locked(&format!(
-                    "      Server building directly: {why}\n"
-                ));
+                crate::report::eprint_locked(&format!("      Server building directly: {why}\n"));
             }
             None
         }

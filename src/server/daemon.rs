@@ -102,7 +102,11 @@ pub fn run(paths: ServerPaths, idle_timeout: Duration) -> Result<(), ServerError
         let path = path.to_path_buf();
         move |source| ServerError::Io { what, path, source }
     };
-    let dir = paths.lock.parent().expect("lock in a directory").to_path_buf();
+    let dir = paths
+        .lock
+        .parent()
+        .expect("lock in a directory")
+        .to_path_buf();
     std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
     let lock = std::fs::File::options()
         .create(true)
@@ -117,15 +121,16 @@ pub fn run(paths: ServerPaths, idle_timeout: Duration) -> Result<(), ServerError
     }
     // A killed server leaves its socket behind; the lock says it is dead.
     let _ = std::fs::remove_file(&paths.socket);
-    let listener = UnixListener::bind(&paths.socket).map_err(io("cannot listen on", &paths.socket))?;
+    let listener =
+        UnixListener::bind(&paths.socket).map_err(io("cannot listen on", &paths.socket))?;
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600));
     }
     let known: Invocations = Arc::default();
     let k2 = known.clone();
-    let watcher = Watcher::new(&paths.cookies, move |n| on_notice(&k2, n))
-        .map_err(ServerError::Config)?;
+    let watcher =
+        Watcher::new(&paths.cookies, move |n| on_notice(&k2, n)).map_err(ServerError::Config)?;
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared {
         exe: super::exe_identity(),
@@ -243,7 +248,12 @@ fn check_one(shared: &Shared, inv: &WireInvocation) -> Result<(), String> {
     if !shared.watcher.sync(SYNC_TIMEOUT) {
         return Err("the watcher did not respond".into());
     }
-    let epoch = shared.known.lock().expect("state lock").get(&key).map(|k| k.epoch);
+    let epoch = shared
+        .known
+        .lock()
+        .expect("state lock")
+        .get(&key)
+        .map(|k| k.epoch);
     let verified = verify::check(prepared)?;
     if !shared.watcher.sync(SYNC_TIMEOUT) {
         return Err("the watcher did not respond".into());

@@ -85,9 +85,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, ServerError> {
         .find(|c: char| !c.is_ascii_digit())
         .map(|i| s.split_at(i))
         .unwrap_or((s, "s"));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| ServerError::Config(format!("invalid duration `{s}` (expected e.g. `90s`, `30m`, `3h`)")))?;
+    let n: u64 = num.parse().map_err(|_| {
+        ServerError::Config(format!(
+            "invalid duration `{s}` (expected e.g. `90s`, `30m`, `3h`)"
+        ))
+    })?;
     let mult = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
@@ -114,7 +116,10 @@ mod tests {
         assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(parse_duration("3h").unwrap(), Duration::from_secs(10800));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("soon").unwrap_err().to_string().contains("`soon`"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("`soon`"));
         assert!(parse_duration("3w").is_err());
     }
 }

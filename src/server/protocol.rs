@@ -109,8 +109,7 @@ pub struct Status {
 
 /// Writes one message.
 pub fn send<T: Serialize>(stream: &mut UnixStream, msg: &T) -> Result<(), ServerError> {
-    let mut bytes =
-        serde_json::to_vec(msg).map_err(|e| ServerError::Protocol(e.to_string()))?;
+    let mut bytes = serde_json::to_vec(msg).map_err(|e| ServerError::Protocol(e.to_string()))?;
     bytes.push(b'\n');
     stream
         .write_all(&bytes)

@@ -283,17 +283,28 @@ mod tests {
     fn environment_changes_that_matter() {
         let v = verified(&[("PATH", Some("/bin")), ("TRACKED", None)]);
         let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
-        assert_eq!(v.env_matches(&env(&[("PATH", "/bin"), ("TERM", "xterm")])), None);
-        assert_eq!(v.env_matches(&env(&[("PATH", "/usr/bin")])).as_deref(), Some("PATH"));
         assert_eq!(
-            v.env_matches(&env(&[("PATH", "/bin"), ("TRACKED", "1")])).as_deref(),
+            v.env_matches(&env(&[("PATH", "/bin"), ("TERM", "xterm")])),
+            None
+        );
+        assert_eq!(
+            v.env_matches(&env(&[("PATH", "/usr/bin")])).as_deref(),
+            Some("PATH")
+        );
+        assert_eq!(
+            v.env_matches(&env(&[("PATH", "/bin"), ("TRACKED", "1")]))
+                .as_deref(),
             Some("TRACKED")
         );
         // Newly set: unknown last time, but of a family that matters.
         assert_eq!(
-            v.env_matches(&env(&[("PATH", "/bin"), ("RUSTFLAGS", "--cfg x")])).as_deref(),
+            v.env_matches(&env(&[("PATH", "/bin"), ("RUSTFLAGS", "--cfg x")]))
+                .as_deref(),
             Some("RUSTFLAGS")
         );
         // The server's own settings do not.

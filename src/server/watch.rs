@@ -163,8 +163,8 @@ impl Watcher {
         let _ = std::fs::remove_dir_all(cookie_dir);
         std::fs::create_dir_all(cookie_dir)
             .map_err(|e| format!("cannot create `{}`: {e}", cookie_dir.display()))?;
-        let cookie_dir =
-            std::fs::canonicalize(cookie_dir).map_err(|e| format!("{}: {e}", cookie_dir.display()))?;
+        let cookie_dir = std::fs::canonicalize(cookie_dir)
+            .map_err(|e| format!("{}: {e}", cookie_dir.display()))?;
         let cookies = Arc::new(Cookies::default());
         let registered: Arc<Mutex<HashSet<PathBuf>>> = Arc::default();
         let (c2, d2, r2) = (cookies.clone(), cookie_dir.clone(), registered.clone());

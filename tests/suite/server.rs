@@ -11,7 +11,9 @@ use crate::common::{fixture, Run, Ws};
 const SERVER: &[(&str, &str)] = &[("HBUILD_SERVER_IDLE_TIMEOUT", "120s")];
 
 fn status(ws: &Ws) -> serde_json::Value {
-    let run = ws.hbuild(&["server", "status", "--message-format", "json"]).ok();
+    let run = ws
+        .hbuild(&["server", "status", "--message-format", "json"])
+        .ok();
     serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
@@ -25,6 +27,18 @@ fn wait_checked(ws: &Ws, builds: u64) -> serde_json::Value {
         }
         assert!(Instant::now() < deadline, "the server never checked: {s}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Makes the plain invocation a verified no-op again: a build, answered by
+/// the server or followed by its check.
+fn settle(ws: &Ws) {
+    let s = status(ws);
+    let checked = s["status"]["verified"].as_u64().unwrap();
+    let before = s["status"]["answered"].as_u64().unwrap();
+    ws.hbuild(&[]).ok();
+    if answered(ws) == before {
+        wait_checked(ws, checked + 1);
     }
 }
 
@@ -95,9 +109,17 @@ fn answers_noops_like_the_direct_path_and_rebuilds_after_every_kind_of_change() 
 
     // A source edit: built directly, and the program shows it.
     let checked = status(&ws)["status"]["verified"].as_u64().unwrap();
-    ws.replace("crates/app/src/lib.rs", "/// A small serializable record.", "/// A record.\npub fn edited() {}\n");
+    ws.replace(
+        "crates/app/src/lib.rs",
+        "/// A small serializable record.",
+        "/// A record.\npub fn edited() {}\n",
+    );
     let run = ws.hbuild(&["-vv"]).ok();
-    assert!(run.stderr.contains("Server building directly"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Server building directly"),
+        "{}",
+        run.stderr
+    );
     let run = ws.hbuild(&[]).ok();
     assert!(run.stderr.contains("Compiling app"), "{}", run.stderr);
     assert_eq!(answered(&ws), 2);
@@ -106,25 +128,42 @@ fn answers_noops_like_the_direct_path_and_rebuilds_after_every_kind_of_change() 
     assert_eq!(answered(&ws), 3);
     assert!(!again.stderr.contains("Compiling"), "{}", again.stderr);
 
-    // A variable the build depends on: built directly with it.
-    let run = ws.hbuild_env(&[], &[("RUSTFLAGS", "--cfg from_test")]).ok();
-    assert!(run.stderr.contains("Compiling"), "{}", run.stderr);
+    // A variable a build script reads (`rerun-if-env-changed`): built
+    // directly, and the script sees it.
+    let run = ws
+        .hbuild_env(&["--message-format", "json"], &[("FOO_KNOB", "on")])
+        .ok();
+    let knob = run
+        .messages("build-script-executed")
+        .into_iter()
+        .find(|m| m["package_id"].as_str().unwrap().contains("foo-sys"))
+        .expect("foo-sys script message");
+    assert_eq!(knob["env"][1], serde_json::json!(["FOO_KNOB_SEEN", "on"]));
     assert_eq!(answered(&ws), 3);
+    // A newly set variable of Cargo's family (unset when verified).
+    settle(&ws);
+    let a = answered(&ws);
+    let run = ws.hbuild_env(&[], &[("CARGO_TERM_VERBOSE", "false")]).ok();
+    assert!(run.stderr.contains("48 fresh"), "{}", run.stderr);
+    assert_eq!(answered(&ws), a);
 
-    // A removed artifact is restored; a new config file is honoured.
-    let checked = status(&ws)["status"]["verified"].as_u64().unwrap();
-    ws.hbuild(&[]).ok();
-    wait_checked(&ws, checked + 1);
+    // A removed artifact is restored.
+    settle(&ws);
+    let a = answered(&ws);
     std::fs::remove_file(ws.path("target/debug/app-cli")).unwrap();
     ws.hbuild(&[]).ok();
-    assert!(ws.path("target/debug/app-cli").exists());
-    assert_eq!(ws.run_program("target/debug/app-cli"), ws.run_program("target/debug/app-cli"));
+    assert_eq!(answered(&ws), a);
+    assert!(ws
+        .run_program("target/debug/app-cli")
+        .contains("hello from app/build.rs"));
+    // A config file where none was: the analysis runs again.
+    settle(&ws);
+    let a = answered(&ws);
     std::fs::create_dir_all(ws.path(".cargo")).unwrap();
-    std::fs::write(ws.path(".cargo/config.toml"), "[build]\nrustflags = [\"--cfg\", \"from_config\"]\n").unwrap();
+    std::fs::write(ws.path(".cargo/config.toml"), "[term]\nverbose = false\n").unwrap();
     let run = ws.hbuild(&[]).ok();
-    assert!(run.stderr.contains("Compiling"), "{}", run.stderr);
-    let before = answered(&ws);
-    assert_eq!(before, 3);
+    assert!(run.stderr.contains("48 fresh"), "{}", run.stderr);
+    assert_eq!(answered(&ws), a);
     stop(&ws);
     assert_eq!(status(&ws)["running"], false);
 }
@@ -161,7 +200,11 @@ fn a_killed_server_leaves_nothing_broken_and_concurrent_clients_agree() {
     assert_eq!(status(&ws)["running"], false);
     let run = ws.hbuild(&["-p", "app", "-vv"]).ok();
     assert!(run.stderr.contains("Finished"), "{}", run.stderr);
-    ws.replace("crates/app/src/lib.rs", "/// A small serializable record.", "/// A record.\npub fn edited_while_dead() {}\n");
+    ws.replace(
+        "crates/app/src/lib.rs",
+        "/// A small serializable record.",
+        "/// A record.\npub fn edited_while_dead() {}\n",
+    );
     let run = ws.hbuild(&["-p", "app"]).ok();
     assert!(run.stderr.contains("Compiling app"), "{}", run.stderr);
 
