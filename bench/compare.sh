@@ -7,8 +7,10 @@
 #   MODE  cold    cargo cold build vs hbuild cold build (no cache)
 #         warm    cargo cold build vs hbuild with a warm local cache, fresh copy in another dir
 #         remote  cargo cold build vs hbuild with an empty local cache and a warm remote (nginx)
-#         noop    no-op `cargo build` vs no-op `cargo hbuild`
-#         edit    one leaf file edited, then rebuild (cargo vs hbuild)
+#         noop    no-op `cargo build` vs no-op `cargo hbuild`, without and with the
+#                 resident server (bench/noop.py; ROUNDS defaults to 30 there)
+#         edit    a comment appended to one leaf file, then rebuild (cargo vs hbuild)
+#         edit-code  a function added to that file, then rebuild
 #   WORKSPACE defaults to testdata/workspaces/big; ROUNDS to 3.
 set -euo pipefail
 mode=${1:?mode}
@@ -29,6 +31,9 @@ time_it() { local t0; t0=$(now); "$@" >/dev/null 2>&1; python3 -c "print(round($
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cargo fetch --locked --manifest-path "$ws_src/Cargo.toml" -q
+if [ "$mode" = noop ]; then
+  exec python3 "$repo/bench/noop.py" "$hb" "$ws_src" "${3:-30}"
+fi
 : > "$work/cargo.t"; : > "$work/hbuild.t"
 edit_file() { local f; f=$(cd "$1" && git ls-files 2>/dev/null | grep '\.rs$' | head -1 || true); [ -n "$f" ] || f=$(cd "$1" && find . -path ./target -prune -o -name '*.rs' -print | sort | tail -1); echo "$1/$f"; }
 
@@ -65,14 +70,15 @@ for i in $(seq "$rounds"); do
       time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"
       HBUILD_CACHE_DIR="$work/empty-cache-$i" time_it "$hb" hbuild --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t"
       echo "round $i: bytes downloaded: $(awk '$9==200 && $6=="\"GET" {s+=$10} END {print s+0}' "$work/access.log")";;
-    noop|edit)
+    edit|edit-code)
       if [ "$i" = 1 ]; then
         fresh_copy "$work/c"; fresh_copy "$work/h"
         cargo build --manifest-path "$work/c/Cargo.toml" >/dev/null 2>&1
         HBUILD_CACHE_DIR="$work/cache" "$hb" hbuild --manifest-path "$work/h/Cargo.toml" >/dev/null 2>&1
         cf=$(edit_file "$work/c"); hf=$(edit_file "$work/h")
       fi
-      if [ "$mode" = edit ]; then echo "// edit $i" >> "$cf"; echo "// edit $i" >> "$hf"; fi
+      if [ "$mode" = edit ]; then line="// edit $i"; else line="#[allow(dead_code)] fn bench_edit_$i() -> u32 { $i }"; fi
+      echo "$line" >> "$cf"; echo "$line" >> "$hf"
       time_it cargo build --manifest-path "$work/c/Cargo.toml" >> "$work/cargo.t"
       HBUILD_CACHE_DIR="$work/cache" time_it "$hb" hbuild --manifest-path "$work/h/Cargo.toml" >> "$work/hbuild.t";;
     *) echo "unknown mode $mode" >&2; exit 2;;

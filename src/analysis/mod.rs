@@ -186,9 +186,15 @@ fn select_packages(
     Ok(out)
 }
 
-/// Incremental compilation is off unless `CARGO_INCREMENTAL=1`: its state
-/// is an untracked input and its objects are not reproducible (rustc names
-/// codegen units per session), so such actions could not be cached.
+/// `CARGO_INCREMENTAL` overrides the profiles' `incremental` (on for path
+/// packages in `dev`, as with Cargo). Incremental compilation is an
+/// execution strategy, not an input: it stays out of action keys, and its
+/// outputs (rustc names objects per session, so they are not reproducible)
+/// are cached locally but never uploaded.
 fn incremental_setting(env: &std::collections::BTreeMap<String, String>) -> Option<bool> {
-    Some(env.get("CARGO_INCREMENTAL").is_some_and(|v| v == "1"))
+    match env.get("CARGO_INCREMENTAL").map(String::as_str) {
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        _ => None,
+    }
 }

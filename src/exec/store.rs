@@ -153,7 +153,8 @@ impl Store {
         self.upload(mkey, r);
     }
 
-    /// Stores outputs (absolute paths below `root`) under `key`.
+    /// Stores outputs (absolute paths below `root`) under `key`; `share`
+    /// also uploads them to the remote cache.
     pub fn save(
         &self,
         key: &ActionKey,
@@ -162,6 +163,7 @@ impl Store {
         stdout: String,
         stderr: String,
         meta: BTreeMap<String, String>,
+        share: bool,
     ) -> Option<ActionResult> {
         let local = self.local.as_ref()?;
         let mut outputs = Vec::with_capacity(files.len());
@@ -202,7 +204,9 @@ impl Store {
             self.warn(format!("could not store a cache entry: {e}"));
             return None;
         }
-        self.upload(*key, result.clone());
+        if share {
+            self.upload(*key, result.clone());
+        }
         Some(result)
     }
 

@@ -228,7 +228,7 @@ pub fn run(
         schema: KEY_SCHEMA_VERSION,
         toolchain: sh.toolchain_id.clone(),
         program: "rustc".into(),
-        argv: argv.iter().map(|s| norm.normalize(s)).collect(),
+        argv: key_argv(&argv).map(|s| norm.normalize(s)).collect(),
         // The wrapper's location is not an input (Cargo leaves it out of
         // fingerprints too): a wrapper must not change what rustc produces.
         env: env
@@ -399,7 +399,7 @@ pub fn run(
     }
     let files = output_files(a);
     let stderr_replay = exec.diagnostics.join("\n");
-    let uncacheable = uncacheable_reason(a, &argv, &exec);
+    let uncacheable = uncacheable_reason(a, &exec);
     let stored = match &uncacheable {
         None => sh.store.save(
             &key,
@@ -408,6 +408,9 @@ pub fn run(
             String::new(),
             stderr_replay,
             meta.clone(),
+            // Incremental objects are correct but not reproducible: good for
+            // this machine, not for sharing.
+            !is_incremental(&argv),
         ),
         Some(_) => None,
     };
@@ -443,14 +446,8 @@ pub fn run(
     })
 }
 
-/// Why an executed action's result must not be shared, if it must not.
-fn uncacheable_reason(a: &Action, argv: &[String], exec: &Executed) -> Option<String> {
-    if argv.iter().any(|x| x.starts_with("incremental=")) {
-        return Some(
-            "incremental compilation (CARGO_INCREMENTAL=1) produces non-reproducible objects"
-                .into(),
-        );
-    }
+/// Why an executed action's result must not be cached, if it must not.
+fn uncacheable_reason(a: &Action, exec: &Executed) -> Option<String> {
     if !exec.undeclared.is_empty() {
         return Some(format!(
             "{} read files outside its declared inputs",
@@ -458,6 +455,34 @@ fn uncacheable_reason(a: &Action, argv: &[String], exec: &Executed) -> Option<St
         ));
     }
     None
+}
+
+/// Whether rustc runs with incremental compilation.
+fn is_incremental(argv: &[String]) -> bool {
+    argv.iter().any(|x| x.starts_with("incremental="))
+}
+
+/// The argv as keyed: without `-C incremental=DIR`, an execution strategy
+/// (like the rustc wrapper) that must not change what rustc produces.
+fn key_argv(argv: &[String]) -> impl Iterator<Item = &String> {
+    let mut skip = false;
+    argv.iter()
+        .enumerate()
+        .filter(move |(i, x)| {
+            if std::mem::take(&mut skip) {
+                return false;
+            }
+            if *x == "-C"
+                && argv
+                    .get(i + 1)
+                    .is_some_and(|n| n.starts_with("incremental="))
+            {
+                skip = true;
+                return false;
+            }
+            true
+        })
+        .map(|(_, x)| x)
 }
 
 /// Outputs of a result when no cache is configured (digests computed here).
@@ -969,4 +994,28 @@ fn lexical(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn incremental_dir_is_not_keyed() {
+        let argv: Vec<String> = [
+            "--crate-name",
+            "a",
+            "-C",
+            "incremental=/t/inc",
+            "-C",
+            "debuginfo=2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let keyed: Vec<&String> = key_argv(&argv).collect();
+        assert_eq!(keyed, ["--crate-name", "a", "-C", "debuginfo=2"]);
+        assert!(is_incremental(&argv));
+        assert!(!is_incremental(&argv[..2]));
+    }
 }
