@@ -2,7 +2,6 @@
 //! explicit outcomes. Failures of the cache never fail a build: they turn
 //! into misses and warnings.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -153,18 +152,23 @@ impl Store {
         self.upload(mkey, r);
     }
 
-    /// Stores outputs (absolute paths below `root`) under `key`; `share`
+    /// Stores outputs (absolute paths below `root`) under `key`, with the
+    /// logs and metadata of `text` (whose `outputs` are ignored); `share`
     /// also uploads them to the remote cache.
     pub fn save(
         &self,
         key: &ActionKey,
         root: &Path,
         files: &[PathBuf],
-        stdout: String,
-        stderr: String,
-        meta: BTreeMap<String, String>,
+        text: ActionResult,
         share: bool,
     ) -> Option<ActionResult> {
+        let ActionResult {
+            stdout,
+            stderr,
+            meta,
+            ..
+        } = text;
         let local = self.local.as_ref()?;
         let mut outputs = Vec::with_capacity(files.len());
         for f in files {

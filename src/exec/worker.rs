@@ -405,9 +405,11 @@ pub fn run(
             &key,
             &a.output_root,
             &files,
-            String::new(),
-            stderr_replay,
-            meta.clone(),
+            crate::cache::ActionResult {
+                stderr: stderr_replay,
+                meta: meta.clone(),
+                ..Default::default()
+            },
             // Incremental objects are correct but not reproducible: good for
             // this machine, not for sharing.
             !is_incremental(&argv),

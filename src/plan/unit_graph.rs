@@ -818,6 +818,10 @@ fn compute_hashes(inp: &GraphInputs<'_>, units: &mut [Unit]) {
         } else {
             0
         };
+        // Incremental compilation is how rustc runs, not what it builds: the
+        // same unit with and without it shares its name and its cache keys.
+        let mut profile = u.profile.clone();
+        profile.incremental = false;
         let h = HashInput {
             version: 1,
             package: package_identity(inp.model, u.pkg),
@@ -830,7 +834,7 @@ fn compute_hashes(inp: &GraphInputs<'_>, units: &mut [Unit]) {
                 CompileKind::Host => None,
             },
             for_host: u.for_host && u.mode != Mode::Build,
-            profile: &u.profile,
+            profile: &profile,
             features: &u.features,
             lto: &u.lto,
             rustc: inp.rustc_version,

@@ -8,9 +8,8 @@
 //! hashes and absolute paths (they legitimately differ), and the profile of
 //! build-script *runs*, which Cargo strips and which only feeds OPT_LEVEL,
 //! DEBUG and PROFILE (checked by the rustc-invocation parity instead), and
-//! `incremental`, which hbuild turns off on purpose: incremental state is an
-//! untracked input and its objects are not reproducible, so they could not
-//! be cached.
+//! `incremental`, an execution strategy that the rustc-invocation parity
+//! checks through `-C incremental`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

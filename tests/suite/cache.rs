@@ -18,7 +18,8 @@ fn json(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> crate::common::Run {
 #[test]
 fn cache_survives_removed_target_dirs_and_other_checkouts_with_identical_bytes() {
     let a = fixture("kitchen-sink");
-    let first = json(&a, &[], &[]);
+    // Reproducible bytes need incremental compilation off, as in CI.
+    let first = json(&a, &[], &[("CARGO_INCREMENTAL", "0")]);
     assert_eq!(
         executed(&first),
         first.summary()["actions_total"].as_u64().unwrap()
@@ -27,7 +28,14 @@ fn cache_survives_removed_target_dirs_and_other_checkouts_with_identical_bytes()
     // 1. Remove the target dir: everything comes from the cache, no rustc.
     std::fs::remove_dir_all(a.path("target")).unwrap();
     let (wrapper, log) = logging_wrapper(a.tmp.path());
-    let second = json(&a, &[], &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())]);
+    let second = json(
+        &a,
+        &[],
+        &[
+            ("RUSTC_WRAPPER", wrapper.to_str().unwrap()),
+            ("CARGO_INCREMENTAL", "0"),
+        ],
+    );
     let s = second.summary();
     assert_eq!(s["executed"], 0, "{s}");
     assert_eq!(s["cache_hits"]["local"], s["actions_total"], "{s}");
@@ -38,7 +46,8 @@ fn cache_survives_removed_target_dirs_and_other_checkouts_with_identical_bytes()
     // 2. An independent build of the same sources elsewhere, without any
     // cache, gives the same bytes: sharing a cache across machines is sound.
     let b = fixture("kitchen-sink");
-    b.hbuild(&["--no-cache"]).ok();
+    b.hbuild_env(&["--no-cache"], &[("CARGO_INCREMENTAL", "0")])
+        .ok();
     let outputs = [
         "target/debug/app-cli",
         "target/debug/helper",
@@ -53,7 +62,9 @@ fn cache_survives_removed_target_dirs_and_other_checkouts_with_identical_bytes()
         );
     }
 
-    // 3. That other checkout with the first one's cache: every key hits.
+    // 3. That other checkout with the first one's cache: every key hits,
+    // also with incremental compilation on (the dev default), which is an
+    // execution strategy and not part of the key.
     std::fs::remove_dir_all(b.path("target")).unwrap();
     let run = b
         .hbuild_env(

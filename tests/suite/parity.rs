@@ -128,9 +128,7 @@ fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
                 let v = argv[i + 1];
                 i += 2;
                 let skip = (a == "-C"
-                    && (v.starts_with("metadata=")
-                        || v.starts_with("extra-filename=")
-                        || v.starts_with("incremental=")))
+                    && (v.starts_with("metadata=") || v.starts_with("extra-filename=")))
                     || a == "--out-dir"
                     || a == "--remap-path-prefix"
                     || (a == "-L" && v.starts_with("dependency="));
@@ -153,6 +151,9 @@ fn invocations(log: &str) -> BTreeMap<String, Vec<Vec<String>>> {
                         }
                         None => v.to_string(),
                     }
+                } else if v.starts_with("incremental=") {
+                    // Whether, not where: the directory is in each tool's target layout.
+                    "incremental=<dir>".to_string()
                 } else {
                     v.to_string()
                 };

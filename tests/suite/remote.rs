@@ -12,6 +12,8 @@ fn second_checkout_gets_every_action_from_the_remote() {
     // `failures` builds C code through `cc` and has four members: small, but
     // every kind of action.
     let a = fixture("failures");
+    // As CI runs: without incremental compilation, so every output is
+    // reproducible and uploaded.
     let first = a
         .hbuild_env(
             &[
@@ -21,7 +23,7 @@ fn second_checkout_gets_every_action_from_the_remote() {
                 "--remote-cache",
                 &url,
             ],
-            &[],
+            &[("CARGO_INCREMENTAL", "0")],
         )
         .ok();
     assert_eq!(
@@ -43,6 +45,8 @@ fn second_checkout_gets_every_action_from_the_remote() {
         "every PUT carries a Content-Length"
     );
 
+    // The other checkout builds like a developer (incremental on for its
+    // members): the keys are the same, so everything still comes remotely.
     let b = fixture("failures");
     let (wrapper, log) = logging_wrapper(b.tmp.path());
     let second = b
@@ -79,6 +83,58 @@ fn second_checkout_gets_every_action_from_the_remote() {
 }
 
 #[test]
+fn incremental_outputs_are_cached_locally_but_never_uploaded() {
+    let nginx = Nginx::start();
+    let url = nginx.url();
+    let a = fixture("failures");
+    let plan: serde_json::Value =
+        serde_json::from_str(&a.hbuild(&["--plan", "--workspace"]).ok().stdout).unwrap();
+    let incremental = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            x["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_str().unwrap().starts_with("incremental="))
+        })
+        .count();
+    assert!(
+        incremental > 0,
+        "the dev profile compiles members incrementally"
+    );
+    let args = [
+        "--message-format",
+        "json",
+        "--workspace",
+        "--remote-cache",
+        &url,
+    ];
+    let first = a.hbuild(&args).ok();
+    let total = first.summary()["actions_total"].as_u64().unwrap();
+    assert_eq!(executed(&first), total);
+    // This machine keeps everything.
+    std::fs::remove_dir_all(a.path("target")).unwrap();
+    let again = a.hbuild(&args).ok();
+    assert_eq!(again.summary()["cache_hits"]["local"], total);
+    // Another machine gets only the reproducible outputs.
+    let b = fixture("failures");
+    let other = b.hbuild(&args).ok();
+    let s = other.summary();
+    let (remote, ran) = (
+        s["cache_hits"]["remote"].as_u64().unwrap(),
+        s["executed"].as_u64().unwrap(),
+    );
+    // Incremental actions run again; so may what consumes their (not
+    // reproducible) outputs; the rest comes from the remote.
+    assert!(ran >= incremental as u64, "{s}");
+    assert!(remote >= 1 && remote <= total - incremental as u64, "{s}");
+    assert_eq!(remote + ran, total, "{s}");
+}
+
+#[test]
 fn read_only_mode_uploads_nothing() {
     let nginx = Nginx::start();
     let ws = fixture("failures");
@@ -110,13 +166,18 @@ fn unreachable_remote_warns_once_and_builds_locally() {
         .unwrap()
         .port();
     let ws = fixture("failures");
+    // Without incremental compilation the result is uploaded too, so the
+    // build makes enough requests to give up on the remote.
     let r = ws
-        .hbuild(&[
-            "-p",
-            "ok-bin",
-            "--remote-cache",
-            &format!("http://127.0.0.1:{port}/cache/"),
-        ])
+        .hbuild_env(
+            &[
+                "-p",
+                "ok-bin",
+                "--remote-cache",
+                &format!("http://127.0.0.1:{port}/cache/"),
+            ],
+            &[("CARGO_INCREMENTAL", "0")],
+        )
         .ok();
     assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
     let warnings = r
