@@ -19,8 +19,17 @@ impl Digest {
 
     /// Digest of a file's content, streamed (never held whole in memory).
     pub fn of_file(path: &Path) -> std::io::Result<(Self, u64)> {
-        let mut hasher = blake3::Hasher::new();
         let mut file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        let mut hasher = blake3::Hasher::new();
+        if size >= LARGE_FILE {
+            // Linked binaries and rlibs are tens of megabytes: hash them on
+            // all cores from a memory map (blake3 falls back to reading for
+            // files it cannot map).
+            hasher.update_mmap_rayon(path)?;
+            let hashed = hasher.count();
+            return Ok((Digest(*hasher.finalize().as_bytes()), hashed));
+        }
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
         loop {
@@ -60,6 +69,9 @@ impl Digest {
         h
     }
 }
+
+/// Files from this size on are hashed in parallel.
+const LARGE_FILE: u64 = 1 << 20;
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -60,10 +60,12 @@ impl LocalCache {
     pub fn insert_file(&self, path: &Path) -> Result<(Digest, u64), CacheError> {
         let mut src = File::open(path).map_err(|e| CacheError::io(path, e))?;
         let mut tmp = fsutil::temp_in(&self.tmp_dir())?;
-        let (digest, size) = copy_hashing(&mut src, &mut tmp).map_err(|e| match e {
-            CopyError::Read(e) => CacheError::io(path, e),
-            CopyError::Write(e) => CacheError::io(tmp.path(), e),
-        })?;
+        // File to file, `io::copy` copies in the kernel (copy_file_range);
+        // the digest is then taken of the copy we own, so a source changed
+        // meanwhile can never be stored under a wrong digest.
+        io::copy(&mut src, tmp.as_file_mut()).map_err(|e| CacheError::io(path, e))?;
+        let (digest, size) =
+            Digest::of_file(tmp.path()).map_err(|e| CacheError::io(tmp.path(), e))?;
         self.store_temp(tmp, digest, size)?;
         Ok((digest, size))
     }
