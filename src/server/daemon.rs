@@ -61,12 +61,8 @@ struct Shared {
 
 /// The identity of an invocation: what the client typed and where.
 pub fn invocation_key(inv: &WireInvocation) -> Digest {
-    let mut text = inv.cwd.display().to_string();
-    for a in &inv.argv {
-        text.push('\0');
-        text.push_str(a);
-    }
-    Digest::of_bytes(text.as_bytes())
+    let text = serde_json::to_vec(&(&inv.cwd, &inv.argv)).expect("invocation serialises");
+    Digest::of_bytes(&text)
 }
 
 fn on_notice(known: &Invocations, n: Notice<'_>) {
@@ -401,5 +397,88 @@ fn status(shared: &Shared) -> Status {
         declined: shared.declined.load(Ordering::Relaxed),
         verified: shared.verified.load(Ordering::Relaxed),
         last_check: shared.last_check.lock().expect("last check lock").clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, DataChange, ModifyKind};
+    use notify::{Event, EventKind};
+
+    fn known_with(watch: WatchSet) -> Invocations {
+        let known: Invocations = Arc::default();
+        let v = Verified {
+            graph: Arc::default(),
+            events: Vec::new(),
+            summary: Default::default(),
+            reasons: Default::default(),
+            env: Default::default(),
+            target_dir: "/t".into(),
+            format: crate::report::MessageFormat::Human,
+            explain_stamp: Mutex::new(None),
+        };
+        known.lock().unwrap().insert(
+            Digest::of_bytes(b"k"),
+            Known {
+                watch: Arc::new(watch),
+                epoch: 0,
+                clean: Some(Arc::new(v)),
+                last_used: None,
+            },
+        );
+        known
+    }
+
+    fn clean(known: &Invocations) -> bool {
+        known.lock().unwrap().values().all(|k| k.clean.is_some())
+    }
+
+    #[test]
+    fn only_changes_to_watched_paths_drop_a_verified_state() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::write(root.join("lib.rs"), "").unwrap();
+        let mut w = WatchSet::default();
+        w.add_file(&root.join("lib.rs"));
+        let known = known_with(w);
+        let modify = |p: &std::path::Path| {
+            Event::new(EventKind::Modify(ModifyKind::Data(DataChange::Content))).add_path(p.into())
+        };
+        on_notice(&known, Notice::Event(&modify(&root.join("notes.txt"))));
+        assert!(clean(&known));
+        on_notice(&known, Notice::Event(&modify(&root.join("lib.rs"))));
+        assert!(!clean(&known));
+        assert_eq!(known.lock().unwrap().values().next().unwrap().epoch, 1);
+    }
+
+    #[test]
+    fn lost_events_and_pathless_events_drop_everything() {
+        let known = known_with(WatchSet::default());
+        on_notice(
+            &known,
+            Notice::Event(&Event::new(EventKind::Create(CreateKind::Any))),
+        );
+        assert!(!clean(&known));
+        let known = known_with(WatchSet::default());
+        on_notice(&known, Notice::Lost);
+        assert!(!clean(&known));
+    }
+
+    #[test]
+    fn invocation_keys_separate_directories_and_arguments() {
+        let inv = |cwd: &str, argv: &[&str]| WireInvocation {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            cwd: cwd.into(),
+            env: Default::default(),
+        };
+        let a = invocation_key(&inv("/w", &["-p", "a"]));
+        assert_eq!(a, invocation_key(&inv("/w", &["-p", "a"])));
+        assert_ne!(a, invocation_key(&inv("/w/sub", &["-p", "a"])));
+        assert_ne!(a, invocation_key(&inv("/w", &["-pa"])));
+        assert_ne!(
+            invocation_key(&inv("/w", &["a", "b"])),
+            invocation_key(&inv("/w", &["a\0b"]))
+        );
     }
 }

@@ -161,6 +161,19 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
             env.insert(k.clone(), None);
         }
     }
+    // The same for outputs: a build between reading the set and the check
+    // could have left a build script's `OUT_DIR` with new files.
+    for a in &graph.actions {
+        let unwatched = worker::load_stamp(a).and_then(|s| {
+            s.outputs
+                .iter()
+                .map(|(rel, ..)| rel.under(&a.output_root))
+                .find(|f| !p.watch.has_file(f))
+        });
+        if let Some(f) = unwatched {
+            return Err(format!("output `{}` is not watched", f.display()));
+        }
+    }
     for (k, v) in env.iter_mut() {
         *v = p.req.env.get(k).cloned();
     }
