@@ -366,6 +366,9 @@ pub fn execute(
     drop(helper);
     summary.success = failures == 0 && done.iter().all(Option::is_some);
     summary.skipped = done.iter().filter(|d| d.is_none()).count();
+    // Outputs are copied into the cache while the build goes on; the build
+    // is over when they are stored.
+    sh.store.finish_saving();
     summary.elapsed = start.elapsed();
     for w in sh.store.take_warnings() {
         sh.emit(BuildEvent::Warning(w));

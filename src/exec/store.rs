@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::local::LocalCache;
-use crate::cache::{ActionResult, Lookup, OutputFile};
-use crate::core::{ActionKey, RelPath};
+use crate::cache::{ActionResult, Lookup};
+use crate::core::ActionKey;
 use crate::fingerprint::KeyComponents;
 
 /// Files and variables an action read, stored under its pre-key.
@@ -44,6 +44,7 @@ pub struct Store {
     local: Option<Arc<LocalCache>>,
     remote: Option<crate::cache::remote::RemoteCache>,
     warnings: Mutex<Vec<String>>,
+    saving: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Store {
@@ -56,6 +57,7 @@ impl Store {
             local,
             remote,
             warnings: Mutex::new(Vec::new()),
+            saving: Mutex::new(Vec::new()),
         }
     }
 
@@ -152,66 +154,65 @@ impl Store {
         self.upload(mkey, r);
     }
 
-    /// Stores outputs (absolute paths below `root`) under `key`, with the
-    /// logs and metadata of `text` (whose `outputs` are ignored); `share`
-    /// also uploads them to the remote cache.
-    pub fn save(
-        &self,
-        key: &ActionKey,
-        root: &Path,
-        files: &[PathBuf],
-        text: ActionResult,
+    /// Stores `result`, whose outputs were hashed in place below `root`,
+    /// under `key` on a background thread: dependents start while the files
+    /// are copied into the cache. An output that no longer has the digest
+    /// the build used is not stored, and neither is the entry. `share` also
+    /// uploads the entry. [`Store::finish_saving`] waits for every save.
+    pub fn save_in_background(
+        self: &Arc<Self>,
+        key: ActionKey,
+        root: PathBuf,
+        result: ActionResult,
         share: bool,
-    ) -> Option<ActionResult> {
-        let ActionResult {
-            stdout,
-            stderr,
-            meta,
-            ..
-        } = text;
-        let local = self.local.as_ref()?;
-        let mut outputs = Vec::with_capacity(files.len());
-        for f in files {
-            let Some(path) = RelPath::strip(f, root) else {
-                self.warn(format!(
-                    "output `{}` is outside `{}`; not cached",
-                    f.display(),
-                    root.display()
-                ));
-                return None;
-            };
-            let executable = is_executable(f);
-            match local.insert_file(f) {
-                Ok((digest, size)) => outputs.push(OutputFile {
-                    path,
-                    digest,
-                    size,
-                    executable,
-                }),
+    ) {
+        if self.local.is_none() {
+            return;
+        }
+        let me = Arc::clone(self);
+        let handle = std::thread::spawn(move || me.save_now(&key, &root, result, share));
+        self.saving.lock().expect("saving lock").push(handle);
+    }
+
+    fn save_now(&self, key: &ActionKey, root: &Path, result: ActionResult, share: bool) {
+        let Some(local) = &self.local else { return };
+        for o in &result.outputs {
+            let f = o.path.under(root);
+            match local.insert_file(&f) {
+                Ok((digest, size)) if digest == o.digest && size == o.size => {}
+                Ok(_) => {
+                    self.warn(format!(
+                        "`{}` changed while it was being cached; not cached",
+                        f.display()
+                    ));
+                    return;
+                }
                 Err(e) => {
                     self.warn(format!(
                         "could not store `{}` in the cache: {e}",
                         f.display()
                     ));
-                    return None;
+                    return;
                 }
             }
         }
-        outputs.sort_by(|a, b| a.path.cmp(&b.path));
-        let result = ActionResult {
-            outputs,
-            stdout,
-            stderr,
-            meta,
-        };
         if let Err(e) = local.put(key, &result) {
             self.warn(format!("could not store a cache entry: {e}"));
-            return None;
+            return;
         }
         if share {
-            self.upload(*key, result.clone());
+            self.upload(*key, result);
         }
-        Some(result)
+    }
+
+    /// Waits until every background save is done.
+    pub fn finish_saving(&self) {
+        let pending = std::mem::take(&mut *self.saving.lock().expect("saving lock"));
+        for h in pending {
+            if h.join().is_err() {
+                self.warn("a cache write failed unexpectedly; this is a bug".into());
+            }
+        }
     }
 
     fn upload(&self, key: ActionKey, result: ActionResult) {
@@ -242,4 +243,51 @@ pub fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::OutputFile;
+    use crate::core::{Digest, RelPath};
+
+    fn result_for(root: &Path, name: &str, digest: Digest) -> ActionResult {
+        let f = root.join(name);
+        ActionResult {
+            outputs: vec![OutputFile {
+                path: RelPath::strip(&f, root).unwrap(),
+                digest,
+                size: std::fs::metadata(&f).unwrap().len(),
+                executable: false,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn background_saves_store_verified_outputs_only() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("out");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("lib.rlib"), b"rlib bytes").unwrap();
+        let local = Arc::new(LocalCache::open(&d.path().join("cache")).unwrap());
+        let store = Arc::new(Store::new(Some(local), None));
+        let good = ActionKey(Digest::of_bytes(b"good"));
+        let bad = ActionKey(Digest::of_bytes(b"bad"));
+        let right = result_for(&root, "lib.rlib", Digest::of_bytes(b"rlib bytes"));
+        store.save_in_background(good, root.clone(), right, true);
+        // As if the file had changed after the build hashed it.
+        let stale = result_for(&root, "lib.rlib", Digest::of_bytes(b"other bytes"));
+        store.save_in_background(bad, root.clone(), stale, true);
+        store.finish_saving();
+        assert!(store.lookup(&good).0.is_some());
+        assert!(
+            store.lookup(&bad).0.is_none(),
+            "a stale digest must not be stored"
+        );
+        let warnings = store.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("changed while it was being cached"));
+        assert!(warnings[0].contains("lib.rlib"));
+    }
 }

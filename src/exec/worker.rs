@@ -398,26 +398,26 @@ pub fn run(
         );
     }
     let files = output_files(a);
-    let stderr_replay = exec.diagnostics.join("\n");
     let uncacheable = uncacheable_reason(a, &exec);
-    let stored = match &uncacheable {
-        None => sh.store.save(
-            &key,
-            &a.output_root,
-            &files,
-            crate::cache::ActionResult {
-                stderr: stderr_replay,
-                meta: meta.clone(),
-                ..Default::default()
-            },
-            // Incremental objects are correct but not reproducible: good for
-            // this machine, not for sharing.
-            !is_incremental(&argv),
-        ),
-        Some(_) => None,
-    };
-    let result = stored.unwrap_or_else(|| local_result(a, &files, meta));
+    let mut result = local_result(a, &files, meta);
+    result.stderr = exec.diagnostics.join("\n");
     if uncacheable.is_none() {
+        if result.outputs.len() == files.len() {
+            sh.store.save_in_background(
+                key,
+                a.output_root.clone(),
+                result.clone(),
+                // Incremental objects are correct but not reproducible: good
+                // for this machine, not for sharing.
+                !is_incremental(&argv),
+            );
+        } else {
+            sh.emit(BuildEvent::Warning(format!(
+                "{}: an output is outside `{}` or unreadable; not cached",
+                a.display_name(),
+                a.output_root.display()
+            )));
+        }
         sh.store.put_manifest(&pre, &manifest);
     }
     let (m_dig, f_dig) = digests_of_result(a, &result, &comps);
@@ -487,7 +487,7 @@ fn key_argv(argv: &[String]) -> impl Iterator<Item = &String> {
         .map(|(_, x)| x)
 }
 
-/// Outputs of a result when no cache is configured (digests computed here).
+/// The result of an executed action: its outputs hashed in place.
 fn local_result(
     a: &Action,
     files: &[PathBuf],
