@@ -53,20 +53,66 @@ fn hash_reader(src: &mut impl Read) -> io::Result<(Digest, u64)> {
 }
 
 impl LocalCache {
-    /// Copies the file at `path` into the CAS (hashing while copying) and
-    /// returns its digest and size. The file itself is left in place: it is
-    /// a build output that Cargo and later actions still read. Inserting
-    /// content that is already stored is cheap beyond the copy and hash.
+    /// Stores the file at `path` in the CAS and returns its digest and size.
+    /// The file stays where it is (later actions read it): on the same
+    /// filesystem it becomes the blob itself through a hard link, in the
+    /// variant its mode asks for, and turns read-only; elsewhere it is
+    /// copied. Content that is already stored keeps its existing blob.
     pub fn insert_file(&self, path: &Path) -> Result<(Digest, u64), CacheError> {
+        let executable = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| fsutil::mode_of(&m))
+            .is_some_and(|m| m & 0o111 != 0);
+        // Adopt the file by hard link: the output and its blob share one
+        // inode, so nothing is copied (a linked binary is tens of megabytes).
+        // The output becomes read-only, as outputs restored from the cache
+        // are; builds replace outputs, never write through them.
+        let link = self.tmp_dir().join(format!(
+            ".adopt-{}-{}",
+            std::process::id(),
+            LINK_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if std::fs::hard_link(path, &link).is_ok() {
+            let adopted = self.adopt_link(&link, executable);
+            if adopted.is_err() {
+                let _ = fsutil::remove_quietly(&link);
+            }
+            return adopted;
+        }
+        // Another filesystem: copy in the kernel (copy_file_range), then
+        // hash the copy we own, so a source changed meanwhile can never be
+        // stored under a wrong digest.
         let mut src = File::open(path).map_err(|e| CacheError::io(path, e))?;
         let mut tmp = fsutil::temp_in(&self.tmp_dir())?;
-        // File to file, `io::copy` copies in the kernel (copy_file_range);
-        // the digest is then taken of the copy we own, so a source changed
-        // meanwhile can never be stored under a wrong digest.
         io::copy(&mut src, tmp.as_file_mut()).map_err(|e| CacheError::io(path, e))?;
         let (digest, size) =
             Digest::of_file(tmp.path()).map_err(|e| CacheError::io(tmp.path(), e))?;
         self.store_temp(tmp, digest, size)?;
+        Ok((digest, size))
+    }
+
+    /// Moves a hard link to an output into the CAS as the variant its mode
+    /// asks for (the other variant is derived from it when needed).
+    fn adopt_link(&self, link: &Path, executable: bool) -> Result<(Digest, u64), CacheError> {
+        let (digest, size) = Digest::of_file(link).map_err(|e| CacheError::io(link, e))?;
+        let dest = self.blob_path(&digest, executable);
+        if std::fs::metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == size) {
+            // Keep the existing inode: it may be linked into target dirs.
+            fsutil::remove_quietly(link).map_err(|e| CacheError::io(link, e))?;
+            return Ok((digest, size));
+        }
+        let mode = if executable {
+            fsutil::MODE_BLOB_EXEC
+        } else {
+            fsutil::MODE_BLOB
+        };
+        fsutil::set_path_mode(link, mode).map_err(|e| CacheError::io(link, e))?;
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| CacheError::io(parent, e))?;
+        }
+        self.forget_verified(digest, executable);
+        std::fs::rename(link, &dest).map_err(|e| CacheError::io(&dest, e))?;
+        self.added_bytes.fetch_add(size, Ordering::Relaxed);
         Ok((digest, size))
     }
 
@@ -148,7 +194,7 @@ impl LocalCache {
     /// blob that does not match is deleted and [`CacheError::Corrupt`] is
     /// returned. Meant for small blobs (metadata, captured output).
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, CacheError> {
-        let path = self.blob_path(digest, false);
+        let path = self.any_variant(digest);
         let mut bytes = Vec::new();
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -193,8 +239,8 @@ impl LocalCache {
     }
 
     /// The verified blob file for `digest` in the requested variant, with
-    /// its metadata. The executable variant is derived from the plain one on
-    /// demand (and rebuilt if it is missing or corrupt).
+    /// its metadata. A missing variant is derived from the other one (a
+    /// corrupt executable variant is rebuilt from the plain blob).
     fn verified_variant(
         &self,
         digest: &Digest,
@@ -203,11 +249,14 @@ impl LocalCache {
         let path = self.blob_path(digest, executable);
         match self.verify_blob(digest, executable, &path) {
             Ok(meta) => return Ok((path, meta)),
-            // `.x` is only a derived copy: rebuild it from the plain blob.
-            Err(CacheError::MissingBlob(_) | CacheError::Corrupt { .. }) if executable => {}
+            // A missing variant is derived from the other one (a blob
+            // adopted from an output exists in that output's variant only).
+            Err(CacheError::MissingBlob(_)) => {}
+            // A corrupt `.x` is rebuilt from the plain blob.
+            Err(CacheError::Corrupt { .. }) if executable => {}
             Err(e) => return Err(e),
         }
-        let base = self.blob_path(digest, false);
+        let base = self.blob_path(digest, !executable);
         let mut src = File::open(&base).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => CacheError::MissingBlob(*digest),
             _ => CacheError::io(&base, e),
@@ -218,11 +267,15 @@ impl LocalCache {
             CopyError::Write(e) => CacheError::io(tmp.path(), e),
         })?;
         if actual != *digest {
-            return Err(self.drop_corrupt_blob(digest, false, &base, actual));
+            return Err(self.drop_corrupt_blob(digest, !executable, &base, actual));
         }
-        fsutil::set_mode(tmp.as_file(), fsutil::MODE_BLOB_EXEC)
-            .map_err(|e| CacheError::io(tmp.path(), e))?;
-        self.forget_verified(*digest, true);
+        let mode = if executable {
+            fsutil::MODE_BLOB_EXEC
+        } else {
+            fsutil::MODE_BLOB
+        };
+        fsutil::set_mode(tmp.as_file(), mode).map_err(|e| CacheError::io(tmp.path(), e))?;
+        self.forget_verified(*digest, executable);
         fsutil::persist(tmp, &path)?;
         let meta = std::fs::metadata(&path).map_err(|e| CacheError::io(&path, e))?;
         Ok((path, meta))

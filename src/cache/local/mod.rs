@@ -251,7 +251,7 @@ impl LocalCache {
         }
         check_unique_paths(&entry.result).map_err(|p| format!("lists output `{p}` twice"))?;
         for out in &entry.result.outputs {
-            let blob = self.blob_path(&out.digest, false);
+            let blob = self.any_variant(&out.digest);
             match std::fs::metadata(&blob) {
                 Ok(meta) if meta.len() == out.size => {}
                 Ok(meta) => {
@@ -287,7 +287,7 @@ impl LocalCache {
             ))
         })?;
         for out in &result.outputs {
-            let blob = self.blob_path(&out.digest, false);
+            let blob = self.any_variant(&out.digest);
             match std::fs::metadata(&blob) {
                 Ok(meta) if meta.len() == out.size => {}
                 Ok(meta) => {
@@ -339,6 +339,17 @@ impl LocalCache {
         p.push(&hex[..2]);
         p.push(if executable { format!("{hex}.x") } else { hex });
         p
+    }
+
+    /// The file holding `digest`: the plain blob, or else its executable
+    /// variant (a blob adopted from an executable output has only that).
+    fn any_variant(&self, digest: &Digest) -> PathBuf {
+        let plain = self.blob_path(digest, false);
+        if plain.exists() {
+            plain
+        } else {
+            self.blob_path(digest, true)
+        }
     }
 
     /// `<bucket>/tmp`: temporary files, on the same filesystem as the store.
@@ -401,7 +412,7 @@ fn check_unique_paths(result: &ActionResult) -> Result<(), String> {
 
 impl BlobStore for LocalCache {
     fn open_blob(&self, digest: &Digest) -> Result<File, CacheError> {
-        let path = self.blob_path(digest, false);
+        let path = self.any_variant(digest);
         File::open(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => CacheError::MissingBlob(*digest),
             _ => CacheError::io(&path, e),

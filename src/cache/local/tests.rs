@@ -763,3 +763,65 @@ fn cross_device_materialize_and_adopt_fall_back_to_copies() {
     assert!(!foreign.exists());
     assert_eq!(cache.read_blob(&d).unwrap(), b"from another fs");
 }
+
+#[test]
+fn outputs_are_adopted_by_hard_link_in_their_own_variant() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, cache) = new_cache();
+    let out = dir.path().join("target/app");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, b"#!binary").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (digest, size) = cache.insert_file(&out).unwrap();
+    assert_eq!(digest, Digest::of_bytes(b"#!binary"));
+    // No copy: the executable variant is the output's inode, and the output
+    // stays executable (read-only, like a restored output).
+    let x = cache.blob_path(&digest, true);
+    assert_eq!(ino(&out), ino(&x));
+    assert_eq!(mode(&out), 0o555);
+    assert!(!cache.blob_path(&digest, false).exists());
+    // The entry is complete with that variant alone, and materialises in
+    // both variants (the plain one derived on demand).
+    let file = |path: &str, executable| OutputFile {
+        path: RelPath::new(path).unwrap(),
+        digest,
+        size,
+        executable,
+    };
+    let r = result(vec![file("app", true), file("app.copy", false)]);
+    cache.put(&key(1), &r).unwrap();
+    let Lookup::Hit(hit) = cache.get(&key(1)).unwrap() else {
+        panic!("adopted blob must make a hit")
+    };
+    let restored = dir.path().join("restored");
+    for o in &hit.outputs {
+        cache.materialize(o, &o.path.under(&restored)).unwrap();
+    }
+    assert_eq!(
+        std::fs::read(restored.join("app.copy")).unwrap(),
+        b"#!binary"
+    );
+    assert_eq!(mode(&restored.join("app.copy")), 0o444);
+    assert_eq!(mode(&restored.join("app")), 0o555);
+    // The plain copy now heals a clobbered executable variant...
+    clobber(&out, b"#!changed");
+    let healed = dir.path().join("healed/app");
+    cache.materialize(&file("app", true), &healed).unwrap();
+    assert_eq!(std::fs::read(&healed).unwrap(), b"#!binary");
+    // ...and without one, a blob written through in place is caught on
+    // its next use and dropped.
+    let lib = dir.path().join("target/liby.rlib");
+    std::fs::write(&lib, b"rlib").unwrap();
+    let (d, n) = cache.insert_file(&lib).unwrap();
+    clobber(&lib, b"RLIB");
+    let o = OutputFile {
+        path: RelPath::new("liby.rlib").unwrap(),
+        digest: d,
+        size: n,
+        executable: false,
+    };
+    assert!(cache
+        .materialize(&o, &dir.path().join("again/liby.rlib"))
+        .is_err());
+    assert!(!cache.blob_path(&d, false).exists());
+}
