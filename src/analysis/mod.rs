@@ -51,7 +51,10 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         .rustc
         .clone()
         .unwrap_or_else(|| PathBuf::from("rustc"));
-    let toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
+    let mut toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
+    if config.rustc.is_none() {
+        toolchain.bypass_rustup_proxy(req.env.get("PATH").map(String::as_str));
+    }
     let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load)?;
     let model = loaded.model;
 

@@ -149,6 +149,24 @@ impl Toolchain {
         })
     }
 
+    /// When `rustc` is rustup's proxy, runs the toolchain's own rustc
+    /// instead, as Cargo does: the proxy costs a process and a toolchain
+    /// resolution on every compilation. The toolchain is the one the proxy
+    /// resolved for this workspace (its sysroot), so nothing else changes.
+    pub fn bypass_rustup_proxy(&mut self, path_var: Option<&str>) {
+        let Some(found) = find_in_path(&self.rustc, path_var) else {
+            return;
+        };
+        let is_proxy = std::fs::canonicalize(&found).is_ok_and(|real| {
+            real.file_stem()
+                .is_some_and(|n| n == "rustup" || n == "rustup-init")
+        });
+        let real = self.sysroot.join("bin").join("rustc");
+        if is_proxy && real.is_file() {
+            self.rustc = real;
+        }
+    }
+
     /// `rustc --print cfg` for `triple` (None = host) with the given flags,
     /// which may add `--cfg` values, as Cargo's probe does.
     pub fn target_info(
@@ -195,6 +213,16 @@ pub fn is_within(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
 
+/// Where a bare program name resolves on `PATH` (None for a path).
+fn find_in_path(program: &Path, path_var: Option<&str>) -> Option<PathBuf> {
+    if program.components().count() != 1 {
+        return None;
+    }
+    std::env::split_paths(path_var?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +258,52 @@ mod tests {
         assert!(t.matches("x86_64-unknown-linux-gnu").unwrap());
         assert!(!t.matches("x86_64-pc-windows-msvc").unwrap());
         assert!(t.matches("cfg(oops").is_err() || !t.matches("cfg(oops").unwrap());
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    fn toolchain(sysroot: &Path) -> Toolchain {
+        Toolchain {
+            rustc: PathBuf::from("rustc"),
+            version_verbose: String::new(),
+            host: String::new(),
+            release: String::new(),
+            sysroot: sysroot.to_path_buf(),
+            cargo: PathBuf::from("cargo"),
+            wrapper: None,
+        }
+    }
+
+    #[test]
+    fn rustup_proxies_are_bypassed_and_nothing_else_is() {
+        let d = tempfile::tempdir().unwrap();
+        let (proxies, plain, sysroot) = (
+            d.path().join("proxies"),
+            d.path().join("plain"),
+            d.path().join("sysroot"),
+        );
+        for dir in [&proxies, &plain, &sysroot.join("bin")] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(proxies.join("rustup"), "").unwrap();
+        std::os::unix::fs::symlink("rustup", proxies.join("rustc")).unwrap();
+        std::fs::write(plain.join("rustc"), "").unwrap();
+        std::fs::write(sysroot.join("bin/rustc"), "").unwrap();
+
+        let mut t = toolchain(&sysroot);
+        t.bypass_rustup_proxy(proxies.to_str());
+        assert_eq!(t.rustc, sysroot.join("bin/rustc"));
+
+        // A rustc of its own on PATH (a wrapper script, a distro rustc) stays.
+        let mut t = toolchain(&sysroot);
+        t.bypass_rustup_proxy(plain.to_str());
+        assert_eq!(t.rustc, Path::new("rustc"));
+        let mut t = toolchain(&sysroot);
+        t.rustc = proxies.join("rustc");
+        t.bypass_rustup_proxy(proxies.to_str());
+        assert_eq!(t.rustc, proxies.join("rustc"), "an explicit path is kept");
     }
 }
