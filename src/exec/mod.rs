@@ -9,10 +9,12 @@
 
 pub mod dep_info;
 pub mod events;
+mod invoke;
 pub mod lock;
 pub mod process;
 pub mod queue;
 pub mod script_output;
+pub mod stamp;
 pub mod store;
 pub mod worker;
 

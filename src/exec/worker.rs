@@ -2,19 +2,18 @@
 //! check, cache lookup, execution, storing, uplifting.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-use super::dep_info;
 use super::events::{BuildEvent, Diagnostic, Outcome};
-use super::process;
+use super::invoke::{execute_rustc, execute_script, Executed};
 use super::script_output::{LinkArgTarget, ScriptOutput};
+pub use super::stamp::{load_stamp, stamp_path, Stamp};
+use super::stamp::{outputs_intact, write_stamp};
 use super::store::{HitSource, Manifest, MissInfo};
 use super::ExecShared;
-use crate::core::{ActionKey, Digest, RelPath};
+use crate::core::{Digest, RelPath};
 use crate::fingerprint::key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
 use crate::plan::action::{ActionKind, Needs};
 use crate::plan::unit::Mode;
@@ -67,64 +66,8 @@ pub struct Failure {
     pub message: String,
 }
 
-/// Record kept next to the outputs so a no-op build does no work.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Stamp {
-    /// Format version.
-    pub version: u32,
-    /// Pre-key.
-    pub pre: ActionKey,
-    /// Full key.
-    pub key: ActionKey,
-    /// Components of the key (for `--explain`).
-    pub components: KeyComponents,
-    /// Inputs read.
-    pub manifest: Manifest,
-    /// Output files: relative path, digest, size, mtime (ns).
-    pub outputs: Vec<(RelPath, Digest, u64, i128)>,
-    /// Digests for dependents.
-    pub meta: Digest,
-    /// Digests for dependents.
-    pub full: Digest,
-    /// Build-script output, for runs.
-    pub script: Option<ScriptOutput>,
-    /// rustc's diagnostics (JSON lines) to replay.
-    pub diagnostics: Vec<String>,
-}
-
-const STAMP_VERSION: u32 = 1;
-
 /// Variables passed to actions but kept out of keys.
 const KEY_EXCLUDED_ENV: [&str; 2] = ["RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"];
-
-/// Where the stamp of an action is kept.
-pub fn stamp_path(a: &Action) -> PathBuf {
-    let kind = match a.kind {
-        ActionKind::Compile => "compile",
-        ActionKind::BuildScriptCompile => "script",
-        ActionKind::BuildScriptRun => "run",
-    };
-    a.output_root
-        .join(".hbuild-stamps")
-        .join(format!("{}-{}-{}.json", a.package_name, kind, a.unit_hash))
-}
-
-/// Loads the stamp of an action, if any.
-pub fn load_stamp(a: &Action) -> Option<Stamp> {
-    let bytes = std::fs::read(stamp_path(a)).ok()?;
-    serde_json::from_slice::<Stamp>(&bytes)
-        .ok()
-        .filter(|s| s.version == STAMP_VERSION)
-}
-
-fn mtime_ns(p: &Path) -> Option<(u64, i128)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(p).ok()?;
-    Some((
-        m.len(),
-        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-    ))
-}
 
 /// Runs one action. `deps` is indexed like `action.deps`.
 pub fn run(
@@ -547,13 +490,6 @@ fn fill_inputs(
         .collect();
 }
 
-fn outputs_intact(a: &Action, s: &Stamp) -> bool {
-    s.outputs
-        .iter()
-        .all(|(p, _, size, mtime)| mtime_ns(&p.under(&a.output_root)) == Some((*size, *mtime)))
-        && a.uplift.iter().all(|u| u.to.exists())
-}
-
 fn clean_outputs(a: &Action) {
     for o in &a.outputs {
         let _ = std::fs::remove_file(o);
@@ -609,7 +545,7 @@ fn digests_of_result(
     (meta, full)
 }
 
-fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {
+pub(super) fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {
     let mut h = blake3::Hasher::new();
     h.update(b"meta");
     h.update(rmeta.as_bytes());
@@ -617,49 +553,6 @@ fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {
         h.update(d.as_bytes());
     }
     Digest::from_bytes(*h.finalize().as_bytes())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_stamp(
-    a: &Action,
-    pre: ActionKey,
-    key: ActionKey,
-    comps: &KeyComponents,
-    manifest: Manifest,
-    r: &crate::cache::ActionResult,
-    meta: Digest,
-    full: Digest,
-    script: Option<ScriptOutput>,
-    diagnostics: Vec<String>,
-) {
-    let outputs = r
-        .outputs
-        .iter()
-        .filter_map(|o| {
-            let (size, mt) = mtime_ns(&o.path.under(&a.output_root))?;
-            Some((o.path.clone(), o.digest, size, mt))
-        })
-        .collect();
-    let s = Stamp {
-        version: STAMP_VERSION,
-        pre,
-        key,
-        components: comps.clone(),
-        manifest,
-        outputs,
-        meta,
-        full,
-        script,
-        diagnostics,
-    };
-    let p = stamp_path(a);
-    if let Some(d) = p.parent() {
-        let _ = std::fs::create_dir_all(d);
-    }
-    let tmp = p.with_extension("tmp");
-    if std::fs::write(&tmp, serde_json::to_vec(&s).expect("stamp serialises")).is_ok() {
-        let _ = std::fs::rename(tmp, p);
-    }
 }
 
 /// Copies internal outputs to Cargo's paths (hard link, else copy).
@@ -713,7 +606,7 @@ fn replay(sh: &ExecShared, a: &Action, diags: &[String], script: Option<&ScriptO
     }
 }
 
-fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
+pub(super) fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     if v.get("$message_type").and_then(|t| t.as_str()) != Some("diagnostic") {
         return None;
@@ -731,271 +624,6 @@ fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
             .unwrap_or("")
             .to_string(),
     })
-}
-
-struct Executed {
-    manifest: Manifest,
-    undeclared: Vec<PathBuf>,
-    script: Option<ScriptOutput>,
-    diagnostics: Vec<String>,
-    warnings: usize,
-}
-
-fn execute_rustc(
-    sh: &ExecShared,
-    a: &Action,
-    argv: &[String],
-    env: &BTreeMap<String, String>,
-    deps: &[DepResult],
-    on_meta: &dyn Fn(DepResult),
-) -> Result<Executed, Failure> {
-    let cmd = process::command(
-        &a.program,
-        sh.wrapper.as_deref(),
-        a,
-        argv,
-        env,
-        &sh.jobserver,
-    );
-    let mut diagnostics = Vec::new();
-    let mut errors = 0usize;
-    let mut warnings = 0usize;
-    let mut texts = Vec::new();
-    let out = process::run_streaming(cmd, |line| {
-        if line.starts_with('{') {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                match v.get("$message_type").and_then(|t| t.as_str()) {
-                    Some("artifact") => {
-                        if v.get("emit").and_then(|e| e.as_str()) == Some("metadata") {
-                            // The .rmeta exists: unblock pipelined dependents.
-                            if let Some(p) = v.get("artifact").and_then(|p| p.as_str()) {
-                                if let Ok((d, _)) = Digest::of_file(Path::new(p)) {
-                                    let mut tmp = KeyComponents::default();
-                                    for (dep, r) in a.deps.iter().zip(deps) {
-                                        tmp.deps.push((
-                                            String::new(),
-                                            if dep.needs == Needs::Metadata {
-                                                r.meta
-                                            } else {
-                                                r.full
-                                            },
-                                        ));
-                                    }
-                                    let meta = meta_digest(d, &tmp);
-                                    on_meta(DepResult {
-                                        meta,
-                                        full: meta,
-                                        script: None,
-                                    });
-                                }
-                            }
-                        }
-                        return;
-                    }
-                    Some("diagnostic") => {
-                        let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
-                        let msg = v.get("message").and_then(|l| l.as_str()).unwrap_or("");
-                        // rustc's own summary lines are replaced by hbuild's.
-                        if msg.starts_with("aborting due to")
-                            || (level == "warning"
-                                && msg.ends_with("emitted")
-                                && msg.contains("warning"))
-                        {
-                            return;
-                        }
-                        match level {
-                            "error" | "error: internal compiler error" => errors += 1,
-                            "warning" => warnings += 1,
-                            _ => {}
-                        }
-                        if let Some(d) = parse_diagnostic(line) {
-                            sh.emit(BuildEvent::Diagnostic { id: a.id, diag: d });
-                        }
-                        diagnostics.push(line.to_string());
-                        return;
-                    }
-                    Some(_) => return,
-                    None => {}
-                }
-            }
-        }
-        texts.push(line.to_string());
-        sh.emit(BuildEvent::Diagnostic {
-            id: a.id,
-            diag: Diagnostic::Text(line.to_string()),
-        });
-    });
-    let out = out.map_err(|e| Failure {
-        errors: 1,
-        warnings: 0,
-        message: format!(
-            "could not execute process `{}`: {e}",
-            process::display_command(&a.program, argv)
-        ),
-    })?;
-    if !out.status.success() {
-        return Err(Failure {
-            errors: errors.max(if texts.is_empty() { 0 } else { 1 }),
-            warnings,
-            message: format!(
-                "process didn't exit successfully: `{}` ({})",
-                process::display_command(&a.program, argv),
-                out.status
-            ),
-        });
-    }
-    // What rustc read.
-    let mut manifest = Manifest::default();
-    let mut undeclared = Vec::new();
-    if let Some(dp) = &a.dep_info {
-        if let Ok(text) = std::fs::read_to_string(dp) {
-            let info = dep_info::parse(&text, &a.cwd);
-            let declared: std::collections::HashSet<&Path> =
-                a.inputs.iter().map(|i| i.path.as_path()).collect();
-            for f in info.files.into_iter().map(|f| lexical(&f)) {
-                if f.starts_with(&sh.target_dir)
-                    || f.starts_with(&sh.sysroot)
-                    || sh.cargo_home.as_ref().is_some_and(|h| f.starts_with(h))
-                {
-                    // Generated files and immutable sources are covered by
-                    // dependency digests and package identity.
-                    continue;
-                }
-                if a.is_local && !declared.contains(f.as_path()) {
-                    undeclared.push(f.clone());
-                }
-                manifest.files.push(sh.normalizer.path(&f));
-            }
-            manifest.env = info
-                .env
-                .into_iter()
-                .filter(|k| !a.env.contains_key(k))
-                .collect();
-        }
-    }
-    manifest.files.sort();
-    manifest.files.dedup();
-    Ok(Executed {
-        manifest,
-        undeclared,
-        script: None,
-        diagnostics,
-        warnings,
-    })
-}
-
-fn execute_script(
-    sh: &ExecShared,
-    a: &Action,
-    program: &Path,
-    env: &BTreeMap<String, String>,
-) -> Result<Executed, Failure> {
-    let od = a.out_dir.clone().unwrap_or_default();
-    let _ = std::fs::create_dir_all(&od);
-    let cmd = process::command(program, None, a, &[], env, &sh.jobserver);
-    let out = process::run_streaming(cmd, |_| {}).map_err(|e| Failure {
-        errors: 1,
-        warnings: 0,
-        message: format!("could not execute process `{}`: {e}", program.display()),
-    })?;
-    let dir = od.parent().map(Path::to_path_buf).unwrap_or_default();
-    let _ = std::fs::write(dir.join("output"), &out.stdout);
-    let _ = std::fs::write(dir.join("stderr"), &out.stderr);
-    let indent = |s: &str| {
-        s.lines()
-            .map(|l| format!("  {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let failure = |why: String| {
-        Failure {
-        errors: 1,
-        warnings: 0,
-        message: format!(
-            "failed to run custom build command for `{} v{}`\n\nCaused by:\n  {why}\n  --- stdout\n{}\n  --- stderr\n{}",
-            a.package_name,
-            a.package_version,
-            indent(&out.stdout),
-            indent(&out.stderr)
-        ),
-    }
-    };
-    if !out.status.success() {
-        return Err(failure(format!(
-            "process didn't exit successfully: `{}` ({})",
-            program.display(),
-            out.status
-        )));
-    }
-    let parsed = ScriptOutput::parse(&out.stdout).map_err(|e| failure(e.to_string()))?;
-    if !parsed.errors.is_empty() {
-        let mut f = failure("build script logged errors".into());
-        f.message = parsed
-            .errors
-            .iter()
-            .map(|e| format!("error: {e}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\n"
-            + &f.message;
-        return Err(f);
-    }
-    sh.emit(BuildEvent::ScriptFinished {
-        id: a.id,
-        output: parsed.clone(),
-        out_dir: od.clone(),
-    });
-    // What the run depends on: its rerun-if-* declarations, or every file
-    // of the package when it declared none (Cargo's rule).
-    let mut manifest = Manifest::default();
-    if parsed.has_rerun_directives() {
-        for p in &parsed.rerun_if_changed {
-            let abs = a.cwd.join(p);
-            if abs.is_dir() {
-                for e in walkdir::WalkDir::new(&abs).into_iter().flatten() {
-                    if e.file_type().is_file() {
-                        manifest.files.push(sh.normalizer.path(e.path()));
-                    }
-                }
-            } else {
-                manifest.files.push(sh.normalizer.path(&abs));
-            }
-        }
-        manifest.env = parsed.rerun_if_env_changed.clone();
-    } else {
-        manifest.files = a
-            .inputs
-            .iter()
-            .map(|i| sh.normalizer.path(&i.path))
-            .collect();
-    }
-    manifest.files.sort();
-    manifest.files.dedup();
-    manifest.env.sort();
-    manifest.env.dedup();
-    Ok(Executed {
-        manifest,
-        undeclared: Vec::new(),
-        script: Some(parsed),
-        diagnostics: Vec::new(),
-        warnings: 0,
-    })
-}
-
-/// `a/b/../c` → `a/c`, without touching the file system (dep-info paths
-/// are as rustc resolved them relative to the source file).
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
