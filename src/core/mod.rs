@@ -1,12 +1,15 @@
-//! Shared vocabulary of every layer: digests, identifiers and path types.
+//! Shared vocabulary of every layer: digests, identifiers, path types and
+//! durations.
 //!
 //! Nothing in here performs I/O beyond hashing bytes handed to it; every other
 //! module may depend on `core`, and `core` depends on no other module.
 
 pub mod digest;
+pub mod duration;
 pub mod ids;
 pub mod paths;
 
 pub use digest::{ActionKey, Digest};
+pub use duration::parse_duration;
 pub use ids::{ActionId, PackageId, UnitId};
 pub use paths::RelPath;

@@ -311,26 +311,15 @@ pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, CacheError> {
 /// Parses a duration: plain seconds (`30`, `2.5`) or with a unit suffix
 /// `ms`, `s`, `m`.
 pub fn parse_duration(s: &str) -> Result<Duration, CacheError> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let bad = || {
-        CacheError::Config(format!(
-            "invalid duration `{t}` (expected e.g. 30s, 500ms, 2m)"
-        ))
-    };
-    let v: f64 = num.trim().parse().map_err(|_| bad())?;
-    if !v.is_finite() || v <= 0.0 || v * scale > 86_400.0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(v * scale))
+    // A request timeout of more than a day is a mistake, not a setting.
+    crate::core::parse_duration(s, crate::core::duration::UP_TO_MINUTES)
+        .filter(|d| *d <= Duration::from_secs(86_400))
+        .ok_or_else(|| {
+            CacheError::Config(format!(
+                "invalid duration `{}` (expected e.g. 30s, 500ms, 2m)",
+                s.trim()
+            ))
+        })
 }
 
 fn parse_bool(s: &str) -> bool {
