@@ -188,14 +188,14 @@ pub fn start(
         return Ok(s);
     }
     let idle = idle_timeout(idle)?;
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| super::ServerError::Io { what, path, source }
-    };
     let dir = paths.log.parent().expect("log in a directory");
-    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let log = std::fs::File::create(&paths.log).map_err(io("cannot create", &paths.log))?;
-    let exe = std::env::current_exe().map_err(io("cannot find", Path::new("cargo-hbuild")))?;
+    std::fs::create_dir_all(dir).map_err(super::ServerError::io("cannot create", dir))?;
+    let log = std::fs::File::create(&paths.log)
+        .map_err(super::ServerError::io("cannot create", &paths.log))?;
+    let exe = std::env::current_exe().map_err(super::ServerError::io(
+        "cannot find",
+        Path::new("cargo-hbuild"),
+    ))?;
     let mut cmd = Command::new(&exe);
     cmd.args(["hbuild", "server", "run", "--target-dir"])
         .arg(&paths.target_dir)
@@ -210,7 +210,9 @@ pub fn start(
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
-    let mut child = cmd.spawn().map_err(io("cannot start", &exe))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(super::ServerError::io("cannot start", &exe))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Some(Reply::Status(s)) = request(paths, &Request::Status, QUERY_TIMEOUT) {

@@ -94,31 +94,29 @@ fn on_notice(known: &Invocations, n: Notice<'_>) {
 /// `idle_timeout`, stopped, or its target dir is removed. Returns at once
 /// when another server holds the target dir.
 pub fn run(paths: ServerPaths, idle_timeout: Duration) -> Result<(), ServerError> {
-    let io = |what: &'static str, path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |source| ServerError::Io { what, path, source }
-    };
     let dir = paths
         .lock
         .parent()
         .expect("lock in a directory")
         .to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+    std::fs::create_dir_all(&dir).map_err(ServerError::io("cannot create", &dir))?;
     let lock = std::fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&paths.lock)
-        .map_err(io("cannot open", &paths.lock))?;
+        .map_err(ServerError::io("cannot open", &paths.lock))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
-        Err(std::fs::TryLockError::Error(e)) => return Err(io("cannot lock", &paths.lock)(e)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(ServerError::io("cannot lock", &paths.lock)(e))
+        }
     }
     // A killed server leaves its socket behind; the lock says it is dead.
     let _ = std::fs::remove_file(&paths.socket);
-    let listener =
-        UnixListener::bind(&paths.socket).map_err(io("cannot listen on", &paths.socket))?;
+    let listener = UnixListener::bind(&paths.socket)
+        .map_err(ServerError::io("cannot listen on", &paths.socket))?;
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600));
@@ -156,14 +154,14 @@ pub fn run(paths: ServerPaths, idle_timeout: Duration) -> Result<(), ServerError
     let tmp = paths.info.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec(&info).expect("info serialises"))
         .and_then(|()| std::fs::rename(&tmp, &paths.info))
-        .map_err(io("cannot write", &paths.info))?;
+        .map_err(ServerError::io("cannot write", &paths.info))?;
 
     let s2 = shared.clone();
     std::thread::Builder::new()
         .name("checker".into())
         .stack_size(256 << 20)
         .spawn(move || checker(&s2, rx))
-        .map_err(io("cannot start a thread in", &dir))?;
+        .map_err(ServerError::io("cannot start a thread in", &dir))?;
     let s3 = shared.clone();
     std::thread::spawn(move || reaper(&s3));
     for stream in listener.incoming() {

@@ -59,6 +59,14 @@ pub enum ServerError {
     Config(String),
 }
 
+impl ServerError {
+    /// An error mapper for an I/O operation on `path` (for `map_err`).
+    pub fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_path_buf();
+        move |source| ServerError::Io { what, path, source }
+    }
+}
+
 /// Default idle timeout: as Bazel's `--max_idle_secs`.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
