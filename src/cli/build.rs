@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::args::{BuildArgs, Color, ExplainArgs};
 use super::errors::{CliError, ExitCode};
@@ -285,11 +284,7 @@ fn analyse_on_big_stack(
 
 /// Runs a build: through the resident server when it can answer (a no-op
 /// it has verified), otherwise directly; then tells the server about it.
-pub fn run(
-    args: BuildArgs,
-    argv: &[std::ffi::OsString],
-    started: Instant,
-) -> Result<i32, CliError> {
+pub fn run(args: BuildArgs, argv: &[std::ffi::OsString]) -> Result<i32, CliError> {
     let inv = Invocation::current()?;
     let (req, opts, format) = request_from_args(&args, &inv)?;
     let use_server = crate::server::client::Use::decide(&args, &inv.env);
@@ -298,7 +293,7 @@ pub fn run(
     if let (true, Some(w)) = (ask, &wire) {
         let cfg = report_config(&args, format);
         if let Some(reply) =
-            crate::server::client::query(&req, w, &cfg, cache_dir(args.cache_dir.as_ref()), started)
+            crate::server::client::query(&req, w, &cfg, cache_dir(args.cache_dir.as_ref()))
         {
             crate::report::write_raw(&reply.stdout, &reply.stderr);
             return Ok(reply.exit_code);

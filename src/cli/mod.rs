@@ -14,7 +14,6 @@ pub use errors::ExitCode;
 
 /// Entry point of the binary. Returns the process exit code.
 pub fn main() -> i32 {
-    let started = std::time::Instant::now();
     let argv = args::normalised_args();
     let cli = match args::Cli::try_parse_from(&argv) {
         Ok(c) => c,
@@ -29,7 +28,7 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
-        None => build::run(cli.build, &argv, started),
+        None => build::run(cli.build, &argv),
         Some(args::Command::Cache(c)) => cache_cmd::run(c),
         Some(args::Command::Explain(e)) => build::explain_unit(e),
         Some(args::Command::Server(s)) => crate::server::command::run(s),

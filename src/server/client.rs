@@ -115,7 +115,6 @@ pub fn query(
     inv: &WireInvocation,
     report: &ReportConfig,
     cache_dir: Option<PathBuf>,
-    _started: Instant,
 ) -> Option<Answer> {
     let paths = crate::analysis::persist::candidates(req)
         .into_iter()
