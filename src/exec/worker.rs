@@ -218,25 +218,30 @@ pub fn run(
     if let Some(m) = &manifest {
         fill_inputs(sh, &mut comps, m, &env);
         let key = comps.key();
-        if let Some(s) = &stamp {
-            if s.key == key && outputs_intact(a, s) && !(sh.fresh_only && uplift_needed(a)) {
-                replay(sh, a, &s.diagnostics, s.script.as_ref());
-                if uplift_needed(a) {
-                    uplift(a);
-                }
-                let result = DepResult {
-                    meta: s.meta,
-                    full: s.full,
-                    script: s.script.clone().map(Arc::new),
-                };
-                reason.current = Some(comps);
-                return Ok(Finished {
-                    result,
-                    outcome: Outcome::Fresh,
-                    reason,
-                    uncacheable: None,
-                });
+        // Whether the uplifted copies need linking again (a check-only run
+        // must not write, so for it that means "not fresh").
+        let fresh = stamp
+            .as_ref()
+            .filter(|s| s.key == key && outputs_intact(a, s))
+            .map(|s| (s, uplift_needed(a)))
+            .filter(|(_, relink)| !(sh.fresh_only && *relink));
+        if let Some((s, relink)) = fresh {
+            replay(sh, a, &s.diagnostics, s.script.as_ref());
+            if relink {
+                uplift(a);
             }
+            let result = DepResult {
+                meta: s.meta,
+                full: s.full,
+                script: s.script.clone().map(Arc::new),
+            };
+            reason.current = Some(comps);
+            return Ok(Finished {
+                result,
+                outcome: Outcome::Fresh,
+                reason,
+                uncacheable: None,
+            });
         }
         if sh.fresh_only {
             return Err(not_fresh(a));
