@@ -288,9 +288,11 @@ pub fn run(args: BuildArgs, argv: &[std::ffi::OsString]) -> Result<i32, CliError
     let inv = Invocation::current()?;
     let (req, opts, format) = request_from_args(&args, &inv)?;
     let use_server = crate::server::client::Use::decide(&args, &inv.env);
-    let ask = use_server.active() && crate::server::client::eligible(&args, &inv.env);
-    let wire = crate::server::client::wire_invocation(argv, &inv);
-    if let (true, Some(w)) = (ask, &wire) {
+    // Only a build that may talk to a server needs its invocation on the wire.
+    let wire = (use_server.active() && crate::server::client::eligible(&args, &inv.env))
+        .then(|| crate::server::client::wire_invocation(argv, &inv))
+        .flatten();
+    if let Some(w) = &wire {
         let cfg = report_config(&args, format);
         if let Some(reply) =
             crate::server::client::query(&req, w, &cfg, cache_dir(args.cache_dir.as_ref()))
@@ -300,7 +302,7 @@ pub fn run(args: BuildArgs, argv: &[std::ffi::OsString]) -> Result<i32, CliError
         }
     }
     let (code, target_dir) = run_direct(&args, &req, &opts, format)?;
-    if let (true, Some(w), Some(t)) = (ask, wire, target_dir) {
+    if let (Some(w), Some(t)) = (wire, target_dir) {
         if code == ExitCode::OK {
             crate::server::client::built(&t, w, use_server);
         }
