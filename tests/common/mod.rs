@@ -77,12 +77,7 @@ impl Ws {
 
     /// Runs `cargo hbuild ARGS` with extra environment variables.
     pub fn hbuild_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut c = Command::new(hbuild_bin());
-        c.arg("hbuild")
-            .args(args)
-            .current_dir(&self.root)
-            .env("HBUILD_CACHE_DIR", &self.cache);
-        clean_env(&mut c);
+        let mut c = hbuild_command(self, args);
         for (k, v) in env {
             c.env(k, v);
         }
@@ -113,6 +108,18 @@ impl Ws {
         );
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+/// The `cargo hbuild ARGS` command for a workspace with its private cache,
+/// not yet started.
+pub fn hbuild_command(ws: &Ws, args: &[&str]) -> Command {
+    let mut c = Command::new(hbuild_bin());
+    c.arg("hbuild")
+        .args(args)
+        .current_dir(&ws.root)
+        .env("HBUILD_CACHE_DIR", &ws.cache);
+    clean_env(&mut c);
+    c
 }
 
 /// Removes variables of the outer build that would leak into the tests.

@@ -1,11 +1,16 @@
-//! Compiles `csrc/add.c` into a static library with the `cc` crate.
+//! Compiles `csrc/add.c` into a static library with the `cc` crate, with
+//! `CNATIVE_WIDE` defined when the `wide` feature is on.
 
 fn main() {
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    build
         .file("csrc/add.c")
         .include("csrc/include")
-        .warnings(true)
-        .compile("cnative_add");
+        .warnings(true);
+    if std::env::var_os("CARGO_FEATURE_WIDE").is_some() {
+        build.define("CNATIVE_WIDE", None);
+    }
+    build.compile("cnative_add");
     println!("cargo::rerun-if-changed=csrc/add.c");
     println!("cargo::rerun-if-changed=csrc/include/add.h");
     println!("cargo::rerun-if-changed=build.rs");
