@@ -309,7 +309,10 @@ pub fn execute(
                     Ended::Reported(Box::new(Err(Failure {
                         errors: 0,
                         warnings: 0,
-                        message: format!("cannot start a thread to run it: {e}"),
+                        message: format!(
+                            "cannot start a thread to run {}: {e}",
+                            graph.actions[i].display_name()
+                        ),
                     }))),
                     Duration::ZERO,
                 ));
@@ -472,5 +475,15 @@ fn spawn_worker(
 fn discard_stamp(sh: &ExecShared, a: &crate::plan::Action) {
     if !sh.fresh_only {
         let _ = std::fs::remove_file(worker::stamp_path(a));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_thread_pool_may_be_started_by_every_build() {
+        // The server runs many builds in one process.
+        super::start_thread_pool().unwrap();
+        super::start_thread_pool().unwrap();
     }
 }
