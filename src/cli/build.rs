@@ -246,6 +246,7 @@ pub fn exec_options(
         sysroot: analysis.toolchain.sysroot.clone(),
         cargo_home: req.cargo_home.clone(),
         fresh_only,
+        test_hooks: exec::job::TestHooks::from_env(&req.env),
     }
 }
 
@@ -382,7 +383,7 @@ fn run_direct(
     );
     let graph = Arc::new(analysis.graph);
     let sink: Arc<dyn EventSink> = reporter.clone();
-    let (mut summary, reasons) = exec::execute(graph.clone(), exec_opts, sink.clone());
+    let (mut summary, reasons) = exec::execute(graph.clone(), exec_opts, sink.clone())?;
     let _ = file_states.save(&states_path);
     if let Some(r) = store.remote() {
         let report = r.finish(std::time::Duration::from_secs(60));

@@ -26,6 +26,9 @@ pub enum CliError {
     /// The cache failed in a way the command cannot work around.
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    /// The executor could not start a build.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
     /// I/O on a path.
     #[error("{what} `{path}`: {source}")]
     Io {

@@ -24,6 +24,17 @@ pub enum Outcome {
     Executed,
 }
 
+/// Who failed when an action failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The action did: compiler errors, a build script's exit status, an
+    /// output that could not be put in place, a check-only run finding it
+    /// not fresh.
+    Action,
+    /// hbuild did, while running the action (a panic): a bug.
+    Internal,
+}
+
 /// A message of one action's compiler or script.
 #[derive(Clone, Debug)]
 pub enum Diagnostic {
@@ -93,6 +104,8 @@ pub enum BuildEvent {
     ActionFailed {
         /// Action.
         id: ActionId,
+        /// Whether the action failed or hbuild did.
+        cause: FailureCause,
         /// Number of errors reported by rustc (0 when not applicable).
         errors: usize,
         /// Number of warnings.

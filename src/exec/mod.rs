@@ -5,11 +5,14 @@
 //! coordinator starts ready actions (longest remaining path first), up to
 //! `-j`, holding one jobserver token per extra running action so that rustc
 //! and build scripts share the same `-j` budget. Dependents that only need
-//! a crate's metadata start as soon as its `.rmeta` is written.
+//! a crate's metadata start as soon as its `.rmeta` is written. Whatever
+//! happens in an action, a panic included, ends as a message to the
+//! coordinator ([`job`]), so a build always ends.
 
 pub mod dep_info;
 pub mod events;
 mod invoke;
+pub mod job;
 pub mod lock;
 pub mod process;
 pub mod queue;
@@ -21,7 +24,7 @@ pub mod worker;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -30,11 +33,37 @@ use crate::core::ActionId;
 use crate::fingerprint::{FileStates, PathNormalizer};
 use crate::plan::action::Needs;
 use crate::plan::ActionGraph;
-use events::{BuildEvent, EventSink, Outcome};
+use events::{BuildEvent, EventSink, FailureCause, Outcome};
+use job::{Ended, TestHooks};
 use queue::{DepQueue, Wait};
 use script_output::ScriptOutput;
 use store::Store;
-use worker::{DepResult, RunReason};
+use worker::{DepResult, Failure, RunReason};
+
+/// Why a build could not run at all (an action's failure is not an error
+/// of the executor: it is reported as an event and fails the build).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The jobserver could not be created (file descriptors exhausted).
+    #[error("cannot create the jobserver for {jobs} jobs: {source}")]
+    Jobserver {
+        /// `-j`.
+        jobs: usize,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A thread the executor needs could not be started.
+    #[error("cannot start {what}: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The thread pool that hashes files could not be started.
+    #[error("cannot start the file-hashing thread pool: {0}")]
+    ThreadPool(String),
+}
 
 /// Counts reported at the end of a build.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -93,6 +122,8 @@ pub struct ExecOptions {
     /// being restored, and nothing in the target dir is written. The
     /// resident server verifies a finished build this way.
     pub fresh_only: bool,
+    /// Faults injected by the integration tests.
+    pub test_hooks: TestHooks,
 }
 
 /// State shared with workers (read-only apart from thread-safe parts).
@@ -123,6 +154,8 @@ pub struct ExecShared {
     pub cargo_home: Option<PathBuf>,
     /// See [`ExecOptions::fresh_only`].
     pub fresh_only: bool,
+    /// See [`ExecOptions::test_hooks`].
+    pub test_hooks: TestHooks,
     sink: Arc<dyn EventSink>,
     scripts: Mutex<HashMap<ActionId, Arc<ScriptOutput>>>,
 }
@@ -135,33 +168,51 @@ impl ExecShared {
 
     /// A finished build script's output (for transitive `-L` paths).
     pub fn script_output(&self, id: ActionId) -> Option<Arc<ScriptOutput>> {
-        self.scripts.lock().expect("scripts lock").get(&id).cloned()
+        self.scripts_lock().get(&id).cloned()
+    }
+
+    // A worker that panicked while holding the lock left the map whole:
+    // its insertions are single calls.
+    fn scripts_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActionId, Arc<ScriptOutput>>> {
+        self.scripts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 enum Msg {
     Meta(ActionId, DepResult),
-    Done(
-        ActionId,
-        Box<Result<worker::Finished, worker::Failure>>,
-        Duration,
-    ),
+    Done(ActionId, Ended, Duration),
     Token(std::io::Result<jobserver::Acquired>),
 }
 
 /// Per-action explain data collected during the build.
 pub type Reasons = BTreeMap<ActionId, (Outcome, RunReason)>;
 
-/// Runs the graph. Returns the summary and the per-action reasons.
+/// Starts rayon's global pool now, so that failing to start its threads
+/// is an error rather than a panic on first use. Idempotent: a pool that
+/// already exists (an earlier build in the server) is kept.
+fn start_thread_pool() -> Result<(), ExecError> {
+    match rayon::ThreadPoolBuilder::new().build_global() {
+        Ok(()) => Ok(()),
+        // Only the OS failures have a source; the others say that a pool
+        // already exists.
+        Err(e) if std::error::Error::source(&e).is_none() => Ok(()),
+        Err(e) => Err(ExecError::ThreadPool(e.to_string())),
+    }
+}
+
+/// Runs the graph. Returns the summary and the per-action reasons, or an
+/// error if the build could not start.
 pub fn execute(
     graph: Arc<ActionGraph>,
     opts: ExecOptions,
     sink: Arc<dyn EventSink>,
-) -> (BuildSummary, Reasons) {
+) -> Result<(BuildSummary, Reasons), ExecError> {
     let start = Instant::now();
     let n = graph.actions.len();
     let jobs = opts.jobs.max(1);
-    let client = jobserver::Client::new(jobs).expect("failed to create a jobserver");
+    start_thread_pool()?;
+    let client =
+        jobserver::Client::new(jobs).map_err(|source| ExecError::Jobserver { jobs, source })?;
     let sh = Arc::new(ExecShared {
         graph: graph.clone(),
         normalizer: opts.normalizer,
@@ -176,10 +227,10 @@ pub fn execute(
         sysroot: opts.sysroot,
         cargo_home: opts.cargo_home,
         fresh_only: opts.fresh_only,
+        test_hooks: opts.test_hooks,
         sink,
         scripts: Mutex::new(HashMap::new()),
     });
-    sh.emit(BuildEvent::Started { total: n });
 
     let mut queue = DepQueue::new(
         graph
@@ -205,9 +256,16 @@ pub fn execute(
     let helper = client
         .clone()
         .into_helper_thread(move |t| {
-            let _ = token_tx.lock().expect("token channel").send(Msg::Token(t));
+            let _ = token_tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .send(Msg::Token(t));
         })
-        .expect("failed to start the jobserver helper");
+        .map_err(|source| ExecError::Thread {
+            what: "the jobserver helper thread",
+            source,
+        })?;
+    sh.emit(BuildEvent::Started { total: n });
 
     let mut meta: Vec<Option<DepResult>> = vec![None; n];
     let mut done: Vec<Option<DepResult>> = vec![None; n];
@@ -244,21 +302,21 @@ pub fn execute(
                     Needs::Full => done[d.action.index()].clone().expect("dependency done"),
                 })
                 .collect();
-            let sh2 = sh.clone();
-            let tx2 = tx.clone();
-            std::thread::spawn(move || {
-                let a = &sh2.graph.actions[i];
-                let t0 = Instant::now();
-                let tx_meta = Mutex::new(tx2.clone());
-                let on_meta = |r: DepResult| {
-                    let _ = tx_meta
-                        .lock()
-                        .expect("meta channel")
-                        .send(Msg::Meta(ActionId(i as u32), r));
-                };
-                let res = worker::run(&sh2, a, &deps, &on_meta);
-                let _ = tx2.send(Msg::Done(ActionId(i as u32), Box::new(res), t0.elapsed()));
-            });
+            if let Err(e) = spawn_worker(&sh, &tx, ActionId(i as u32), deps) {
+                // Handled like the action's own failure, by the loop below.
+                let _ = tx.send(Msg::Done(
+                    ActionId(i as u32),
+                    Ended::Reported(Box::new(Err(Failure {
+                        errors: 0,
+                        warnings: 0,
+                        message: format!(
+                            "cannot start a thread to run {}: {e}",
+                            graph.actions[i].display_name()
+                        ),
+                    }))),
+                    Duration::ZERO,
+                ));
+            }
         }
         if running == 0 && (failed || queue.ready_len() == 0) {
             break;
@@ -278,7 +336,7 @@ pub fn execute(
                     queue.metadata_ready(i);
                 }
             }
-            Msg::Done(id, res, dur) => {
+            Msg::Done(id, ended, dur) => {
                 let i = id.index();
                 running -= 1;
                 // Release a token: the number held never exceeds running - 1.
@@ -286,7 +344,19 @@ pub fn execute(
                     tokens.pop();
                 }
                 let a = &graph.actions[i];
-                match *res {
+                let (res, cause) = match ended {
+                    Ended::Reported(r) => (*r, FailureCause::Action),
+                    Ended::Panicked(message) => {
+                        discard_stamp(&sh, a);
+                        let failure = Failure {
+                            errors: 0,
+                            warnings: 0,
+                            message,
+                        };
+                        (Err(failure), FailureCause::Internal)
+                    }
+                };
+                match res {
                     Ok(f) => {
                         match f.outcome {
                             Outcome::Fresh => summary.fresh += 1,
@@ -295,10 +365,7 @@ pub fn execute(
                             Outcome::Executed => summary.executed += 1,
                         }
                         if let Some(s) = &f.result.script {
-                            sh.scripts
-                                .lock()
-                                .expect("scripts lock")
-                                .insert(id, s.clone());
+                            sh.scripts_lock().insert(id, s.clone());
                         }
                         let mut filenames: Vec<PathBuf> =
                             a.uplift.iter().map(|u| u.to.clone()).collect();
@@ -350,6 +417,7 @@ pub fn execute(
                     Err(e) => {
                         sh.emit(BuildEvent::ActionFailed {
                             id,
+                            cause,
                             errors: e.errors,
                             warnings: e.warnings,
                             message: e.message,
@@ -375,5 +443,47 @@ pub fn execute(
     for w in sh.store.take_warnings() {
         sh.emit(BuildEvent::Warning(w));
     }
-    (summary, reasons)
+    Ok((summary, reasons))
+}
+
+/// Starts the thread of action `id`; it reports to `tx` however it ends.
+fn spawn_worker(
+    sh: &Arc<ExecShared>,
+    tx: &mpsc::Sender<Msg>,
+    id: ActionId,
+    deps: Vec<DepResult>,
+) -> std::io::Result<()> {
+    let sh = Arc::clone(sh);
+    let tx = tx.clone();
+    std::thread::Builder::new()
+        .name(format!("hbuild-action-{}", id.index()))
+        .spawn(move || {
+            let tx_meta = tx.clone();
+            let on_meta = move |r: DepResult| {
+                let _ = tx_meta.send(Msg::Meta(id, r));
+            };
+            job::run_reporting(tx, id, || {
+                worker::run(&sh, &sh.graph.actions[id.index()], &deps, &on_meta)
+            });
+        })
+        .map(drop)
+}
+
+/// Removes the stamp of an action that panicked: wherever the panic struck,
+/// the next build runs the action again rather than trusting what it left.
+/// A check-only run writes nothing, stamps included.
+fn discard_stamp(sh: &ExecShared, a: &crate::plan::Action) {
+    if !sh.fresh_only {
+        let _ = std::fs::remove_file(worker::stamp_path(a));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_thread_pool_may_be_started_by_every_build() {
+        // The server runs many builds in one process.
+        super::start_thread_pool().unwrap();
+        super::start_thread_pool().unwrap();
+    }
 }

@@ -57,11 +57,26 @@ pub fn run_streaming(
     let mut stdout_pipe = child.stdout.take().expect("piped stdout");
     let stderr_pipe = child.stderr.take().expect("piped stderr");
     // stdout is drained on its own thread so a chatty child never blocks.
-    let out_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stdout_pipe.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
+    let spawned = std::thread::Builder::new()
+        .name("hbuild-stdout".into())
+        .spawn(move || {
+            let mut s = Vec::new();
+            let _ = stdout_pipe.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        });
+    let out_thread = match spawned {
+        Ok(t) => t,
+        Err(e) => {
+            // Nobody would read its stdout: stop the child rather than
+            // leave it blocked.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot start a thread to read its output: {e}"),
+            ));
+        }
+    };
     let mut stderr = String::new();
     let mut reader = BufReader::new(stderr_pipe);
     let mut line = Vec::new();

@@ -3,7 +3,7 @@
 //! into misses and warnings.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -77,12 +77,12 @@ impl Store {
     }
 
     fn warn(&self, w: String) {
-        self.warnings.lock().expect("warnings lock").push(w);
+        lock(&self.warnings).push(w);
     }
 
     /// Warnings gathered so far (each returned once).
     pub fn take_warnings(&self) -> Vec<String> {
-        let mut w = std::mem::take(&mut *self.warnings.lock().expect("warnings lock"));
+        let mut w = std::mem::take(&mut *lock(&self.warnings));
         if let Some(r) = &self.remote {
             w.extend(r.take_warnings());
         }
@@ -170,8 +170,16 @@ impl Store {
             return;
         }
         let me = Arc::clone(self);
-        let handle = std::thread::spawn(move || me.save_now(&key, &root, result, share));
-        self.saving.lock().expect("saving lock").push(handle);
+        let spawned = std::thread::Builder::new()
+            .name("hbuild-cache-save".into())
+            .spawn(move || me.save_now(&key, &root, result, share));
+        match spawned {
+            Ok(handle) => lock(&self.saving).push(handle),
+            // Not caching is always correct; the build goes on.
+            Err(e) => self.warn(format!(
+                "cannot start a thread to store an output in the cache: {e}; not cached"
+            )),
+        }
     }
 
     fn save_now(&self, key: &ActionKey, root: &Path, result: ActionResult, share: bool) {
@@ -207,10 +215,15 @@ impl Store {
 
     /// Waits until every background save is done.
     pub fn finish_saving(&self) {
-        let pending = std::mem::take(&mut *self.saving.lock().expect("saving lock"));
+        let pending = std::mem::take(&mut *lock(&self.saving));
         for h in pending {
-            if h.join().is_err() {
-                self.warn("a cache write failed unexpectedly; this is a bug".into());
+            // A save that panicked stored no entry (the entry is written
+            // last), so the cache holds nothing half-saved.
+            if let Err(payload) = h.join() {
+                self.warn(format!(
+                    "a cache write failed unexpectedly (this is a bug in cargo-hbuild, please report it): {}",
+                    super::job::panic_message(payload.as_ref())
+                ));
             }
         }
     }
@@ -235,6 +248,12 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Locks a mutex of the store. A background save that panicked while
+/// holding one left it consistent: each is changed by single pushes.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether a file has an executable bit.

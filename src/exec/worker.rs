@@ -228,7 +228,7 @@ pub fn run(
         if let Some((s, relink)) = fresh {
             replay(sh, a, &s.diagnostics, s.script.as_ref());
             if relink {
-                uplift(a);
+                uplift(a)?;
             }
             let result = DepResult {
                 meta: s.meta,
@@ -272,7 +272,7 @@ pub fn run(
                         script.clone(),
                         diags,
                     );
-                    uplift(a);
+                    uplift(a)?;
                     reason.current = Some(comps);
                     return Ok(Finished {
                         result: DepResult {
@@ -315,6 +315,7 @@ pub fn run(
         ActionKind::BuildScriptRun => execute_script(sh, a, &program, &env),
         _ => execute_rustc(sh, a, &argv, &env, deps, on_meta),
     }?;
+    sh.test_hooks.after_execute(a);
     // 5. Manifest of what was read, full key, store.
     let manifest = exec.manifest.clone();
     fill_inputs(sh, &mut comps, &manifest, &env);
@@ -381,7 +382,7 @@ pub fn run(
         exec.script.clone(),
         exec.diagnostics,
     );
-    uplift(a);
+    uplift(a)?;
     reason.current = Some(comps);
     let _ = started;
     Ok(Finished {
@@ -560,7 +561,6 @@ pub(super) fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {
     Digest::from_bytes(*h.finalize().as_bytes())
 }
 
-/// Copies internal outputs to Cargo's paths (hard link, else copy).
 /// The failure of a check-only run ([`super::ExecOptions::fresh_only`]).
 fn not_fresh(a: &Action) -> Failure {
     Failure {
@@ -583,17 +583,33 @@ fn uplift_needed(a: &Action) -> bool {
     )
 }
 
-fn uplift(a: &Action) {
+/// Copies internal outputs to Cargo's paths (hard link, else copy). A
+/// file that cannot be put in place fails the action: the build must not
+/// succeed without the artifact a script will run.
+fn uplift(a: &Action) -> Result<(), Failure> {
     for u in &a.uplift {
         if let Some(d) = u.to.parent() {
+            // An error here shows as the link's and the copy's below.
             let _ = std::fs::create_dir_all(d);
         }
         // Never write through an existing link: remove first, as Cargo does.
         let _ = std::fs::remove_file(&u.to);
-        if std::fs::hard_link(&u.from, &u.to).is_err() {
-            let _ = std::fs::copy(&u.from, &u.to);
+        let Err(link) = std::fs::hard_link(&u.from, &u.to) else {
+            continue;
+        };
+        if let Err(copy) = std::fs::copy(&u.from, &u.to) {
+            return Err(Failure {
+                errors: 0,
+                warnings: 0,
+                message: format!(
+                    "failed to link or copy `{}` to `{}`: {copy} (hard link: {link})",
+                    u.from.display(),
+                    u.to.display()
+                ),
+            });
         }
     }
+    Ok(())
 }
 
 fn replay(sh: &ExecShared, a: &Action, diags: &[String], script: Option<&ScriptOutput>) {

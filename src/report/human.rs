@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{eprint_locked, strip_ansi, MessageFormat, ReportConfig};
 use crate::core::ActionId;
-use crate::exec::events::{BuildEvent, Diagnostic, Outcome};
+use crate::exec::events::{BuildEvent, Diagnostic, FailureCause, Outcome};
 use crate::exec::BuildSummary;
 use crate::plan::{Action, ActionGraph, ActionKind};
 
@@ -241,6 +241,7 @@ impl Human {
             }
             BuildEvent::ActionFailed {
                 id,
+                cause,
                 errors,
                 warnings,
                 message,
@@ -248,7 +249,12 @@ impl Human {
                 let a = &graph.actions[id.index()];
                 self.running.retain(|r| *r != id);
                 self.update_bar(graph);
-                if a.kind == ActionKind::BuildScriptRun {
+                if cause == FailureCause::Internal {
+                    self.error(&format!(
+                        "internal error while running {} (this is a bug in cargo-hbuild, please report it): {message}",
+                        a.display_name()
+                    ));
+                } else if a.kind == ActionKind::BuildScriptRun {
                     self.error(&message);
                 } else if errors > 0 {
                     let mut m = format!(

@@ -153,12 +153,21 @@ impl Reporter {
 
     /// Prints a final error (not tied to an action).
     pub fn error(&self, msg: &str) {
-        self.human.lock().expect("reporter lock").error(msg);
+        self.human().error(msg);
     }
 
     /// Access to the human renderer (explain output, summary).
     pub fn with_human<R>(&self, f: impl FnOnce(&mut human::Human) -> R) -> R {
-        f(&mut self.human.lock().expect("reporter lock"))
+        f(&mut self.human())
+    }
+
+    // A panic while rendering (on a worker's thread) must not keep the
+    // build's failure from being reported: the renderer's state stays
+    // usable, at worst with a line half printed.
+    fn human(&self) -> std::sync::MutexGuard<'_, human::Human> {
+        self.human
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -167,10 +176,7 @@ impl EventSink for Reporter {
         if let MessageFormat::Json { .. } = self.cfg.format {
             json::event(graph, &event, &self.cfg);
         }
-        self.human
-            .lock()
-            .expect("reporter lock")
-            .event(graph, event);
+        self.human().event(graph, event);
     }
 }
 

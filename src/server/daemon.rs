@@ -163,11 +163,16 @@ pub fn run(paths: ServerPaths, idle_timeout: Duration) -> Result<(), ServerError
         .spawn(move || checker(&s2, rx))
         .map_err(ServerError::io("cannot start a thread in", &dir))?;
     let s3 = shared.clone();
-    std::thread::spawn(move || reaper(&s3));
+    std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(move || reaper(&s3))
+        .map_err(ServerError::io("cannot start a thread in", &dir))?;
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let s = shared.clone();
-        std::thread::spawn(move || connection(&s, stream));
+        // Without a thread the connection is dropped unanswered, and the
+        // client builds directly.
+        let _ = std::thread::Builder::new().spawn(move || connection(&s, stream));
     }
     Ok(())
 }

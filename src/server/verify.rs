@@ -132,7 +132,8 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
     let norm = direct::normalizer(&p.analysis, &p.req);
     let graph = Arc::new(p.analysis.graph);
     let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
-    let (summary, reasons) = exec::execute(graph.clone(), opts, recorder.clone());
+    let (summary, reasons) =
+        exec::execute(graph.clone(), opts, recorder.clone()).map_err(|e| e.to_string())?;
     let events = std::mem::take(&mut *recorder.0.lock().expect("recorder lock"));
     if !summary.success {
         let first = events.iter().find_map(|e| match e {

@@ -6,8 +6,14 @@ pub mod dirstore;
 pub mod nginx;
 pub mod units;
 
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long [`Ws::hbuild_bounded`] lets a build run before calling it hung.
+/// A hang guard, far above any build of the fixtures: not a timing test.
+pub const HANG_LIMIT: Duration = Duration::from_secs(120);
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -77,11 +83,66 @@ impl Ws {
 
     /// Runs `cargo hbuild ARGS` with extra environment variables.
     pub fn hbuild_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut c = hbuild_command(self, args);
+        Run::from(self.hbuild_command(args, env).output().unwrap())
+    }
+
+    /// Like [`Ws::hbuild_env`], for a build that could hang: kills it and
+    /// fails the test as hung when it has not exited after [`HANG_LIMIT`].
+    pub fn hbuild_bounded(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        // Files, not pipes: reading them never waits for a process that
+        // still holds the other end.
+        let mut out = tempfile::tempfile().unwrap();
+        let mut err = tempfile::tempfile().unwrap();
+        let mut child = self
+            .hbuild_command(args, env)
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(err.try_clone().unwrap()))
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + HANG_LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let read = |f: &mut std::fs::File| {
+            let mut s = String::new();
+            f.rewind().unwrap();
+            f.read_to_string(&mut s).unwrap();
+            s
+        };
+        let (stdout, stderr) = (read(&mut out), read(&mut err));
+        let Some(status) = status else {
+            panic!(
+                "`cargo hbuild {}` hung: killed after {HANG_LIMIT:?}\n--- stderr\n{stderr}",
+                args.join(" ")
+            );
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The `cargo hbuild ARGS` command with its private cache, not yet started.
+    pub fn hbuild_command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(hbuild_bin());
+        c.arg("hbuild")
+            .args(args)
+            .current_dir(&self.root)
+            .env("HBUILD_CACHE_DIR", &self.cache);
+        clean_env(&mut c);
         for (k, v) in env {
             c.env(k, v);
         }
-        Run::from(c.output().unwrap())
+        c
     }
 
     /// Runs `cargo ARGS` in the workspace.
@@ -108,18 +169,6 @@ impl Ws {
         );
         String::from_utf8(out.stdout).unwrap()
     }
-}
-
-/// The `cargo hbuild ARGS` command for a workspace with its private cache,
-/// not yet started.
-pub fn hbuild_command(ws: &Ws, args: &[&str]) -> Command {
-    let mut c = Command::new(hbuild_bin());
-    c.arg("hbuild")
-        .args(args)
-        .current_dir(&ws.root)
-        .env("HBUILD_CACHE_DIR", &ws.cache);
-    clean_env(&mut c);
-    c
 }
 
 /// Removes variables of the outer build that would leak into the tests.

@@ -329,3 +329,91 @@ fn saved_analysis_is_reused_until_one_of_its_inputs_changes() {
     );
     assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
 }
+
+/// The `compiler-artifact` message of a target, from a JSON build.
+fn artifact(run: &crate::common::Run, target: &str) -> serde_json::Value {
+    run.messages("compiler-artifact")
+        .into_iter()
+        .find(|m| m["target"]["name"] == target)
+        .unwrap_or_else(|| panic!("no artifact for {target}:\n{}", run.stdout))
+}
+
+#[test]
+fn a_panic_in_an_action_fails_the_build_and_the_next_build_runs_it_again() {
+    let ws = fixture("failures");
+    let args = ["-p", "ok-bin", "-p", "broken-rs"];
+    let panic_in = [(hbuild::exec::job::PANIC_IN_VAR, "ok-bin (bin \"ok-bin\")")];
+    let run = ws.hbuild_bounded(&args, &panic_in);
+    assert_eq!(run.code, 101, "{}", run.stderr);
+    assert!(
+        run.stderr.lines().any(|l| l
+            == "error: internal error while running ok-bin (bin \"ok-bin\") \
+                (this is a bug in cargo-hbuild, please report it): \
+                HBUILD_TEST_PANIC_IN names ok-bin (bin \"ok-bin\")"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("Finished")),
+        "{}",
+        run.stderr
+    );
+    // The panic struck before the binary was put in place.
+    assert!(!ws.path("target/debug/ok-bin").exists());
+
+    // The lock was released, and nothing of the panicked action is
+    // trusted: it runs again, and the program works.
+    let json = ["--message-format", "json"];
+    let run = ws
+        .hbuild_bounded(&[&args[..], &json[..]].concat(), &[])
+        .ok();
+    assert_eq!(artifact(&run, "ok-bin")["fresh"], false);
+    assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
+    assert!(ws.path("target/debug/libbroken_rs.rlib").is_file());
+    // What the failed build left (broken-rs, finished or not started) is
+    // consistent: a third build has nothing to do.
+    let run = ws
+        .hbuild_bounded(&[&args[..], &json[..]].concat(), &[])
+        .ok();
+    assert_eq!(crate::common::executed(&run), 0, "{}", run.stdout);
+    assert_eq!(artifact(&run, "broken_rs")["fresh"], true);
+}
+
+#[test]
+fn an_artifact_that_cannot_be_put_in_place_fails_the_build() {
+    let ws = fixture("failures");
+    // A directory where the binary goes: neither a hard link nor a copy
+    // can replace it.
+    let dest = ws.path("target/debug/ok-bin");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(dest.join("keep"), "not a binary").unwrap();
+    let expected_error = |ws: &crate::common::Ws| {
+        let deps = ws.path("target/hbuild/debug/deps");
+        let from = std::fs::read_dir(&deps)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with("ok_bin-") && p.extension().is_none()
+            })
+            .expect("the binary was built");
+        format!(
+            "failed to link or copy `{}` to `{}`: Is a directory (os error 21)",
+            from.display(),
+            dest.display()
+        )
+    };
+    let run = ws.hbuild(&["-p", "ok-bin"]);
+    assert_eq!(run.code, 101, "{}", run.stderr);
+    assert!(run.stderr.contains(&expected_error(&ws)), "{}", run.stderr);
+    // The action's outputs are fine and stamped, but it is not done until
+    // its binary is in place: the next build fails the same way.
+    let run = ws.hbuild(&["-p", "ok-bin"]);
+    assert_eq!(run.code, 101, "{}", run.stderr);
+    assert!(run.stderr.contains(&expected_error(&ws)), "{}", run.stderr);
+    std::fs::remove_dir_all(&dest).unwrap();
+    ws.hbuild(&["-p", "ok-bin"]).ok();
+    assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
+}

@@ -286,7 +286,7 @@ fn two_checkouts_building_at_once_share_one_cache() {
     let a = fixture("kitchen-sink");
     let b = fixture("kitchen-sink");
     let spawn = |ws: &Ws| {
-        crate::common::hbuild_command(ws, &["--message-format", "json"])
+        ws.hbuild_command(&["--message-format", "json"], &[])
             .env("HBUILD_CACHE_DIR", &a.cache)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -317,7 +317,7 @@ fn a_build_killed_half_way_rebuilds_correctly() {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     let ws = fixture("kitchen-sink");
-    let mut child = crate::common::hbuild_command(&ws, &["--message-format", "json"])
+    let mut child = ws.hbuild_command(&["--message-format", "json"], &[])
         .env("CARGO_INCREMENTAL", "0")
         .process_group(0)
         .stdout(std::process::Stdio::piped())

@@ -158,7 +158,18 @@ fn worker(state: &State) {
                 q = state.work.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let outcome = run(&job, &state.abandon);
+        // A panic must not leave the job counted as running: `finish`
+        // would wait for it until its timeout.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(&job, &state.abandon)
+        }))
+        .unwrap_or_else(|payload| {
+            let why = crate::exec::job::panic_message(payload.as_ref());
+            job.shared.warn_once("panic", || {
+                format!("an upload failed unexpectedly (this is a bug in cargo-hbuild, please report it): {why}")
+            });
+            Outcome::Failed
+        });
         drop(job);
         let mut q = lock(&state.queue);
         q.running -= 1;
