@@ -208,6 +208,13 @@ pub fn start(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
+    // The server never builds nor talks to a remote cache: it has no use for
+    // secrets, and its clients send them as digests.
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(crate::core::secret::is_secret_var) {
+            cmd.env_remove(k);
+        }
+    }
     {
         // Its own process group: Ctrl-C in the terminal stops the build, not
         // the server.

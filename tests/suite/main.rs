@@ -9,4 +9,5 @@ mod cache;
 mod explain;
 mod parity;
 mod remote;
+mod secrets;
 mod server;
