@@ -354,4 +354,15 @@ fn job_count_is_not_part_of_the_keys() {
         .collect();
     assert_eq!(s["executed"], 0, "executed with -j1: {ran:#?}\n{s}");
     assert_eq!(s["cache_hits"]["local"], s["actions_total"], "{s}");
+    // Build scripts are still told the real job count.
+    let plan = b.hbuild(&["--workspace", "-j1", "--plan"]).ok();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let jobs: Vec<&serde_json::Value> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "build-script-run")
+        .map(|a| &a["env"]["NUM_JOBS"])
+        .collect();
+    assert_eq!(jobs, [&serde_json::json!("1"); 2], "{plan}");
 }

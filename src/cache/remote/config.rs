@@ -414,6 +414,14 @@ mod tests {
     }
 
     #[test]
+    fn credential_variables_are_secret_by_policy() {
+        for name in [ENV_URL, ENV_TOKEN, ENV_USER, ENV_PASSWORD, ENV_HEADERS] {
+            assert!(secret::is_secret_var(name), "{name}");
+        }
+        assert!(!secret::is_secret_var(ENV_TIMEOUT));
+    }
+
+    #[test]
     fn no_url_means_disabled() {
         let cfg = RemoteConfig::from_lookup(&RemoteFlags::default(), env_of(&[])).unwrap();
         assert!(cfg.is_none());
