@@ -5,6 +5,10 @@
 //! build skips `cargo metadata`, the rustc probes and planning. On any doubt
 //! (unreadable record, other hbuild version, a changed or new input) the
 //! record is ignored and the analysis runs again.
+//!
+//! Secret values ([`crate::core::secret`]) are saved as digests: the
+//! environment's to detect a change, the actions' (`[env]` entries of the
+//! config files) to find them again in the config when the record is loaded.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -13,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{Analysis, AnalysisOptions};
-use crate::core::Digest;
+use crate::core::{secret, Digest};
 use crate::plan::BuildRequest;
 use crate::workspace::config::CargoConfig;
 use crate::workspace::model::{Source, WorkspaceModel};
@@ -59,17 +63,20 @@ fn relevant_env(
     env: &BTreeMap<String, String>,
     extra: &[String],
 ) -> BTreeMap<String, Option<String>> {
+    // Secrets are recorded as digests: a changed token still invalidates.
+    let recorded = |k: &str| env.get(k).map(|v| secret::recorded_value(k, v));
     let mut out: BTreeMap<String, Option<String>> = env
-        .iter()
-        .filter(|(k, _)| is_relevant_prefix(k))
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .keys()
+        .filter(|k| is_relevant_prefix(k))
+        .map(|k| (k.clone(), recorded(k)))
         .collect();
     for k in ["CFLAGS", "CXXFLAGS", "PATH", "HOME"]
         .iter()
         .map(|s| s.to_string())
         .chain(extra.iter().cloned())
     {
-        out.insert(k.clone(), env.get(&k).cloned());
+        let v = recorded(&k);
+        out.insert(k, v);
     }
     out
 }
@@ -254,15 +261,66 @@ pub fn load(req: &BuildRequest, opts: &AnalysisOptions) -> Option<Analysis> {
         if !saved.analysis.inputs.unchanged(&req.env) {
             return None;
         }
-        return Some(saved.analysis);
+        let mut analysis = saved.analysis;
+        return restore_secrets(&mut analysis, req).then_some(analysis);
     }
     None
 }
 
+/// Replaces the secret values of the actions' environments (`[env]` entries
+/// of the config files, the only source of planned secrets) by their
+/// digests, returning what [`put_back_secrets`] needs to undo it.
+fn take_secrets(analysis: &mut Analysis) -> Vec<(usize, String, String)> {
+    let mut taken = Vec::new();
+    for (i, a) in analysis.graph.actions.iter_mut().enumerate() {
+        for (k, v) in a.env.iter_mut() {
+            let recorded = secret::recorded_value(k, v);
+            if recorded != *v {
+                taken.push((i, k.clone(), std::mem::replace(v, recorded)));
+            }
+        }
+    }
+    taken
+}
+
+fn put_back_secrets(analysis: &mut Analysis, taken: Vec<(usize, String, String)>) {
+    for (i, k, v) in taken {
+        analysis.graph.actions[i].env.insert(k, v);
+    }
+}
+
+/// Puts the secret values of a loaded analysis back, from the config files
+/// (unchanged, or the record would not have been loaded). False when one
+/// cannot be found with the recorded digest: the analysis must run again.
+fn restore_secrets(analysis: &mut Analysis, req: &BuildRequest) -> bool {
+    let digested = |v: &String| secret::is_digest(v);
+    if !analysis
+        .graph
+        .actions
+        .iter()
+        .any(|a| a.env.values().any(digested))
+    {
+        return true;
+    }
+    let Ok(config) = CargoConfig::load(&req.cwd, req.cargo_home.as_deref(), &req.env) else {
+        return false;
+    };
+    for a in &mut analysis.graph.actions {
+        for (k, v) in a.env.iter_mut().filter(|(_, v)| digested(v)) {
+            match config.env.get(k) {
+                Some(e) if secret::recorded_value(k, &e.value) == *v => v.clone_from(&e.value),
+                _ => return false,
+            }
+        }
+    }
+    true
+}
+
 /// Saves an analysis (best effort: a failure only costs the next build time).
-pub fn save(analysis: Analysis, req: &BuildRequest, opts: &AnalysisOptions) -> Analysis {
+pub fn save(mut analysis: Analysis, req: &BuildRequest, opts: &AnalysisOptions) -> Analysis {
     let dir = analysis.layout.target_dir.join("hbuild").join("analysis");
-    let saved = Saved {
+    let secrets = take_secrets(&mut analysis);
+    let mut saved = Saved {
         format: FORMAT,
         version: env!("CARGO_PKG_VERSION").to_string(),
         analysis,
@@ -275,5 +333,6 @@ pub fn save(analysis: Analysis, req: &BuildRequest, opts: &AnalysisOptions) -> A
             }
         }
     }
+    put_back_secrets(&mut saved.analysis, secrets);
     saved.analysis
 }

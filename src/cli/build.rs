@@ -318,7 +318,7 @@ fn run_direct(
     opts: &AnalysisOptions,
     format: MessageFormat,
 ) -> Result<(i32, Option<PathBuf>), CliError> {
-    let (analysis, reused) = match crate::analysis::persist::load(req, opts) {
+    let (mut analysis, reused) = match crate::analysis::persist::load(req, opts) {
         Some(a) => (a, true),
         None => (
             crate::analysis::persist::save(analyse_on_big_stack(req, opts)?, req, opts),
@@ -326,6 +326,9 @@ fn run_direct(
         ),
     };
     if args.plan {
+        for a in &mut analysis.graph.actions {
+            crate::core::secret::redact_env_for_display(&mut a.env);
+        }
         let json = serde_json::to_string_pretty(&analysis.graph)
             .map_err(|e| CliError::Other(e.to_string()))?;
         crate::report::print_stdout_line(&json);

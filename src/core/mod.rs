@@ -1,5 +1,5 @@
-//! Shared vocabulary of every layer: digests, identifiers, path types and
-//! durations.
+//! Shared vocabulary of every layer: digests, identifiers, path types,
+//! durations and the secret policy.
 //!
 //! Nothing in here performs I/O beyond hashing bytes handed to it; every other
 //! module may depend on `core`, and `core` depends on no other module.
@@ -8,6 +8,7 @@ pub mod digest;
 pub mod duration;
 pub mod ids;
 pub mod paths;
+pub mod secret;
 
 pub use digest::{ActionKey, Digest};
 pub use duration::parse_duration;

@@ -15,6 +15,7 @@ use super::store::{HitSource, Manifest, MissInfo};
 use super::ExecShared;
 use crate::core::{Digest, RelPath};
 use crate::fingerprint::key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
+use crate::fingerprint::policy;
 use crate::plan::action::{ActionKind, Needs};
 use crate::plan::unit::Mode;
 use crate::plan::Action;
@@ -65,9 +66,6 @@ pub struct Failure {
     /// Message.
     pub message: String,
 }
-
-/// Variables passed to actions but kept out of keys.
-const KEY_EXCLUDED_ENV: [&str; 2] = ["RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"];
 
 /// Runs one action. `deps` is indexed like `action.deps`.
 pub fn run(
@@ -172,13 +170,7 @@ pub fn run(
         toolchain: sh.toolchain_id.clone(),
         program: "rustc".into(),
         argv: key_argv(&argv).map(|s| norm.normalize(s)).collect(),
-        // The wrapper's location is not an input (Cargo leaves it out of
-        // fingerprints too): a wrapper must not change what rustc produces.
-        env: env
-            .iter()
-            .filter(|(k, _)| !KEY_EXCLUDED_ENV.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), norm.normalize(v)))
-            .collect(),
+        env: policy::keyed_env(&env, norm),
         deps: Vec::new(),
         package: a.package_id.0.clone(),
         inputs: Vec::new(),
@@ -481,19 +473,13 @@ fn fill_inputs(
             digest: d,
         })
         .collect();
-    comps.tracked_env = m
-        .env
-        .iter()
-        .map(|k| {
-            (
-                k.clone(),
-                env.get(k)
-                    .cloned()
-                    .or_else(|| sh.env.get(k).cloned())
-                    .map(|v| sh.normalizer.normalize(&v)),
-            )
-        })
-        .collect();
+    comps.tracked_env = policy::keyed_tracked_env(
+        m.env.iter().map(|k| {
+            let value = env.get(k).or_else(|| sh.env.get(k));
+            (k.as_str(), value.map(String::as_str))
+        }),
+        &sh.normalizer,
+    );
 }
 
 fn clean_outputs(a: &Action) {

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::secret;
 use crate::fingerprint::KeyComponents;
 
 /// One reason. Serialised with a `kind` tag for `--message-format json`.
@@ -50,7 +51,7 @@ pub enum Reason {
         old: Option<String>,
         /// New value (None if unset or secret).
         new: Option<String>,
-        /// Value withheld because the name looks like a secret.
+        /// Values withheld: the variable is secret ([`crate::core::secret`]).
         secret: bool,
     },
     /// Features turned on or off.
@@ -87,23 +88,6 @@ pub enum Reason {
     },
     /// The build script binary changed.
     BuildScriptChanged,
-}
-
-/// Whether a variable name looks like it holds a secret.
-pub fn is_secret(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "TOKEN",
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "KEY",
-        "CREDENTIAL",
-        "AUTH",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-        && !n.starts_with("CARGO_PKG")
 }
 
 fn rel(path: &str) -> String {
@@ -283,20 +267,13 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         let follows_package = o.package != n.package
             && (name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_"));
         if ov != nv && !same_but_hashes && !follows_package {
-            let secret = is_secret(name);
+            let hidden = secret::is_secret_var(name);
+            let shown = |v: Option<String>| v.filter(|_| !hidden).map(|v| v.replace('\x1f', " "));
             out.push(Reason::EnvChanged {
                 name: name.clone(),
-                old: if secret {
-                    None
-                } else {
-                    ov.map(|v| v.replace('\x1f', " "))
-                },
-                new: if secret {
-                    None
-                } else {
-                    nv.map(|v| v.replace('\x1f', " "))
-                },
-                secret,
+                old: shown(ov),
+                new: shown(nv),
+                secret: hidden,
             });
         }
     }

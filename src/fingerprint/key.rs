@@ -13,6 +13,11 @@
 //! | `inputs`       | workspace-relative path and digest of every file read           |
 //! | `tracked_env`  | values of variables the action declared it reads                |
 //!
+//! Both environment components follow [`super::policy`]: execution details
+//! ([`super::policy::EXECUTION_ONLY_ENV`]: `NUM_JOBS`, `CARGO_MAKEFLAGS`,
+//! the jobserver, the rustc wrapper...) are left out, and secret values
+//! ([`crate::core::secret`]) are keyed by their digest, never verbatim.
+//!
 //! A key is computed in two steps. The *pre-key* covers everything known
 //! before running (all but `inputs` and `tracked_env`); under it the cache
 //! keeps the list of files and variables the last run read (rustc's
@@ -49,7 +54,7 @@ pub struct KeyComponents {
     pub program: String,
     /// Normalised argv.
     pub argv: Vec<String>,
-    /// Normalised environment set by hbuild.
+    /// Environment set by hbuild, in its keyed form ([`super::policy::keyed_env`]).
     pub env: BTreeMap<String, String>,
     /// (edge label, digest) per dependency.
     pub deps: Vec<(String, Digest)>,
@@ -57,7 +62,8 @@ pub struct KeyComponents {
     pub package: String,
     /// Files read (second step).
     pub inputs: Vec<InputDigest>,
-    /// Tracked variables and their values (second step).
+    /// Tracked variables and their keyed values (second step; see
+    /// [`super::policy::keyed_tracked_env`]).
     pub tracked_env: BTreeMap<String, Option<String>>,
 }
 

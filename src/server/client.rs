@@ -62,15 +62,20 @@ impl Use {
 
 /// Whether the server may answer this build: not `--plan` or `--explain`
 /// (they print more than a no-op's events), not with a remote cache (a
-/// direct build reports its statistics).
+/// direct build reports its statistics; and its headers, secrets, stay out
+/// of the invocation sent to the server).
 pub fn eligible(args: &BuildArgs, env: &BTreeMap<String, String>) -> bool {
     !args.plan
         && !args.explain
         && args.remote_cache.is_none()
+        && args.remote_cache_header.is_empty()
         && env.get("HBUILD_REMOTE_CACHE").is_none_or(|v| v.is_empty())
 }
 
 /// The invocation as sent to the server (None if an argument is not UTF-8).
+/// Secret values of the environment travel as their digests
+/// ([`crate::core::secret::recorded_env`]): the server compares and keys
+/// them but never needs them.
 pub fn wire_invocation(argv: &[OsString], inv: &Invocation) -> Option<WireInvocation> {
     Some(WireInvocation {
         // `--server` only says how to get the answer, not what it is.
@@ -81,7 +86,7 @@ pub fn wire_invocation(argv: &[OsString], inv: &Invocation) -> Option<WireInvoca
             .map(|a| a.to_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()?,
         cwd: inv.cwd.clone(),
-        env: inv.env.clone(),
+        env: crate::core::secret::recorded_env(&inv.env),
     })
 }
 
@@ -203,6 +208,13 @@ pub fn start(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
+    // The server never builds nor talks to a remote cache: it has no use for
+    // secrets, and its clients send them as digests.
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(crate::core::secret::is_secret_var) {
+            cmd.env_remove(k);
+        }
+    }
     {
         // Its own process group: Ctrl-C in the terminal stops the build, not
         // the server.

@@ -328,3 +328,41 @@ fn early_cutoff_when_a_rerun_yields_identical_outputs() {
         .expect("lib artifact");
     assert_eq!(lib["fresh"], true, "the library must not rebuild: {lib}");
 }
+
+#[test]
+fn job_count_is_not_part_of_the_keys() {
+    // `failures` has build scripts (one compiling C through `cc`), which
+    // are given `NUM_JOBS` and a jobserver.
+    let a = fixture("failures");
+    let first = json(&a, &["--workspace", "-j2"], &[]);
+    assert_eq!(
+        executed(&first),
+        first.summary()["actions_total"].as_u64().unwrap()
+    );
+    let b = fixture("failures");
+    let cache = a.cache.to_str().unwrap();
+    let second = json(
+        &b,
+        &["--workspace", "-j1", "--explain", "--cache-dir", cache],
+        &[],
+    );
+    let s = second.summary();
+    let ran: Vec<String> = second
+        .messages("hbuild-explain")
+        .iter()
+        .map(|m| format!("{} ({})", m["unit"], m["reasons"]))
+        .collect();
+    assert_eq!(s["executed"], 0, "executed with -j1: {ran:#?}\n{s}");
+    assert_eq!(s["cache_hits"]["local"], s["actions_total"], "{s}");
+    // Build scripts are still told the real job count.
+    let plan = b.hbuild(&["--workspace", "-j1", "--plan"]).ok();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let jobs: Vec<&serde_json::Value> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "build-script-run")
+        .map(|a| &a["env"]["NUM_JOBS"])
+        .collect();
+    assert_eq!(jobs, [&serde_json::json!("1"); 2], "{plan}");
+}

@@ -10,4 +10,5 @@ mod explain;
 mod mutation;
 mod parity;
 mod remote;
+mod secrets;
 mod server;

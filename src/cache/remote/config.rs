@@ -2,7 +2,8 @@
 //!
 //! Credentials never leave this module in printable form: [`RemoteConfig`]'s
 //! `Display` and `Debug` implementations redact the URL's `user:password@`,
-//! the bearer token and every custom header value.
+//! the bearer token and every custom header value, as the secret policy
+//! ([`crate::core::secret`]) says.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::cache::CacheError;
+use crate::core::secret::{self, REDACTED};
 
 /// Environment variable holding the remote cache URL.
 pub const ENV_URL: &str = "HBUILD_REMOTE_CACHE";
@@ -49,7 +51,7 @@ pub struct BasicAuth {
 
 impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BasicAuth(***)")
+        write!(f, "BasicAuth({REDACTED})")
     }
 }
 
@@ -103,13 +105,14 @@ impl RemoteConfig {
         let mut parsed = Url::parse(url.trim()).map_err(|e| {
             CacheError::Config(format!(
                 "invalid remote cache URL `{}`: {e}",
-                redact_url_str(url)
+                secret::redact_url(url.trim())
             ))
         })?;
         if parsed.scheme() != "http" && parsed.scheme() != "https" {
+            // What parses as a scheme may be a user name (`alice:pw@host`).
             return Err(CacheError::Config(format!(
-                "remote cache URL must be http:// or https://, got `{}:`",
-                parsed.scheme()
+                "remote cache URL must be http:// or https://, got `{}`",
+                secret::redact_url(url.trim())
             )));
         }
         if parsed.host_str().is_none_or(str::is_empty) {
@@ -223,14 +226,14 @@ impl RemoteConfig {
         Ok(Some(cfg))
     }
 
-    /// The base URL as it may be printed: `***@` in place of basic-auth
-    /// credentials (user and password).
+    /// The base URL as it may be printed: `<redacted>@` in place of
+    /// basic-auth credentials (user and password).
     pub fn redacted_url(&self) -> String {
-        let mut u = self.url.clone();
-        if self.basic_auth.is_some() {
-            let _ = u.set_username("***");
+        let url = self.url.to_string();
+        match (&self.basic_auth, url.split_once("://")) {
+            (Some(_), Some((scheme, rest))) => format!("{scheme}://{REDACTED}@{rest}"),
+            _ => url,
         }
-        u.to_string()
     }
 }
 
@@ -239,10 +242,10 @@ impl fmt::Display for RemoteConfig {
         f.write_str(&self.redacted_url())?;
         let mut notes = Vec::new();
         if self.bearer_token.is_some() {
-            notes.push("bearer token ***".to_string());
+            notes.push(format!("bearer token {REDACTED}"));
         }
         for (name, _) in &self.headers {
-            notes.push(format!("{name}: ***"));
+            notes.push(format!("{name}: {REDACTED}"));
         }
         if self.read_only {
             notes.push("read-only".to_string());
@@ -258,14 +261,17 @@ impl fmt::Debug for RemoteConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteConfig")
             .field("url", &self.redacted_url())
-            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "***"))
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| REDACTED),
+            )
             .field("basic_auth", &self.basic_auth)
             .field(
                 "headers",
                 &self
                     .headers
                     .iter()
-                    .map(|(n, _)| (n.as_str(), "***"))
+                    .map(|(n, _)| (n.as_str(), REDACTED))
                     .collect::<Vec<_>>(),
             )
             .field("read_only", &self.read_only)
@@ -336,16 +342,6 @@ fn decode(s: &str) -> Result<String, CacheError> {
         .map_err(|_| CacheError::Config("remote cache URL credentials are not UTF-8".into()))
 }
 
-/// Best-effort redaction of a URL string that may not parse.
-fn redact_url_str(s: &str) -> String {
-    match (s.find("://"), s.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}***@{}", &s[..scheme_end + 3], &s[at + 1..])
-        }
-        _ => s.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,7 +369,7 @@ mod tests {
             ("alice", "s@cret")
         );
         let shown = cfg.to_string();
-        assert_eq!(shown, "https://***@cache.example:8443/bazel/");
+        assert_eq!(shown, "https://<redacted>@cache.example:8443/bazel/");
         let debug = format!("{cfg:?}");
         for text in [&shown, &debug] {
             assert!(
@@ -407,14 +403,22 @@ mod tests {
         let shown = cfg.to_string();
         assert_eq!(
             shown,
-            "http://127.0.0.1:9090/ (bearer token ***, X-Api-Key: ***, X-Team: ***, \
-             X-Other: ***, read-only)"
+            "http://127.0.0.1:9090/ (bearer token <redacted>, X-Api-Key: <redacted>, \
+             X-Team: <redacted>, X-Other: <redacted>, read-only)"
         );
         let debug = format!("{cfg:?}");
         assert!(
             !debug.contains("SECRET") && !shown.contains("SECRET"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn credential_variables_are_secret_by_policy() {
+        for name in [ENV_URL, ENV_TOKEN, ENV_USER, ENV_PASSWORD, ENV_HEADERS] {
+            assert!(secret::is_secret_var(name), "{name}");
+        }
+        assert!(!secret::is_secret_var(ENV_TIMEOUT));
     }
 
     #[test]
@@ -455,7 +459,7 @@ mod tests {
         let env = env_of(&[(ENV_USER, "bob"), (ENV_PASSWORD, "pw-SECRET")]);
         let cfg = RemoteConfig::from_lookup(&flags, env).unwrap().unwrap();
         assert_eq!(cfg.basic_auth.as_ref().unwrap().password, "pw-SECRET");
-        assert_eq!(cfg.to_string(), "http://***@h/");
+        assert_eq!(cfg.to_string(), "http://<redacted>@h/");
     }
 
     #[test]
@@ -471,10 +475,14 @@ mod tests {
         assert!(err.to_string().contains("use one"));
         let err = parse_headers("justASecretValue").unwrap_err().to_string();
         assert!(!err.contains("justASecretValue"), "{err}");
-        let err = RemoteConfig::new("http://user:pw-SECRET@[bad/")
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("pw-SECRET"), "{err}");
+        for bad in [
+            "http://user:pw-SECRET@[bad/",
+            "user-SECRET:pw-SECRET@host:8080",
+            "ftp://user-SECRET:pw-SECRET@h/",
+        ] {
+            let err = RemoteConfig::new(bad).unwrap_err().to_string();
+            assert!(!err.contains("SECRET"), "{err}");
+        }
     }
 
     #[test]
