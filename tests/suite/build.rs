@@ -95,6 +95,61 @@ fn explicit_target_changes_the_layout_like_cargo() {
 }
 
 #[test]
+fn build_script_at_a_custom_path_is_named_after_its_file_stem() {
+    // cnative has `build = "build/main.rs"`: Cargo compiles that script as
+    // crate `build_script_main` (target `build-script-main`).
+    let ws = fixture("kitchen-sink");
+    let (wrapper, log) = crate::common::logging_wrapper(ws.tmp.path());
+    let run = ws
+        .hbuild_env(
+            &["--no-cache", "--message-format", "json", "-p", "cnative"],
+            &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())],
+        )
+        .ok();
+    let compiles = crate::common::compiles(&log);
+    let script = compiles
+        .iter()
+        .find(|l| l.contains("crates/cnative/build/main.rs"))
+        .expect("the build script was compiled");
+    assert!(
+        script.contains("--crate-name build_script_main "),
+        "{script}"
+    );
+    let lib = compiles
+        .iter()
+        .find(|l| l.contains("--crate-name cnative "))
+        .expect("the library was compiled");
+    assert!(lib.contains("-l static=cnative_add"), "{lib}");
+    let is_cnative = |m: &&serde_json::Value| {
+        m["package_id"]
+            .as_str()
+            .is_some_and(|p| p.contains("cnative"))
+    };
+    let artifact = run
+        .messages("compiler-artifact")
+        .into_iter()
+        .find(|m| is_cnative(&m) && m["target"]["kind"][0] == "custom-build")
+        .expect("a build-script artifact");
+    assert_eq!(artifact["target"]["name"], "build-script-main");
+    let exe = artifact["filenames"][0].as_str().unwrap();
+    assert!(
+        exe.rsplit('/').next().unwrap().starts_with("build_script_main-"),
+        "{exe}"
+    );
+    // The script ran, and was compiled with `CARGO_CRATE_NAME` of its name.
+    let ran = run
+        .messages("build-script-executed")
+        .into_iter()
+        .find(|m| is_cnative(&m))
+        .expect("the build script ran");
+    assert_eq!(ran["linked_libs"], serde_json::json!(["static=cnative_add"]));
+    assert_eq!(
+        ran["env"],
+        serde_json::json!([["CNATIVE_SCRIPT_CRATE", "build_script_main"]])
+    );
+}
+
+#[test]
 fn resolver_fixtures_print_their_feature_sets() {
     for name in ["resolver-v1", "resolver-v2"] {
         let ws = fixture(name);
