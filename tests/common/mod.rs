@@ -77,10 +77,15 @@ impl Ws {
 
     /// Runs `cargo hbuild ARGS` with extra environment variables.
     pub fn hbuild_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.hbuild_in("", args, env)
+    }
+
+    /// Runs `cargo hbuild ARGS` in a directory of the workspace.
+    pub fn hbuild_in(&self, dir: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = Command::new(hbuild_bin());
         c.arg("hbuild")
             .args(args)
-            .current_dir(&self.root)
+            .current_dir(self.root.join(dir))
             .env("HBUILD_CACHE_DIR", &self.cache);
         clean_env(&mut c);
         for (k, v) in env {
@@ -141,6 +146,29 @@ pub fn fixture(name: &str) -> Ws {
     copy_dir(&repo_root().join("testdata/workspaces").join(name), &root);
     let cache = tmp.path().join("hbuild-cache");
     Ws { tmp, root, cache }
+}
+
+/// A new workspace in a temporary directory, from (path, contents) pairs.
+pub fn workspace(files: &[(&str, &str)]) -> Ws {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("ws");
+    for (rel, text) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let cache = tmp.path().join("hbuild-cache");
+    Ws { tmp, root, cache }
+}
+
+/// The `release:` version of the rustc in PATH (what Cargo reports).
+pub fn rustc_release() -> String {
+    let out = Command::new("rustc").arg("-vV").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("release: ").map(str::to_string))
+        .expect("rustc -vV has a release line")
 }
 
 /// Output of a command.

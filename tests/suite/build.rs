@@ -133,7 +133,10 @@ fn build_script_at_a_custom_path_is_named_after_its_file_stem() {
     assert_eq!(artifact["target"]["name"], "build-script-main");
     let exe = artifact["filenames"][0].as_str().unwrap();
     assert!(
-        exe.rsplit('/').next().unwrap().starts_with("build_script_main-"),
+        exe.rsplit('/')
+            .next()
+            .unwrap()
+            .starts_with("build_script_main-"),
         "{exe}"
     );
     // The script ran, and was compiled with `CARGO_CRATE_NAME` of its name.
@@ -142,7 +145,10 @@ fn build_script_at_a_custom_path_is_named_after_its_file_stem() {
         .into_iter()
         .find(|m| is_cnative(&m))
         .expect("the build script ran");
-    assert_eq!(ran["linked_libs"], serde_json::json!(["static=cnative_add"]));
+    assert_eq!(
+        ran["linked_libs"],
+        serde_json::json!(["static=cnative_add"])
+    );
     assert_eq!(
         ran["env"],
         serde_json::json!([["CNATIVE_SCRIPT_CRATE", "build_script_main"]])
@@ -383,4 +389,98 @@ fn saved_analysis_is_reused_until_one_of_its_inputs_changes() {
         "a new file in a package can be a new target"
     );
     assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
+}
+
+#[test]
+fn config_target_dir_holds_the_artifacts_and_the_saved_analysis() {
+    let ws = fixture("failures");
+    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+    std::fs::write(
+        ws.path(".cargo/config.toml"),
+        "[build]\ntarget-dir = \"out\"\n",
+    )
+    .unwrap();
+    let reused = |dir: &str| {
+        ws.hbuild_in(dir, &["-v", "-p", "ok-bin"], &[])
+            .ok()
+            .stderr
+            .contains("Reusing the saved analysis")
+    };
+    assert!(!reused(""), "first build cannot reuse anything");
+    assert!(reused(""), "a no-op finds the analysis saved under out/");
+    assert_eq!(ws.run_program("out/debug/ok-bin"), "ok\n");
+    assert!(ws.path("out/hbuild/.lock").exists());
+    assert!(!ws.path("target").exists(), "nothing lands in target/");
+    // From a member's directory the path is still relative to the directory
+    // that holds `.cargo/`.
+    assert!(
+        !reused("crates/ok-bin"),
+        "another directory is another request"
+    );
+    assert!(reused("crates/ok-bin"));
+    assert!(!ws.path("crates/ok-bin/out").exists());
+    assert!(!ws.path("crates/ok-bin/target").exists());
+}
+
+#[test]
+fn jobs_reach_build_scripts_with_cargo_precedence() {
+    let ws = crate::common::workspace(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"jobs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "build.rs",
+            "fn main() {\n    println!(\"cargo::rustc-env=SEEN_JOBS={}\", std::env::var(\"NUM_JOBS\").unwrap());\n}\n",
+        ),
+        (
+            "src/main.rs",
+            "fn main() {\n    println!(\"{}\", env!(\"SEEN_JOBS\"));\n}\n",
+        ),
+    ]);
+    let config = |jobs: &str| {
+        std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+        std::fs::write(
+            ws.path(".cargo/config.toml"),
+            format!("[build]\njobs = {jobs}\n"),
+        )
+        .unwrap();
+    };
+    // Each case in its own target dirs, so that Cargo runs the script too.
+    let mut case = 0;
+    let mut seen = |args: &[&str], env: &[(&str, &str)]| {
+        case += 1;
+        let (c, h) = (format!("cargo-{case}"), format!("hbuild-{case}"));
+        let mut cargs = vec!["build", "--target-dir", &c];
+        cargs.extend_from_slice(args);
+        ws.cargo(&cargs, env).ok();
+        let mut hargs = vec!["--target-dir", &h];
+        hargs.extend_from_slice(args);
+        ws.hbuild_env(&hargs, env).ok();
+        let cargo = ws.run_program(&format!("{c}/debug/jobs"));
+        let hbuild = ws.run_program(&format!("{h}/debug/jobs"));
+        assert_eq!(hbuild, cargo, "NUM_JOBS for {args:?} {env:?}");
+        hbuild
+    };
+    config("3");
+    assert_eq!(seen(&[], &[]), "3\n", "build.jobs");
+    assert_eq!(seen(&[], &[("CARGO_BUILD_JOBS", "5")]), "5\n");
+    assert_eq!(seen(&["-j", "4"], &[("CARGO_BUILD_JOBS", "5")]), "4\n");
+    config("-1");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        seen(&[], &[]),
+        format!("{}\n", cpus.saturating_sub(1).max(1))
+    );
+    config("0");
+    let cargo = ws.cargo(&["build"], &[]);
+    let hbuild = ws.hbuild(&[]);
+    assert_eq!(cargo.code, 101);
+    assert_eq!(hbuild.code, 101);
+    assert!(
+        cargo.stderr.contains("error: jobs may not be 0"),
+        "{}",
+        cargo.stderr
+    );
+    assert_eq!(hbuild.stderr, "error: jobs may not be 0\n");
 }
