@@ -422,6 +422,18 @@ B = { value = "x", relative = true }
     }
 
     #[test]
+    fn config_wins_over_config_toml_and_jobs_keep_what_was_written() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "[build]\njobs = 3\n");
+        std::fs::write(d.path().join(".cargo/config"), "[build]\njobs = -1\n").unwrap();
+        let cfg = CargoConfig::from_files(d.path(), None).unwrap();
+        assert_eq!(cfg.files, [d.path().join(".cargo/config")]);
+        assert_eq!(cfg.jobs, Some(JobsSetting::Count(-1)));
+        assert_eq!(JobsSetting::parse("default"), JobsSetting::Default);
+        assert_eq!(JobsSetting::parse("x"), JobsSetting::Invalid("x".into()));
+    }
+
+    #[test]
     fn malformed_config_names_the_file() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "[build\n");
