@@ -15,6 +15,8 @@ use crate::workspace::features::{self, FeatureRequest};
 use crate::workspace::load::{self, LoadOptions};
 use crate::workspace::model::WorkspaceModel;
 use crate::workspace::profiles::Profiles;
+use crate::workspace::rust_version::{RustVersionCheck, RustcVersion};
+use crate::workspace::target_dir::TargetDirOrigin;
 use crate::workspace::toolchain::{find_cargo, Toolchain};
 use crate::workspace::WorkspaceError;
 
@@ -33,6 +35,10 @@ pub struct Analysis {
     pub layout: Layout,
     /// What the analysis was derived from (for [`persist`]).
     pub inputs: persist::Inputs,
+    /// Units whose `rust-version` this rustc does not satisfy. Kept rather
+    /// than failed on, so that `--ignore-rust-version` decides per build
+    /// (the rustc is an input of the saved analysis, so this stays true).
+    pub rust_version: RustVersionCheck,
 }
 
 /// Options of the analysis that are not part of the build request proper.
@@ -101,11 +107,16 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         rustc_version: &toolchain.version_verbose,
         rustflags: [&target_flags, &host_flags],
     })?;
-    let target_dir = req
-        .target_dir
-        .clone()
-        .or_else(|| config.target_dir.clone())
-        .unwrap_or_else(|| model.target_dir.clone());
+    // The request's target dir was resolved once, before the analysis, so
+    // that the saved analysis, the server and the lock are found there. By
+    // default it is `<workspace root>/target` with the root found from the
+    // manifests; should that ever disagree with Cargo's own answer, Cargo's
+    // wins: artifacts must land where Cargo puts them (the saved analysis is
+    // then merely not found again).
+    let target_dir = match req.target_dir.origin {
+        TargetDirOrigin::WorkspaceDefault => model.target_dir.clone(),
+        _ => req.target_dir.path.clone(),
+    };
     let layout = Layout {
         target_dir,
         profile_dir: profiles.dir_name(),
@@ -132,6 +143,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
             .unwrap_or_else(|| "default".into())
     );
     let inputs = persist::Inputs::collect(&model, &config, &toolchain, req, opts);
+    let rust_version = rust_version_check(&model, &ug, &toolchain);
     Ok(Analysis {
         workspace_root: model.root.clone(),
         graph,
@@ -139,7 +151,33 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         toolchain_id,
         layout,
         inputs,
+        rust_version,
     })
+}
+
+/// Checks every unit's package, as Cargo does (one entry per unit).
+fn rust_version_check(
+    model: &WorkspaceModel,
+    ug: &unit_graph::UnitGraph,
+    toolchain: &Toolchain,
+) -> RustVersionCheck {
+    // A rustc whose version cannot be read cannot be compared; Cargo itself
+    // would not have got this far.
+    let Some(rustc) = RustcVersion::from_verbose(&toolchain.version_verbose) else {
+        return RustVersionCheck::default();
+    };
+    RustVersionCheck::new(
+        &rustc,
+        ug.units.iter().map(|u| {
+            let p = &model.packages[u.pkg];
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.rust_version.as_str(),
+                p.is_local(),
+            )
+        }),
+    )
 }
 
 /// `-p`/`--workspace`/`--exclude`/default members → package indices.

@@ -219,52 +219,33 @@ fn record_name(req: &BuildRequest, opts: &AnalysisOptions) -> String {
     format!("{}.json", request_key(req, opts).short(32))
 }
 
-/// Where a saved analysis for this request may be: the explicit target dir,
-/// or `target/` of the invocation directory or one of its ancestors.
-pub fn candidates(req: &BuildRequest) -> Vec<PathBuf> {
-    let explicit = req
-        .target_dir
-        .clone()
-        .or_else(|| req.env.get("CARGO_TARGET_DIR").map(|t| req.cwd.join(t)))
-        .or_else(|| {
-            req.env
-                .get("CARGO_BUILD_TARGET_DIR")
-                .map(|t| req.cwd.join(t))
-        });
-    match explicit {
-        Some(t) => vec![t],
-        None => req.cwd.ancestors().map(|a| a.join("target")).collect(),
-    }
+/// Where the saved analysis of this request is: under the request's target
+/// dir, resolved once from flags, environment and config files.
+fn record_path(req: &BuildRequest, opts: &AnalysisOptions) -> PathBuf {
+    req.target_dir
+        .path
+        .join("hbuild")
+        .join("analysis")
+        .join(record_name(req, opts))
 }
 
 /// The saved analysis file of this request, if one exists.
 pub fn record_file(req: &BuildRequest, opts: &AnalysisOptions) -> Option<PathBuf> {
-    let name = record_name(req, opts);
-    candidates(req)
-        .into_iter()
-        .map(|t| t.join("hbuild").join("analysis").join(&name))
-        .find(|p| p.is_file())
+    Some(record_path(req, opts)).filter(|p| p.is_file())
 }
 
 /// A saved analysis whose inputs are all unchanged, if any.
 pub fn load(req: &BuildRequest, opts: &AnalysisOptions) -> Option<Analysis> {
-    let name = record_name(req, opts);
-    for t in candidates(req) {
-        let p = t.join("hbuild").join("analysis").join(&name);
-        let Ok(bytes) = std::fs::read(&p) else {
-            continue;
-        };
-        let saved: Saved = serde_json::from_slice(&bytes).ok()?;
-        if saved.format != FORMAT || saved.version != env!("CARGO_PKG_VERSION") {
-            return None;
-        }
-        if !saved.analysis.inputs.unchanged(&req.env) {
-            return None;
-        }
-        let mut analysis = saved.analysis;
-        return restore_secrets(&mut analysis, req).then_some(analysis);
+    let bytes = std::fs::read(record_path(req, opts)).ok()?;
+    let saved: Saved = serde_json::from_slice(&bytes).ok()?;
+    if saved.format != FORMAT || saved.version != env!("CARGO_PKG_VERSION") {
+        return None;
     }
-    None
+    if !saved.analysis.inputs.unchanged(&req.env) {
+        return None;
+    }
+    let mut analysis = saved.analysis;
+    restore_secrets(&mut analysis, req).then_some(analysis)
 }
 
 /// Replaces the secret values of the actions' environments (`[env]` entries

@@ -228,6 +228,9 @@ pub struct BuildArgs {
     /// Equivalent to specifying both --locked and --offline.
     #[arg(long, help_heading = "Manifest Options")]
     pub frozen: bool,
+    /// Ignore `rust-version` specification in packages.
+    #[arg(long, help_heading = "Manifest Options")]
+    pub ignore_rust_version: bool,
     /// Use verbose output (-vv very verbose).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -15,7 +15,9 @@ use crate::exec::{self, ExecOptions};
 use crate::fingerprint::{FileStates, PathNormalizer};
 use crate::plan::{BuildRequest, TargetSelection};
 use crate::report::{MessageFormat, ReportConfig, Reporter};
+use crate::workspace::config::{CargoConfig, JobsSetting};
 use crate::workspace::load::{env_snapshot, LoadOptions};
+use crate::workspace::target_dir::{self, TargetDir, TargetDirInputs};
 
 fn parse_message_format(values: &[String]) -> Result<MessageFormat, CliError> {
     let mut fmt = MessageFormat::Human;
@@ -36,18 +38,94 @@ fn parse_message_format(values: &[String]) -> Result<MessageFormat, CliError> {
     Ok(fmt)
 }
 
-fn jobs(args: &BuildArgs, env_jobs: Option<u32>) -> Result<usize, CliError> {
+/// The job count with Cargo's precedence: `-j`, `CARGO_BUILD_JOBS`,
+/// `build.jobs`, else the available parallelism. A negative count means
+/// "all CPUs but n" (at least one); 0 is an error.
+fn jobs(
+    flag: Option<i64>,
+    env: &BTreeMap<String, String>,
+    config: Option<&JobsSetting>,
+) -> Result<usize, CliError> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as i64;
-    let j = args.jobs.or(env_jobs.map(i64::from)).unwrap_or(cpus);
-    match j {
-        0 => Err(CliError::Usage(
-            "\"0\" is not a valid value for `--jobs`: jobs may not be 0".into(),
-        )),
-        n if n < 0 => Ok((cpus + n).max(1) as usize),
-        n => Ok(n as usize),
+    let setting = flag
+        .map(JobsSetting::Count)
+        .or_else(|| env.get("CARGO_BUILD_JOBS").map(|v| JobsSetting::parse(v)))
+        .or_else(|| config.cloned());
+    match setting {
+        None | Some(JobsSetting::Default) => Ok(cpus as usize),
+        Some(JobsSetting::Count(0)) => Err(CliError::Other("jobs may not be 0".into())),
+        Some(JobsSetting::Count(n)) if n < 0 => Ok((cpus + n).max(1) as usize),
+        Some(JobsSetting::Count(n)) => Ok(n as usize),
+        Some(JobsSetting::Invalid(v)) => Err(CliError::Other(format!(
+            "could not parse `{v}`. Number of parallel jobs should be `default` or a number."
+        ))),
     }
+}
+
+/// `$CARGO_HOME` of an environment (default `~/.cargo`).
+fn cargo_home(env: &BTreeMap<String, String>) -> Option<PathBuf> {
+    env.get("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))
+}
+
+/// An invocation's target dir and config-file settings, read once.
+struct Located {
+    target_dir: TargetDir,
+    config: CargoConfig,
+}
+
+/// Reads the config files that apply to `config_dir` (the manifest's
+/// directory with `--manifest-path`, else the current directory) and
+/// resolves the target dir (no `cargo metadata`).
+fn locate(
+    flag: Option<&Path>,
+    manifest: Option<&Path>,
+    config_dir: &Path,
+    inv: &Invocation,
+    cargo_home: Option<&Path>,
+) -> Result<Located, CliError> {
+    let config =
+        CargoConfig::from_files(config_dir, cargo_home).map_err(crate::plan::PlanError::from)?;
+    let target_dir = target_dir::resolve(&TargetDirInputs {
+        flag,
+        cwd: &inv.cwd,
+        env: &inv.env,
+        config: &config,
+        manifest,
+        search_from: config_dir,
+        cargo_home,
+    })
+    .map_err(crate::plan::PlanError::from)?;
+    Ok(Located { target_dir, config })
+}
+
+/// The target dir of a command that does not build (`server`, `explain`):
+/// found as a build of the same invocation finds it.
+pub fn resolve_target_dir(
+    flag: Option<&Path>,
+    manifest_path: Option<&Path>,
+    inv: &Invocation,
+) -> Result<PathBuf, CliError> {
+    let manifest = manifest_path.map(|m| inv.cwd.join(m));
+    if let Some(m) = manifest.as_ref().filter(|m| !m.is_file()) {
+        return Err(CliError::Usage(format!(
+            "manifest path `{}` does not exist",
+            m.display()
+        )));
+    }
+    let config_dir = manifest
+        .as_ref()
+        .and_then(|m| m.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| inv.cwd.clone());
+    let home = cargo_home(&inv.env);
+    Ok(
+        locate(flag, manifest.as_deref(), &config_dir, inv, home.as_deref())?
+            .target_dir
+            .path,
+    )
 }
 
 /// Where a command runs: its directory and environment. The direct path
@@ -114,16 +192,20 @@ pub fn request_from_args(
         None => None,
     };
     let format = parse_message_format(&args.message_format)?;
-    let cargo_home = env
-        .get("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")));
-    let config_jobs = env.get("CARGO_BUILD_JOBS").and_then(|j| j.parse().ok());
+    let cargo_home = cargo_home(&env);
+    let req_cwd = manifest_path
+        .as_ref()
+        .and_then(|m| m.parent().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| cwd.clone());
+    let located = locate(
+        args.target_dir.as_deref(),
+        manifest_path.as_deref(),
+        &req_cwd,
+        inv,
+        cargo_home.as_deref(),
+    )?;
     let req = BuildRequest {
-        cwd: manifest_path
-            .as_ref()
-            .and_then(|m| m.parent().map(|p| p.to_path_buf()))
-            .unwrap_or_else(|| cwd.clone()),
+        cwd: req_cwd,
         packages: args.package.clone(),
         workspace: args.workspace,
         exclude: args.exclude.clone(),
@@ -150,14 +232,8 @@ pub fn request_from_args(
         all_features: args.all_features,
         no_default_features: args.no_default_features,
         target: args.target.clone(),
-        target_dir: args.target_dir.as_ref().map(|t| {
-            if t.is_absolute() {
-                t.clone()
-            } else {
-                cwd.join(t)
-            }
-        }),
-        jobs: jobs(args, config_jobs)?,
+        jobs: jobs(args.jobs, &env, located.config.jobs.as_ref())?,
+        target_dir: located.target_dir,
         env,
         cargo_home,
         very_verbose: args.verbose >= 2,
@@ -325,6 +401,11 @@ fn run_direct(
             false,
         ),
     };
+    if !args.ignore_rust_version {
+        if let Some(e) = analysis.rust_version.error() {
+            return Err(crate::plan::PlanError::from(e).into());
+        }
+    }
     if args.plan {
         for a in &mut analysis.graph.actions {
             crate::core::secret::redact_env_for_display(&mut a.env);

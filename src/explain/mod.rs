@@ -405,26 +405,11 @@ fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], rep
 
 /// `cargo hbuild explain <package>[:<target>]`: reasons from the last build's record.
 pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
-    let cwd = std::env::current_dir().map_err(|err| CliError::Other(err.to_string()))?;
-    let target_dir = match &e.target_dir {
-        Some(t) => cwd.join(t),
-        None => {
-            let manifest = e.manifest_path.clone().map(|m| cwd.join(m));
-            let opts = crate::workspace::load::LoadOptions {
-                manifest_path: manifest,
-                ..Default::default()
-            };
-            let loaded = crate::workspace::load::load(
-                &crate::workspace::toolchain::find_cargo(),
-                &cwd,
-                &opts,
-            )
-            .map_err(crate::plan::PlanError::from)?;
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(|t| cwd.join(t))
-                .unwrap_or(loaded.model.target_dir)
-        }
-    };
+    let target_dir = crate::cli::build::resolve_target_dir(
+        e.target_dir.as_deref(),
+        e.manifest_path.as_deref(),
+        &crate::cli::build::Invocation::current()?,
+    )?;
     let record = load(&target_dir);
     if record.units.is_empty() {
         return Err(CliError::Other(format!(

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::workspace::target_dir::TargetDir;
+
 /// Which targets of the selected packages to build.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TargetSelection {
@@ -70,8 +72,8 @@ pub struct BuildRequest {
     pub no_default_features: bool,
     /// `--target` triple (explicit, even when equal to the host).
     pub target: Option<String>,
-    /// `--target-dir` (absolute).
-    pub target_dir: Option<PathBuf>,
+    /// The target dir, resolved once from the flag, environment and config.
+    pub target_dir: TargetDir,
     /// `-j`.
     pub jobs: usize,
     /// Snapshot of the environment (the engine never reads it directly).

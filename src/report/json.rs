@@ -25,7 +25,7 @@ pub fn target_json(a: &Action) -> Value {
     json!({
         "kind": kind,
         "crate_types": crate_types,
-        "name": if a.kind == ActionKind::Compile { a.target_name.clone() } else { "build-script-build".into() },
+        "name": a.target_name,
         "src_path": a.src_path,
         "edition": a.edition,
         "doc": a.target_kind == crate::workspace::model::TargetKind::Lib,

@@ -114,17 +114,16 @@ pub fn request(paths: &ServerPaths, req: &Request, timeout: Duration) -> Option<
     protocol::receive(&s).ok()
 }
 
-/// Asks the server of the request's target dir, if one runs.
+/// Asks the server of the request's target dir (resolved once, as the
+/// build would), if one runs.
 pub fn query(
     req: &BuildRequest,
     inv: &WireInvocation,
     report: &ReportConfig,
     cache_dir: Option<PathBuf>,
 ) -> Option<Answer> {
-    let paths = crate::analysis::persist::candidates(req)
-        .into_iter()
-        .map(|t| ServerPaths::for_target(&t))
-        .find(|p| p.socket.exists())?;
+    let paths =
+        Some(ServerPaths::for_target(&req.target_dir.path)).filter(|p| p.socket.exists())?;
     let reply = request(
         &paths,
         &Request::Query {

@@ -20,30 +20,15 @@ impl From<ServerError> for CliError {
     }
 }
 
-/// The target dir served: `--target-dir`, `CARGO_TARGET_DIR`, else what
-/// `cargo metadata` says for the workspace.
+/// The target dir served: found as a build in this directory finds it
+/// (`--target-dir`, `CARGO_TARGET_DIR`, `CARGO_BUILD_TARGET_DIR`,
+/// `build.target-dir` in config files, else `<workspace root>/target`).
 fn target_dir(a: &ServerArgs) -> Result<PathBuf, CliError> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}")))?;
-    if let Some(t) = &a.target_dir {
-        return Ok(cwd.join(t));
-    }
-    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"] {
-        if let Some(t) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return Ok(cwd.join(t));
-        }
-    }
-    let mut cmd = cargo_metadata::MetadataCommand::new();
-    cmd.no_deps();
-    if let Some(m) = &a.manifest_path {
-        cmd.manifest_path(cwd.join(m));
-    }
-    let meta = cmd.exec().map_err(|e| {
-        CliError::Usage(format!(
-            "cannot find the workspace's target dir (`cargo metadata` failed): {e}"
-        ))
-    })?;
-    Ok(meta.target_directory.into_std_path_buf())
+    crate::cli::build::resolve_target_dir(
+        a.target_dir.as_deref(),
+        a.manifest_path.as_deref(),
+        &crate::cli::build::Invocation::current()?,
+    )
 }
 
 fn json(a: &ServerArgs) -> Result<bool, CliError> {

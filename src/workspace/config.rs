@@ -20,6 +20,39 @@ pub struct EnvEntry {
     pub force: bool,
 }
 
+/// `build.target-dir` of a config file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetDirSetting {
+    /// As written (Cargo rejects an empty one).
+    pub raw: String,
+    /// Made absolute against the directory that holds the file's `.cargo/`.
+    pub path: PathBuf,
+    /// The file that set it.
+    pub file: PathBuf,
+}
+
+/// `build.jobs` (or `CARGO_BUILD_JOBS`) as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum JobsSetting {
+    /// A number: positive, or negative for "all CPUs but n" (0 is an error).
+    Count(i64),
+    /// `"default"`: the available parallelism.
+    Default,
+    /// Anything else, reported when it is the setting in force.
+    Invalid(String),
+}
+
+impl JobsSetting {
+    /// From an environment value or a config string.
+    pub fn parse(s: &str) -> Self {
+        match s.trim().parse::<i64>() {
+            Ok(n) => JobsSetting::Count(n),
+            Err(_) if s == "default" => JobsSetting::Default,
+            Err(_) => JobsSetting::Invalid(s.to_string()),
+        }
+    }
+}
+
 /// The configuration hbuild reads, merged over all config files.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CargoConfig {
@@ -29,10 +62,13 @@ pub struct CargoConfig {
     pub build_rustflags: Option<Vec<String>>,
     /// `build.target`.
     pub build_target: Option<String>,
-    /// `build.target-dir`, made absolute.
-    pub target_dir: Option<PathBuf>,
-    /// `build.jobs`.
-    pub jobs: Option<u32>,
+    /// `build.target-dir` of the config files (the environment's
+    /// `CARGO_TARGET_DIR`/`CARGO_BUILD_TARGET_DIR` are applied by
+    /// [`super::target_dir::resolve`]).
+    pub target_dir: Option<TargetDirSetting>,
+    /// `build.jobs` of the config files (`-j` and `CARGO_BUILD_JOBS` are
+    /// applied by the CLI).
+    pub jobs: Option<JobsSetting>,
     /// `build.rustc-wrapper`.
     pub rustc_wrapper: Option<PathBuf>,
     /// `build.rustc`.
@@ -57,11 +93,12 @@ fn parse_flags(v: &toml::Value) -> Option<Vec<String>> {
     }
 }
 
-/// Config files that apply to `cwd`, highest precedence first.
+/// Config files that apply to `cwd`, highest precedence first. Where both
+/// `config` and `config.toml` exist, Cargo reads `config`.
 pub fn discover(cwd: &Path, cargo_home: Option<&Path>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in cwd.ancestors() {
-        for name in ["config.toml", "config"] {
+        for name in ["config", "config.toml"] {
             let p = dir.join(".cargo").join(name);
             if p.is_file() {
                 out.push(p);
@@ -70,7 +107,7 @@ pub fn discover(cwd: &Path, cargo_home: Option<&Path>) -> Vec<PathBuf> {
         }
     }
     if let Some(home) = cargo_home {
-        for name in ["config.toml", "config"] {
+        for name in ["config", "config.toml"] {
             let p = home.join(name);
             if p.is_file() && !out.contains(&p) {
                 out.push(p);
@@ -89,6 +126,14 @@ impl CargoConfig {
         cargo_home: Option<&Path>,
         env: &BTreeMap<String, String>,
     ) -> Result<Self, WorkspaceError> {
+        let mut cfg = Self::from_files(cwd, cargo_home)?;
+        cfg.apply_env(env);
+        Ok(cfg)
+    }
+
+    /// Reads the config files that apply to `cwd`, without environment
+    /// overrides.
+    pub fn from_files(cwd: &Path, cargo_home: Option<&Path>) -> Result<Self, WorkspaceError> {
         let files = discover(cwd, cargo_home);
         let mut cfg = CargoConfig {
             files: files.clone(),
@@ -112,13 +157,12 @@ impl CargoConfig {
                 .parent()
                 .and_then(Path::parent)
                 .unwrap_or(Path::new("/"));
-            cfg.merge_file(&value, base);
+            cfg.merge_file(&value, base, file);
         }
-        cfg.apply_env(env, cwd);
         Ok(cfg)
     }
 
-    fn merge_file(&mut self, t: &toml::Table, base: &Path) {
+    fn merge_file(&mut self, t: &toml::Table, base: &Path, file: &Path) {
         if let Some(build) = t.get("build").and_then(|b| b.as_table()) {
             if let Some(f) = build.get("rustflags").and_then(parse_flags) {
                 self.build_rustflags.get_or_insert_with(Vec::new).extend(f);
@@ -127,10 +171,19 @@ impl CargoConfig {
                 self.build_target = Some(s.to_string());
             }
             if let Some(s) = build.get("target-dir").and_then(|v| v.as_str()) {
-                self.target_dir = Some(base.join(s));
+                self.target_dir = Some(TargetDirSetting {
+                    raw: s.to_string(),
+                    path: base.join(s),
+                    file: file.to_path_buf(),
+                });
             }
-            if let Some(j) = build.get("jobs").and_then(|v| v.as_integer()) {
-                self.jobs = u32::try_from(j).ok();
+            if let Some(j) = build.get("jobs") {
+                self.jobs = Some(match j {
+                    toml::Value::Integer(n) => JobsSetting::Count(*n),
+                    toml::Value::String(s) if s == "default" => JobsSetting::Default,
+                    toml::Value::String(s) => JobsSetting::Invalid(s.clone()),
+                    other => JobsSetting::Invalid(other.to_string()),
+                });
             }
             if let Some(s) = build.get("rustc-wrapper").and_then(|v| v.as_str()) {
                 self.rustc_wrapper = (!s.is_empty()).then(|| resolve_program(s, base));
@@ -191,21 +244,12 @@ impl CargoConfig {
         }
     }
 
-    fn apply_env(&mut self, env: &BTreeMap<String, String>, cwd: &Path) {
+    fn apply_env(&mut self, env: &BTreeMap<String, String>) {
         if let Some(v) = env.get("CARGO_BUILD_RUSTFLAGS") {
             self.build_rustflags = Some(v.split_whitespace().map(str::to_string).collect());
         }
         if let Some(v) = env.get("CARGO_BUILD_TARGET") {
             self.build_target = Some(v.clone());
-        }
-        if let Some(v) = env
-            .get("CARGO_TARGET_DIR")
-            .or_else(|| env.get("CARGO_BUILD_TARGET_DIR"))
-        {
-            self.target_dir = Some(cwd.join(v));
-        }
-        if let Some(v) = env.get("CARGO_BUILD_JOBS") {
-            self.jobs = v.parse().ok();
         }
         if let Some(v) = env
             .get("RUSTC_WRAPPER")
@@ -375,6 +419,18 @@ B = { value = "x", relative = true }
             cfg.rustflags(&BTreeMap::new(), &info()).unwrap(),
             ["-C", "debug-assertions"]
         );
+    }
+
+    #[test]
+    fn config_wins_over_config_toml_and_jobs_keep_what_was_written() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "[build]\njobs = 3\n");
+        std::fs::write(d.path().join(".cargo/config"), "[build]\njobs = -1\n").unwrap();
+        let cfg = CargoConfig::from_files(d.path(), None).unwrap();
+        assert_eq!(cfg.files, [d.path().join(".cargo/config")]);
+        assert_eq!(cfg.jobs, Some(JobsSetting::Count(-1)));
+        assert_eq!(JobsSetting::parse("default"), JobsSetting::Default);
+        assert_eq!(JobsSetting::parse("x"), JobsSetting::Invalid("x".into()));
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub enum WorkspaceError {
     /// guppy rejected the graph or a query.
     #[error("dependency graph error: {0}")]
     Graph(String),
+    /// A unit's package needs a newer rustc (Cargo's message, which ends
+    /// with a newline, as Cargo prints it).
+    #[error("{0}")]
+    RustVersion(String),
     /// Anything else that is the user's input.
     #[error("{0}")]
     Invalid(String),

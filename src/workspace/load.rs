@@ -92,6 +92,7 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
     let root_doc = read_toml(&root_manifest)?;
     let members: std::collections::HashSet<&cargo_metadata::PackageId> =
         meta.workspace_members.iter().collect();
+    let rust_versions = rust_versions_as_written(&json)?;
 
     let mut packages = Vec::with_capacity(meta.packages.len());
     for p in &meta.packages {
@@ -157,11 +158,7 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
                 .as_ref()
                 .map(|l| l.to_string())
                 .unwrap_or_default(),
-            rust_version: p
-                .rust_version
-                .as_ref()
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
+            rust_version: rust_versions.get(&p.id.repr).cloned().unwrap_or_default(),
             readme: p.readme.as_ref().map(|l| l.to_string()).unwrap_or_default(),
             lint_flags,
         });
@@ -193,6 +190,28 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
         by_id,
     };
     Ok(Loaded { model, graph, json })
+}
+
+/// `rust-version` of each package as written (`1.80`): Cargo prints it so in
+/// messages and `CARGO_PKG_RUST_VERSION`, while `cargo_metadata` pads it to
+/// three parts.
+fn rust_versions_as_written(json: &str) -> Result<HashMap<String, String>, WorkspaceError> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        packages: Vec<Pkg>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Pkg {
+        id: String,
+        rust_version: Option<String>,
+    }
+    let meta: Meta = serde_json::from_str(json)
+        .map_err(|e| WorkspaceError::Graph(format!("bad `cargo metadata` output: {e}")))?;
+    Ok(meta
+        .packages
+        .into_iter()
+        .filter_map(|p| Some((p.id, p.rust_version?)))
+        .collect())
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, WorkspaceError> {

@@ -5,6 +5,8 @@
 //! * [`profiles`]: `[profile.*]` tables resolved per unit, as Cargo does.
 //! * [`load`]: `cargo metadata` into a guppy `PackageGraph`.
 //! * [`features`]: per-side feature resolution (resolver 1 and 2) with guppy.
+//! * [`rust_version`]: the `rust-version` check of the units to build.
+//! * [`target_dir`]: the target dir, from flags, environment and config files.
 
 pub mod config;
 pub mod errors;
@@ -12,6 +14,8 @@ pub mod features;
 pub mod load;
 pub mod model;
 pub mod profiles;
+pub mod rust_version;
+pub mod target_dir;
 pub mod toolchain;
 
 pub use errors::WorkspaceError;

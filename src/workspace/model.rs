@@ -86,14 +86,12 @@ pub struct Target {
 }
 
 impl Target {
-    /// The crate name rustc sees (`-` replaced by `_`; build scripts are
-    /// `build_script_build`).
+    /// The crate name rustc sees: the target name with `-` replaced by `_`.
+    /// A build script's target is named after its file stem, as Cargo does
+    /// (`build.rs` is `build-script-build`, `build/main.rs` is
+    /// `build-script-main`), so its crate is `build_script_<stem>`.
     pub fn crate_name(&self) -> String {
-        if self.kind == TargetKind::CustomBuild {
-            "build_script_build".into()
-        } else {
-            self.name.replace('-', "_")
-        }
+        self.name.replace('-', "_")
     }
 
     /// Whether this is a proc-macro library.

@@ -145,6 +145,13 @@ impl Ws {
         c
     }
 
+    /// Runs `cargo hbuild ARGS` in a directory of the workspace.
+    pub fn hbuild_in(&self, dir: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.hbuild_command(args, env);
+        c.current_dir(self.root.join(dir));
+        Run::from(c.output().unwrap())
+    }
+
     /// Runs `cargo ARGS` in the workspace.
     pub fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -197,6 +204,29 @@ pub fn fixture(name: &str) -> Ws {
     copy_dir(&repo_root().join("testdata/workspaces").join(name), &root);
     let cache = tmp.path().join("hbuild-cache");
     Ws { tmp, root, cache }
+}
+
+/// A new workspace in a temporary directory, from (path, contents) pairs.
+pub fn workspace(files: &[(&str, &str)]) -> Ws {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("ws");
+    for (rel, text) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let cache = tmp.path().join("hbuild-cache");
+    Ws { tmp, root, cache }
+}
+
+/// The `release:` version of the rustc in PATH (what Cargo reports).
+pub fn rustc_release() -> String {
+    let out = Command::new("rustc").arg("-vV").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("release: ").map(str::to_string))
+        .expect("rustc -vV has a release line")
 }
 
 /// Output of a command.

@@ -157,16 +157,16 @@ pub fn from_unit_graph(json: &str) -> Vec<NormUnit> {
                     .unwrap()
                     .iter()
                     .map(|d| {
-                        let name = d["extern_crate_name"].as_str().unwrap();
-                        let name = if name == "build_script_build" {
+                        let dep = keys[d["index"].as_u64().unwrap() as usize].clone();
+                        // Edges into build-script units carry the script's
+                        // crate name (`build_script_<stem>`), which no rustc
+                        // call uses; hbuild records no extern name for them.
+                        let name = if dep.target_kind == "custom-build" {
                             ""
                         } else {
-                            name
+                            d["extern_crate_name"].as_str().unwrap()
                         };
-                        (
-                            keys[d["index"].as_u64().unwrap() as usize].clone(),
-                            name.to_string(),
-                        )
+                        (dep, name.to_string())
                     })
                     .collect(),
             }

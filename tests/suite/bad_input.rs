@@ -117,3 +117,53 @@ fn conflicting_profile_flags() {
         r.stderr
     );
 }
+
+#[test]
+fn rust_version_newer_than_rustc_fails_like_cargo_unless_ignored() {
+    let manifest = |name: &str, rv: &str, deps: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"{rv}\"\n\n[dependencies]\n{deps}"
+        )
+    };
+    let ws = crate::common::workspace(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"pkg\", \"dep\"]\nresolver = \"2\"\n",
+        ),
+        (
+            "pkg/Cargo.toml",
+            &manifest("pkg", "1.999", "dep = { path = \"../dep\" }\n"),
+        ),
+        ("pkg/src/lib.rs", "pub fn f() -> u32 {\n    dep::g()\n}\n"),
+        (
+            "pkg/src/main.rs",
+            "fn main() {\n    println!(\"{} {}\", pkg::f(), env!(\"CARGO_PKG_RUST_VERSION\"));\n}\n",
+        ),
+        ("dep/Cargo.toml", &manifest("dep", "1.60", "")),
+        ("dep/src/lib.rs", "pub fn g() -> u32 {\n    7\n}\n"),
+    ]);
+    let error = |r: &crate::common::Run| {
+        let at = r.stderr.find("error: ").unwrap_or(0);
+        r.stderr[at..].to_string()
+    };
+    // One line per unit of the package (its lib and its bin), as Cargo;
+    // `dep` is supported and not named.
+    let expected = format!(
+        "error: rustc {} is not supported by the following packages:\n  pkg@0.1.0 requires rustc 1.999\n  pkg@0.1.0 requires rustc 1.999\n\n",
+        crate::common::rustc_release()
+    );
+    let cargo = ws.cargo(&["build"], &[]);
+    assert_eq!((cargo.code, error(&cargo)), (101, expected.clone()));
+    for args in [&[][..], &["--plan"], &["--message-format", "json"]] {
+        let r = ws.hbuild(args);
+        assert_eq!((r.code, error(&r)), (101, expected.clone()), "{args:?}");
+        no_panic(&r.stderr);
+    }
+    assert!(!ws.path("target/debug/pkg").exists(), "nothing was built");
+    ws.hbuild(&["--ignore-rust-version"]).ok();
+    // `CARGO_PKG_RUST_VERSION` is the version as written, as with Cargo.
+    assert_eq!(ws.run_program("target/debug/pkg"), "7 1.999\n");
+    // The flag is not remembered with the saved analysis.
+    let again = ws.hbuild(&[]);
+    assert_eq!((again.code, error(&again)), (101, expected));
+}

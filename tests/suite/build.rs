@@ -95,6 +95,67 @@ fn explicit_target_changes_the_layout_like_cargo() {
 }
 
 #[test]
+fn build_script_at_a_custom_path_is_named_after_its_file_stem() {
+    // cnative has `build = "build/main.rs"`: Cargo compiles that script as
+    // crate `build_script_main` (target `build-script-main`).
+    let ws = fixture("kitchen-sink");
+    let (wrapper, log) = crate::common::logging_wrapper(ws.tmp.path());
+    let run = ws
+        .hbuild_env(
+            &["--no-cache", "--message-format", "json", "-p", "cnative"],
+            &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())],
+        )
+        .ok();
+    let compiles = crate::common::compiles(&log);
+    let script = compiles
+        .iter()
+        .find(|l| l.contains("crates/cnative/build/main.rs"))
+        .expect("the build script was compiled");
+    assert!(
+        script.contains("--crate-name build_script_main "),
+        "{script}"
+    );
+    let lib = compiles
+        .iter()
+        .find(|l| l.contains("--crate-name cnative "))
+        .expect("the library was compiled");
+    assert!(lib.contains("-l static=cnative_add"), "{lib}");
+    let is_cnative = |m: &&serde_json::Value| {
+        m["package_id"]
+            .as_str()
+            .is_some_and(|p| p.contains("cnative"))
+    };
+    let artifact = run
+        .messages("compiler-artifact")
+        .into_iter()
+        .find(|m| is_cnative(&m) && m["target"]["kind"][0] == "custom-build")
+        .expect("a build-script artifact");
+    assert_eq!(artifact["target"]["name"], "build-script-main");
+    let exe = artifact["filenames"][0].as_str().unwrap();
+    assert!(
+        exe.rsplit('/')
+            .next()
+            .unwrap()
+            .starts_with("build_script_main-"),
+        "{exe}"
+    );
+    // The script ran, and was compiled with `CARGO_CRATE_NAME` of its name.
+    let ran = run
+        .messages("build-script-executed")
+        .into_iter()
+        .find(|m| is_cnative(&m))
+        .expect("the build script ran");
+    assert_eq!(
+        ran["linked_libs"],
+        serde_json::json!(["static=cnative_add"])
+    );
+    assert_eq!(
+        ran["env"],
+        serde_json::json!([["CNATIVE_SCRIPT_CRATE", "build_script_main"]])
+    );
+}
+
+#[test]
 fn resolver_fixtures_print_their_feature_sets() {
     for name in ["resolver-v1", "resolver-v2"] {
         let ws = fixture(name);
@@ -416,4 +477,98 @@ fn an_artifact_that_cannot_be_put_in_place_fails_the_build() {
     std::fs::remove_dir_all(&dest).unwrap();
     ws.hbuild(&["-p", "ok-bin"]).ok();
     assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
+}
+
+#[test]
+fn config_target_dir_holds_the_artifacts_and_the_saved_analysis() {
+    let ws = fixture("failures");
+    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+    std::fs::write(
+        ws.path(".cargo/config.toml"),
+        "[build]\ntarget-dir = \"out\"\n",
+    )
+    .unwrap();
+    let reused = |dir: &str| {
+        ws.hbuild_in(dir, &["-v", "-p", "ok-bin"], &[])
+            .ok()
+            .stderr
+            .contains("Reusing the saved analysis")
+    };
+    assert!(!reused(""), "first build cannot reuse anything");
+    assert!(reused(""), "a no-op finds the analysis saved under out/");
+    assert_eq!(ws.run_program("out/debug/ok-bin"), "ok\n");
+    assert!(ws.path("out/hbuild/.lock").exists());
+    assert!(!ws.path("target").exists(), "nothing lands in target/");
+    // From a member's directory the path is still relative to the directory
+    // that holds `.cargo/`.
+    assert!(
+        !reused("crates/ok-bin"),
+        "another directory is another request"
+    );
+    assert!(reused("crates/ok-bin"));
+    assert!(!ws.path("crates/ok-bin/out").exists());
+    assert!(!ws.path("crates/ok-bin/target").exists());
+}
+
+#[test]
+fn jobs_reach_build_scripts_with_cargo_precedence() {
+    let ws = crate::common::workspace(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"jobs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "build.rs",
+            "fn main() {\n    println!(\"cargo::rustc-env=SEEN_JOBS={}\", std::env::var(\"NUM_JOBS\").unwrap());\n}\n",
+        ),
+        (
+            "src/main.rs",
+            "fn main() {\n    println!(\"{}\", env!(\"SEEN_JOBS\"));\n}\n",
+        ),
+    ]);
+    let config = |jobs: &str| {
+        std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+        std::fs::write(
+            ws.path(".cargo/config.toml"),
+            format!("[build]\njobs = {jobs}\n"),
+        )
+        .unwrap();
+    };
+    // Each case in its own target dirs, so that Cargo runs the script too.
+    let mut case = 0;
+    let mut seen = |args: &[&str], env: &[(&str, &str)]| {
+        case += 1;
+        let (c, h) = (format!("cargo-{case}"), format!("hbuild-{case}"));
+        let mut cargs = vec!["build", "--target-dir", &c];
+        cargs.extend_from_slice(args);
+        ws.cargo(&cargs, env).ok();
+        let mut hargs = vec!["--target-dir", &h];
+        hargs.extend_from_slice(args);
+        ws.hbuild_env(&hargs, env).ok();
+        let cargo = ws.run_program(&format!("{c}/debug/jobs"));
+        let hbuild = ws.run_program(&format!("{h}/debug/jobs"));
+        assert_eq!(hbuild, cargo, "NUM_JOBS for {args:?} {env:?}");
+        hbuild
+    };
+    config("3");
+    assert_eq!(seen(&[], &[]), "3\n", "build.jobs");
+    assert_eq!(seen(&[], &[("CARGO_BUILD_JOBS", "5")]), "5\n");
+    assert_eq!(seen(&["-j", "4"], &[("CARGO_BUILD_JOBS", "5")]), "4\n");
+    config("-1");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        seen(&[], &[]),
+        format!("{}\n", cpus.saturating_sub(1).max(1))
+    );
+    config("0");
+    let cargo = ws.cargo(&["build"], &[]);
+    let hbuild = ws.hbuild(&[]);
+    assert_eq!(cargo.code, 101);
+    assert_eq!(hbuild.code, 101);
+    assert!(
+        cargo.stderr.contains("error: jobs may not be 0"),
+        "{}",
+        cargo.stderr
+    );
+    assert_eq!(hbuild.stderr, "error: jobs may not be 0\n");
 }

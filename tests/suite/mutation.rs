@@ -317,7 +317,8 @@ fn a_build_killed_half_way_rebuilds_correctly() {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     let ws = fixture("kitchen-sink");
-    let mut child = ws.hbuild_command(&["--message-format", "json"], &[])
+    let mut child = ws
+        .hbuild_command(&["--message-format", "json"], &[])
         .env("CARGO_INCREMENTAL", "0")
         .process_group(0)
         .stdout(std::process::Stdio::piped())

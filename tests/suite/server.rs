@@ -248,6 +248,35 @@ fn server_commands_report_and_validate() {
             .output()
             .unwrap(),
     );
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("cargo metadata"), "{}", run.stderr);
+    // Found without `cargo metadata`, but failing as Cargo does.
+    assert_eq!(run.code, 101, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: could not find `Cargo.toml` in `{}` or any parent directory\n",
+            outside.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_target_dir_from_config_is_served() {
+    // The client finds the server where the build put its artifacts, with
+    // `build.target-dir` read from `.cargo/config.toml`.
+    let ws = fixture("failures");
+    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+    std::fs::write(
+        ws.path(".cargo/config.toml"),
+        "[build]\ntarget-dir = \"out\"\n",
+    )
+    .unwrap();
+    ws.hbuild_env(&["--server", "-p", "ok-bin"], SERVER).ok();
+    wait_checked(&ws, 1);
+    assert!(ws.path("out/hbuild/server.json").exists());
+    let served = ws.hbuild(&["-p", "ok-bin"]).ok();
+    let answered_now = answered(&ws);
+    stop(&ws);
+    assert_eq!(answered_now, 1, "{}", served.stderr);
+    assert!(served.stderr.contains("Finished"), "{}", served.stderr);
+    assert!(!ws.path("target").exists());
 }

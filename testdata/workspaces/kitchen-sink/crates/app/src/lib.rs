@@ -125,7 +125,12 @@ pub fn report() -> Vec<String> {
         format!("shared (build dep): {}", generated::BUILD_DEP_SHARED),
         format!("mymacro: {}", Record::describe()),
         format!("mymacro sum: {}", mymacro::const_sum!(1, 2, 3, 4)),
-        format!("cnative: add(40, 2)={} version={}", cnative::add(40, 2), cnative::version()),
+        format!(
+            "cnative: add(40, 2)={} version={} script={}",
+            cnative::add(40, 2),
+            cnative::version(),
+            cnative::script_crate()
+        ),
         format!(
             "util: value={} edition={} decorate={}",
             myutil::util_value(),

@@ -26,7 +26,7 @@ fn app_cli_fixed_lines() {
     assert!(lines.contains(&"dep_foo_key: hello_from_foo"));
     assert!(lines.contains(&"cfg app_has_foo: true"));
     assert!(lines.contains(&"greeting: hello from app/build.rs"));
-    assert!(lines.contains(&"cnative: add(40, 2)=42 version=3"));
+    assert!(lines.contains(&"cnative: add(40, 2)=42 version=3 script=build_script_main"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `cnative`: safe wrappers around C functions compiled by `build.rs` via `cc`.
+//! `cnative`: safe wrappers around C functions compiled by `build/main.rs` via `cc`.
 
 mod ffi {
     use std::os::raw::c_int;
@@ -21,6 +21,11 @@ pub fn add(a: i32, b: i32) -> i32 {
 pub fn version() -> i32 {
     // SAFETY: `cnative_version` takes no arguments and returns a constant.
     unsafe { ffi::cnative_version() }
+}
+
+/// The crate name the build script was compiled under (`CARGO_CRATE_NAME`).
+pub fn script_crate() -> &'static str {
+    env!("CNATIVE_SCRIPT_CRATE")
 }
 
 #[cfg(test)]
