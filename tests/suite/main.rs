@@ -7,6 +7,7 @@ mod bad_input;
 mod build;
 mod cache;
 mod explain;
+mod explain_units;
 mod parity;
 mod remote;
 mod server;
