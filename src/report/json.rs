@@ -1,6 +1,10 @@
 //! `--message-format json`: Cargo's machine messages on stdout
 //! (`compiler-message`, `compiler-artifact`, `build-script-executed`,
-//! `build-finished`) plus hbuild's own `hbuild-summary`.
+//! `build-finished`) plus hbuild's own `hbuild-summary`. Every field is
+//! rendered from the plan the way Cargo renders it from its unit;
+//! docs/differences.md lists where the values deliberately differ.
+
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
@@ -9,29 +13,26 @@ use crate::exec::events::{BuildEvent, Diagnostic};
 use crate::plan::unit::Mode;
 use crate::plan::{Action, ActionGraph, ActionKind};
 
-/// The `target` object Cargo prints.
+/// The `target` object Cargo prints: the target as `cargo metadata`
+/// describes it, whatever the unit's mode.
 pub fn target_json(a: &Action) -> Value {
-    let (kind, crate_types) = match a.kind {
-        ActionKind::Compile => (
-            a.metadata_kind.clone(),
-            if a.crate_types.is_empty() {
-                vec!["bin".to_string()]
-            } else {
-                a.crate_types.clone()
-            },
-        ),
-        _ => (vec!["custom-build".to_string()], vec!["bin".to_string()]),
-    };
-    json!({
-        "kind": kind,
-        "crate_types": crate_types,
-        "name": if a.kind == ActionKind::Compile { a.target_name.clone() } else { "build-script-build".into() },
+    let t = &a.target_meta;
+    let mut v = json!({
+        "kind": t.kind,
+        "crate_types": t.crate_types,
+        "name": a.target_name,
         "src_path": a.src_path,
         "edition": a.edition,
-        "doc": a.target_kind == crate::workspace::model::TargetKind::Lib,
-        "doctest": a.target_kind == crate::workspace::model::TargetKind::Lib && a.kind == ActionKind::Compile,
-        "test": a.mode == Mode::Test,
-    })
+    });
+    // Cargo prints `required-features` only when there are some, before the
+    // flags.
+    if !t.required_features.is_empty() {
+        v["required-features"] = json!(t.required_features);
+    }
+    v["doc"] = json!(t.doc);
+    v["doctest"] = json!(t.doctest);
+    v["test"] = json!(t.test);
+    v
 }
 
 fn profile_json(a: &Action) -> Value {
@@ -49,6 +50,36 @@ fn profile_json(a: &Action) -> Value {
         "overflow_checks": p.overflow_checks,
         "test": a.mode == Mode::Test,
     })
+}
+
+/// Where an output can be found: its uplifted copy if it has one.
+fn reported_path(a: &Action, file: &PathBuf) -> PathBuf {
+    a.uplift
+        .iter()
+        .find(|u| &u.from == file)
+        .map_or_else(|| file.clone(), |u| u.to.clone())
+}
+
+/// Cargo's `filenames`: every output rustc writes except dep-info, in
+/// crate-type order with the `.rmeta` last, each at its uplifted path.
+fn filenames(a: &Action) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = a
+        .outputs
+        .iter()
+        .filter(|o| Some(*o) != a.dep_info.as_ref() && Some(*o) != a.rmeta.as_ref())
+        .map(|o| reported_path(a, o))
+        .collect();
+    files.extend(a.rmeta.iter().map(|m| reported_path(a, m)));
+    files
+}
+
+/// Cargo's `executable`: binaries, binary examples and test harnesses;
+/// never a build script.
+fn executable(a: &Action) -> Option<PathBuf> {
+    if a.kind != ActionKind::Compile {
+        return None;
+    }
+    a.executable.as_ref().map(|e| reported_path(a, e))
 }
 
 /// Prints the JSON message for an event, if it has one.
@@ -72,9 +103,6 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
                     message["rendered"] = json!(r);
                 }
             }
-            if let Some(obj) = message.as_object_mut() {
-                obj.remove("$message_type");
-            }
             print_stdout_line(
                 &json!({
                     "reason": "compiler-message",
@@ -86,13 +114,7 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
                 .to_string(),
             );
         }
-        BuildEvent::ActionFinished {
-            id,
-            filenames,
-            executable,
-            outcome,
-            ..
-        } => {
+        BuildEvent::ActionFinished { id, outcome, .. } => {
             let a = &graph.actions[id.index()];
             if a.kind == ActionKind::BuildScriptRun {
                 return;
@@ -105,8 +127,8 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
                     "target": target_json(a),
                     "profile": profile_json(a),
                     "features": a.features,
-                    "filenames": filenames,
-                    "executable": executable,
+                    "filenames": filenames(a),
+                    "executable": executable(a),
                     "fresh": *outcome != crate::exec::events::Outcome::Executed,
                 })
                 .to_string(),

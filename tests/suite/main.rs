@@ -8,6 +8,7 @@ mod build;
 mod cache;
 mod explain;
 mod explain_units;
+mod messages;
 mod parity;
 mod remote;
 mod server;
