@@ -6,7 +6,8 @@
 //! `target/hbuild/`), `-<16 hex>` hashes in paths, the build-script
 //! binary's file name (hbuild lists the binary, Cargo its hard link
 //! `build-script-build`), and `fresh`. hbuild's own `hbuild-*` messages
-//! are left out. Messages are matched by (reason, package id, target kind,
+//! are left out. The field order of every object is kept (as
+//! `<key order>`), so that it is compared too. Messages are matched by (reason, package id, target kind,
 //! target name, mode) and compared as multisets per key; the order
 //! constraints Cargo guarantees are checked separately.
 
@@ -23,19 +24,89 @@ pub type MsgKey = (String, String, String, String, String);
 pub fn normalise(stdout: &str, target_dir: &Path) -> Vec<Value> {
     stdout
         .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| {
+        .filter_map(|l| Some((l, serde_json::from_str::<Value>(l).ok()?)))
+        .filter(|(_, m)| {
             m["reason"]
                 .as_str()
                 .is_some_and(|r| !r.starts_with("hbuild-"))
         })
-        .map(|mut m| {
+        .map(|(line, mut m)| {
             if let Some(o) = m.as_object_mut() {
                 o.remove("fresh");
+                o.insert("<key order>".into(), Value::String(key_order(line)));
             }
             strings(m, &|s| normalise_str(s, target_dir))
         })
         .collect()
+}
+
+/// The field order of every object in a JSON text, depth first:
+/// `{a,b{c,d},e[{f}]}` (a `Value` keeps its fields sorted).
+pub fn key_order(json: &str) -> String {
+    serde_json::from_str::<KeyOrder>(json).map_or_else(|e| format!("<{e}>"), |k| k.0)
+}
+
+struct KeyOrder(String);
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(KeyOrderVisitor)
+    }
+}
+
+struct KeyOrderVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyOrderVisitor {
+    type Value = KeyOrder;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<KeyOrder, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(k) = m.next_key::<String>()? {
+            let v: KeyOrder = m.next_value()?;
+            keys.push(format!("{k}{}", v.0));
+        }
+        Ok(KeyOrder(format!("{{{}}}", keys.join(","))))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<KeyOrder, A::Error> {
+        let mut items = String::new();
+        while let Some(v) = a.next_element::<KeyOrder>()? {
+            items.push_str(&v.0);
+        }
+        Ok(KeyOrder(if items.is_empty() {
+            items
+        } else {
+            format!("[{items}]")
+        }))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<KeyOrder, E> {
+        Ok(KeyOrder(String::new()))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<KeyOrder, E> {
+        Ok(KeyOrder(String::new()))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<KeyOrder, E> {
+        Ok(KeyOrder(String::new()))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<KeyOrder, E> {
+        Ok(KeyOrder(String::new()))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<KeyOrder, E> {
+        Ok(KeyOrder(String::new()))
+    }
+
+    fn visit_unit<E>(self) -> Result<KeyOrder, E> {
+        Ok(KeyOrder(String::new()))
+    }
 }
 
 fn strings(v: Value, f: &dyn Fn(&str) -> String) -> Value {

@@ -17,7 +17,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::common::messages::{diff, normalise, normalise_str, order_violations, ordered_edges};
+use crate::common::messages::{
+    diff, key_order, normalise, normalise_str, order_violations, ordered_edges,
+};
 use crate::common::{fixture, warm_cache_for, Ws};
 
 /// A fixture copy built by both tools.
@@ -227,6 +229,14 @@ fn normalisation_drops_only_documented_differences() {
     );
     assert_eq!(
         msgs,
-        vec![serde_json::json!({"reason": "compiler-artifact", "filenames": ["<target>/x"]})]
+        vec![serde_json::json!({
+            "reason": "compiler-artifact",
+            "filenames": ["<target>/x"],
+            "<key order>": "{reason,fresh,filenames}",
+        })]
+    );
+    assert_eq!(
+        key_order(r#"{"b":{"d":1,"c":[{"x":null},2]},"a":[]}"#),
+        "{b{d,c[{x}]},a}"
     );
 }
