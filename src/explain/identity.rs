@@ -116,7 +116,7 @@ fn compat_range(version: &str) -> String {
 /// The record keys of a graph's actions: the full identity, made unique
 /// with the unit hash should two actions ever share it (then each is only
 /// matched with a record of exactly the same unit).
-pub fn record_keys(actions: &[Action], ids: &[UnitIdentity]) -> Vec<String> {
+pub(crate) fn record_keys(actions: &[Action], ids: &[UnitIdentity]) -> Vec<String> {
     let keys: Vec<String> = ids.iter().map(|i| i.key(true)).collect();
     let mut count: HashMap<&str, usize> = HashMap::new();
     for k in &keys {
@@ -135,7 +135,7 @@ pub fn record_keys(actions: &[Action], ids: &[UnitIdentity]) -> Vec<String> {
 /// the record of the same key, else the single unmatched record of the
 /// same identity without the panic strategy when exactly one unmatched
 /// action has that identity too.
-pub fn match_records(
+pub(crate) fn match_records(
     prev: &BTreeMap<String, UnitIdentity>,
     keys: &[String],
     ids: &[UnitIdentity],
@@ -169,7 +169,7 @@ pub fn match_records(
 /// name, qualified where units share it by version (`bitflags v1.3.2`),
 /// side (`(host)`), panic strategy (`(panic=abort)`), and as a last resort
 /// the unit hash.
-pub fn unit_names(actions: &[Action]) -> Vec<String> {
+pub(crate) fn unit_names(actions: &[Action]) -> Vec<String> {
     let base: Vec<String> = actions.iter().map(Action::display_name).collect();
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, b) in base.iter().enumerate() {
