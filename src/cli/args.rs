@@ -93,10 +93,10 @@ pub struct CacheArgs {
     pub message_format: String,
 }
 
-/// `cargo hbuild explain <package>[:<target>]`.
+/// `cargo hbuild explain <package>[@<version>][:<target>]`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// `package` or `package:target`.
+    /// `package`, `package@version`, optionally followed by `:target`.
     pub unit: String,
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH")]

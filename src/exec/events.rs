@@ -91,10 +91,6 @@ pub enum BuildEvent {
         id: ActionId,
         /// How.
         outcome: Outcome,
-        /// Files to report (uplifted paths where uplifted).
-        filenames: Vec<PathBuf>,
-        /// Executable, if any.
-        executable: Option<PathBuf>,
         /// Warnings emitted.
         warnings: usize,
         /// Wall time.

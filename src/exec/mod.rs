@@ -367,40 +367,9 @@ pub fn execute(
                         if let Some(s) = &f.result.script {
                             sh.scripts_lock().insert(id, s.clone());
                         }
-                        let mut filenames: Vec<PathBuf> =
-                            a.uplift.iter().map(|u| u.to.clone()).collect();
-                        if filenames.is_empty()
-                            || a.target_kind == crate::workspace::model::TargetKind::Lib
-                        {
-                            for o in &a.outputs {
-                                let is_uplifted = a.uplift.iter().any(|u| &u.from == o);
-                                let ext = o.extension().and_then(|e| e.to_str()).unwrap_or("");
-                                if !is_uplifted
-                                    && ext != "d"
-                                    && (ext == "rmeta"
-                                        || filenames.is_empty()
-                                        || a.kind != crate::plan::ActionKind::Compile)
-                                {
-                                    filenames.push(o.clone());
-                                }
-                            }
-                        }
-                        let executable = a.executable.as_ref().map(|e| {
-                            a.uplift
-                                .iter()
-                                .find(|u| &u.from == e)
-                                .map(|u| u.to.clone())
-                                .unwrap_or_else(|| e.clone())
-                        });
                         sh.emit(BuildEvent::ActionFinished {
                             id,
                             outcome: f.outcome,
-                            filenames,
-                            executable: if a.kind == crate::plan::ActionKind::BuildScriptRun {
-                                None
-                            } else {
-                                executable
-                            },
                             warnings: 0,
                             duration: dur,
                         });

@@ -3,6 +3,7 @@
 //! with the record of the previous build of the same unit, and the
 //! differences are reported as typed [`Reason`]s, root causes first.
 
+pub mod identity;
 pub mod reason;
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use identity::UnitIdentity;
 pub use reason::Reason;
 use reason::{diff, Snapshot};
 
@@ -27,6 +29,10 @@ pub struct UnitRecord {
     pub display: String,
     /// Package name.
     pub package: String,
+    /// Package version.
+    pub version: String,
+    /// Which unit this is, for matching the next build's units.
+    pub identity: UnitIdentity,
     /// Package id.
     pub package_id: String,
     /// Target name.
@@ -44,29 +50,12 @@ pub struct UnitRecord {
 pub struct BuildRecord {
     /// Format version.
     pub version: u32,
-    /// Units by label.
+    /// Units by identity (see [`identity`]).
     pub units: BTreeMap<String, UnitRecord>,
 }
 
-const RECORD_VERSION: u32 = 1;
-
-fn label(a: &Action) -> String {
-    let kind = match a.kind {
-        ActionKind::Compile => "compile",
-        ActionKind::BuildScriptCompile => "script",
-        ActionKind::BuildScriptRun => "run",
-    };
-    // The side keeps a package's host and target copies apart.
-    let side = if a.for_host { "host" } else { "target" };
-    format!(
-        "{}:{}:{}:{:?}:{:?}:{side}:{kind}",
-        a.package_name,
-        a.target_kind.as_str(),
-        a.target_name,
-        a.mode,
-        a.compile_kind
-    )
-}
+/// Version 2: records keyed by unit identity rather than by name.
+const RECORD_VERSION: u32 = 2;
 
 /// Where the record of the last build of a target dir is kept.
 pub fn record_path(target_dir: &Path) -> PathBuf {
@@ -191,13 +180,21 @@ pub fn record_and_report(
     format: MessageFormat,
 ) {
     let prev = load(target_dir);
+    let ids: Vec<UnitIdentity> = graph.actions.iter().map(UnitIdentity::of).collect();
+    let keys = identity::record_keys(&graph.actions, &ids);
+    let prev_ids = prev
+        .units
+        .iter()
+        .map(|(k, u)| (k.clone(), u.identity.clone()))
+        .collect();
+    let earlier_keys = identity::match_records(&prev_ids, &keys, &ids);
+    let names = identity::unit_names(&graph.actions);
     // Units not built this time keep their last record, so "the previous
     // build of this unit" survives builds of other packages or profiles.
     let mut record = BuildRecord {
         version: RECORD_VERSION,
         units: prev.units.clone(),
     };
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Root cause text per executed action, for attribution downstream.
     let mut root_cause: HashMap<usize, Option<String>> = HashMap::new();
     let mut executed: Vec<(usize, Vec<Reason>, bool)> = Vec::new();
@@ -212,10 +209,11 @@ pub fn record_and_report(
             profile: profile_map(a),
             is_run: a.kind == ActionKind::BuildScriptRun,
         };
-        let l = label(a);
+        let i = a.id.index();
+        let earlier = earlier_keys[i].as_ref().and_then(|k| prev.units.get(k));
         let mut rs = Vec::new();
         if *outcome == Outcome::Executed {
-            match prev.units.get(&l) {
+            match earlier {
                 None => rs.push(Reason::FirstBuild),
                 Some(p) => {
                     rs = diff(&p.snapshot, &snap);
@@ -244,7 +242,7 @@ pub fn record_and_report(
                         });
                         rs.push(Reason::DependencyChanged {
                             dependency: name.clone(),
-                            rebuilt: rebuilt.map(|d| graph.actions[d].display_name()),
+                            rebuilt: rebuilt.map(|d| names[d].clone()),
                             root_cause: rebuilt.and_then(|d| root_cause.get(&d).cloned().flatten()),
                         });
                     }
@@ -270,7 +268,7 @@ pub fn record_and_report(
                 Some(if matches!(own[0], Reason::FileChanged { .. }) {
                     text
                 } else {
-                    format!("{}: {text}", a.display_name())
+                    format!("{}: {text}", names[i])
                 })
             } else {
                 rs.iter().find_map(|r| match r {
@@ -284,25 +282,27 @@ pub fn record_and_report(
             };
             // Root causes come first in every list.
             rs.sort_by_key(|r| matches!(r, Reason::DependencyChanged { .. }));
-            root_cause.insert(a.id.index(), rc);
-            executed.push((a.id.index(), rs.clone(), is_root_cause));
-        }
-        let mut key = l;
-        if !seen.insert(key.clone()) {
-            key = format!("{key}@{}", a.package_version);
-            seen.insert(key.clone());
+            root_cause.insert(i, rc);
+            executed.push((i, rs.clone(), is_root_cause));
         }
         // A unit that was not rebuilt keeps the reasons of its last rebuild.
         if rs.is_empty() {
-            if let Some(p) = prev.units.get(&key) {
+            if let Some(p) = earlier {
                 rs = p.reasons.clone();
             }
         }
+        // The earlier record may be kept under another key (the panic
+        // strategy changed): this unit's record replaces it.
+        if let Some(k) = &earlier_keys[i] {
+            record.units.remove(k);
+        }
         record.units.insert(
-            key,
+            keys[i].clone(),
             UnitRecord {
-                display: a.display_name(),
+                display: names[i].clone(),
                 package: a.package_name.clone(),
+                version: a.package_version.clone(),
+                identity: ids[i].clone(),
                 package_id: a.package_id.0.clone(),
                 target: a.target_name.clone(),
                 outcome: *outcome,
@@ -332,7 +332,7 @@ pub fn record_and_report(
                     "reason": "hbuild-explain",
                     "package_id": a.package_id,
                     "target": crate::report::json::target_json(a),
-                    "unit": a.display_name(),
+                    "unit": names[*i],
                     "root_cause": root,
                     "reasons": rs,
                 })
@@ -341,10 +341,10 @@ pub fn record_and_report(
         }
         return;
     }
-    print_human(graph, &executed, reporter);
+    print_human(&names, &executed, reporter);
 }
 
-fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], reporter: &Reporter) {
+fn print_human(names: &[String], executed: &[(usize, Vec<Reason>, bool)], reporter: &Reporter) {
     reporter.with_human(|h| {
         if executed.is_empty() {
             h.status(
@@ -364,7 +364,7 @@ fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], rep
                 .filter(|r| !matches!(r, Reason::DependencyChanged { .. }))
                 .map(describe)
                 .collect();
-            let name = graph.actions[*i].display_name();
+            let name = names[*i].clone();
             match groups
                 .iter_mut()
                 .find(|(o, _)| *o == own && h.verbose() == 0)
@@ -390,10 +390,7 @@ fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], rep
             );
             if h.verbose() > 0 {
                 for (i, rs, _) in &followers {
-                    h.line(&format!(
-                        "             {}:",
-                        graph.actions[*i].display_name()
-                    ));
+                    h.line(&format!("             {}:", names[*i]));
                     for r in rs {
                         h.line(&format!("               - {}", describe(r)));
                     }
@@ -403,7 +400,19 @@ fn print_human(graph: &ActionGraph, executed: &[(usize, Vec<Reason>, bool)], rep
     });
 }
 
-/// `cargo hbuild explain <package>[:<target>]`: reasons from the last build's record.
+/// Whether `name` or `name@version` (a version prefix such as `bitflags@1`
+/// is enough) names the package of a record.
+fn spec_matches(spec: &str, u: &UnitRecord) -> bool {
+    match spec.split_once('@') {
+        Some((name, version)) => {
+            u.package == name
+                && (u.version == version || u.version.starts_with(&format!("{version}.")))
+        }
+        None => u.package == spec,
+    }
+}
+
+/// `cargo hbuild explain <package>[@<version>][:<target>]`: reasons from the last build's record.
 pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
     let target_dir = crate::cli::build::resolve_target_dir(
         e.target_dir.as_deref(),
@@ -425,7 +434,7 @@ pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
     let matching: Vec<&UnitRecord> = record
         .units
         .values()
-        .filter(|u| u.package == pkg && target.is_none_or(|t| u.target == t))
+        .filter(|u| spec_matches(pkg, u) && target.is_none_or(|t| u.target == t))
         .collect();
     if matching.is_empty() {
         return Err(CliError::Usage(format!(

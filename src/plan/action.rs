@@ -77,6 +77,23 @@ pub struct InputFile {
     pub path: PathBuf,
 }
 
+/// A target as `cargo metadata` describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TargetMeta {
+    /// Kinds (`lib`, `proc-macro`, `cdylib`, `bin`, `custom-build`...).
+    pub kind: Vec<String>,
+    /// Declared crate types (`lib` for a plain library, `bin` for binaries).
+    pub crate_types: Vec<String>,
+    /// `required-features`.
+    pub required_features: Vec<String>,
+    /// Documented by `cargo doc`.
+    pub doc: bool,
+    /// Doctests run by `cargo test`.
+    pub doctest: bool,
+    /// Tested by `cargo test`.
+    pub test: bool,
+}
+
 /// One action of the graph.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Action {
@@ -102,8 +119,9 @@ pub struct Action {
     pub edition: String,
     /// Package manifest.
     pub manifest_path: PathBuf,
-    /// Target kinds as `cargo metadata` names them (`lib`, `proc-macro`, `bin`).
-    pub metadata_kind: Vec<String>,
+    /// The target as `cargo metadata` describes it (Cargo's JSON messages
+    /// print it as it is, whatever this unit's mode).
+    pub target_meta: TargetMeta,
     /// Crate types passed (empty in test mode).
     pub crate_types: Vec<String>,
     /// Mode.

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::action::{Action, ActionDep, ActionKind, InputFile, Needs, ScriptInputs, Uplift};
+use super::action::{
+    Action, ActionDep, ActionKind, InputFile, Needs, ScriptInputs, TargetMeta, Uplift,
+};
 use super::rustc_args::{self, cfg_env, is_rlib_only, package_env};
 use super::unit::{CompileKind, Mode, Unit};
 use super::unit_graph::UnitGraph;
@@ -143,7 +145,14 @@ fn base_action(cx: &PlanContext<'_>, u: &Unit, i: usize, kind: ActionKind) -> Ac
         src_path: target.src_path.clone(),
         edition: target.edition.clone(),
         manifest_path: pkg.manifest_path.clone(),
-        metadata_kind: target.metadata_kind.clone(),
+        target_meta: TargetMeta {
+            kind: target.metadata_kind.clone(),
+            crate_types: target.crate_types.clone(),
+            required_features: target.required_features.clone(),
+            doc: target.doc,
+            doctest: target.doctest,
+            test: target.test,
+        },
         crate_types: Vec::new(),
         mode: u.mode,
         compile_kind: u.kind,

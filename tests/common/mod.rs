@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dirstore;
+pub mod messages;
 pub mod nginx;
 pub mod units;
 

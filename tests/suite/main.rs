@@ -7,6 +7,8 @@ mod bad_input;
 mod build;
 mod cache;
 mod explain;
+mod explain_units;
+mod messages;
 mod mutation;
 mod parity;
 mod remote;

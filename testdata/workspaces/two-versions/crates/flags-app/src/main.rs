@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", flags_app::report());
+}
