@@ -1,6 +1,7 @@
 //! Layer 3a: what identifies an action.
 //!
-//! * [`file_state`]: file digests memoised by (path, size, mtime, inode).
+//! * [`file_state`]: file digests memoised by path and file stamp (device,
+//!   inode, size, mtime, ctime).
 //! * [`key`]: the typed, canonical key components and the [`ActionKey`](crate::core::ActionKey).
 //! * [`normalize`]: absolute paths out of keys.
 

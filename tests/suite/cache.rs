@@ -3,7 +3,7 @@
 //! actions re-run after each kind of input change, and corrupt entries are
 //! detected and rebuilt.
 
-use crate::common::{executed, fixture, logging_wrapper, warm_cache_for, Ws};
+use crate::common::{executed, fixture, logging_wrapper, warm_cache_copy_for, warm_cache_for, Ws};
 
 fn expected_cli(ws: &Ws) -> String {
     std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap()
@@ -327,4 +327,54 @@ fn early_cutoff_when_a_rerun_yields_identical_outputs() {
         .find(|m| m["target"]["name"] == "bad_build_script")
         .expect("lib artifact");
     assert_eq!(lib["fresh"], true, "the library must not rebuild: {lib}");
+}
+
+/// Each stamp file with its inode: a rewritten stamp gets a new one.
+fn stamp_inodes(ws: &Ws) -> Vec<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walkdir::WalkDir::new(ws.path("target/hbuild"))
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.path()
+                .parent()
+                .is_some_and(|d| d.ends_with(".hbuild-stamps"))
+        })
+        .map(|e| (e.path().to_path_buf(), e.metadata().unwrap().ino()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn noops_after_hits_and_reruns_write_nothing() {
+    let ws = fixture("kitchen-sink");
+    // Copied, not linked: no other test's build may link these blobs.
+    warm_cache_copy_for(&ws, "kitchen-sink");
+    let total = |r: &crate::common::Run| r.summary()["actions_total"].as_u64().unwrap();
+    // Materialising links blobs into the target dir; outputs with equal
+    // bytes (empty `stderr` files of build-script runs) share one inode, so
+    // each link moves the ctime of the others. Then a build script re-runs,
+    // and its previous result comes back from the cache.
+    for env in [&[][..], &[("APP_BUILD_KNOB", "on")][..], &[][..]] {
+        let built = json(&ws, &[], env);
+        assert!(executed(&built) + built.summary()["cache_hits"]["local"].as_u64().unwrap() > 0);
+        let stamps = stamp_inodes(&ws);
+        assert!(!stamps.is_empty());
+        for _ in 0..2 {
+            let noop = json(&ws, &[], env);
+            assert_eq!(
+                noop.summary()["fresh"].as_u64(),
+                Some(total(&noop)),
+                "{}",
+                noop.stdout
+            );
+            assert_eq!(
+                stamp_inodes(&ws),
+                stamps,
+                "a no-op rewrote a stamp after {env:?}"
+            );
+        }
+    }
+    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
 }
