@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::cache::local::LocalCache;
 use crate::cache::{ActionResult, Lookup};
 use crate::core::{ActionKey, FileStamp, RelPath};
-use crate::fingerprint::KeyComponents;
+use crate::fingerprint::{KeyComponents, NormalizedText};
 
 /// Files and variables an action read, stored under its pre-key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Normalised paths of files read.
-    pub files: Vec<String>,
+    pub files: Vec<NormalizedText>,
     /// Variables read.
     pub env: Vec<String>,
 }

@@ -169,7 +169,7 @@ pub fn run(
     let norm = &sh.normalizer;
     let mut comps = KeyComponents {
         schema: KEY_SCHEMA_VERSION,
-        toolchain: sh.toolchain_id.clone(),
+        toolchain: norm.normalize(&sh.toolchain_id),
         program: "rustc".into(),
         argv: key_argv(&argv).map(|s| norm.normalize(s)).collect(),
         // The wrapper's location is not an input (Cargo leaves it out of
@@ -347,7 +347,7 @@ pub fn run(
     let key = comps.key();
     let mut meta = BTreeMap::new();
     if let Some(s) = &exec.script {
-        let portable = s.map_strings(|x| sh.normalizer.normalize(x));
+        let portable = s.map_strings(|x| sh.normalizer.normalize(x).into());
         meta.insert(
             "script".into(),
             serde_json::to_string(&portable).expect("script output serialises"),

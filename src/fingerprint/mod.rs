@@ -3,7 +3,7 @@
 //! * [`file_state`]: file digests memoised by path and file stamp (device,
 //!   inode, size, mtime, ctime).
 //! * [`key`]: the typed, canonical key components and the [`ActionKey`](crate::core::ActionKey).
-//! * [`normalize`]: absolute paths out of keys.
+//! * [`normalize`]: absolute paths out of keys, as [`NormalizedText`].
 
 pub mod file_state;
 pub mod key;
@@ -11,4 +11,4 @@ pub mod normalize;
 
 pub use file_state::FileStates;
 pub use key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
-pub use normalize::PathNormalizer;
+pub use normalize::{NormalizedText, PathNormalizer};

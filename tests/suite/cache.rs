@@ -378,3 +378,99 @@ fn noops_after_hits_and_reruns_write_nothing() {
     }
     assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
 }
+
+/// The key components of every action, from the stamps of a build.
+fn stamp_components(ws: &Ws) -> Vec<serde_json::Value> {
+    walkdir::WalkDir::new(ws.path("target/hbuild"))
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.path()
+                .parent()
+                .is_some_and(|d| d.ends_with(".hbuild-stamps"))
+        })
+        .map(|e| {
+            let stamp: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            stamp["components"].clone()
+        })
+        .collect()
+}
+
+#[test]
+fn a_path_dependency_beside_the_workspace_keeps_its_own_path_in_keys() {
+    // /x/app, and its path dependency at /x/app-utils: a sibling whose name
+    // starts with the workspace root's.
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = tmp.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\napp-utils = { path = \"../app-utils\" }\n\n[workspace]\n",
+    );
+    write(
+        "app/src/main.rs",
+        "fn main() {\n    println!(\"{}\", app_utils::name());\n}\n",
+    );
+    write(
+        "app-utils/Cargo.toml",
+        "[package]\nname = \"app-utils\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        "app-utils/src/lib.rs",
+        "pub fn name() -> &'static str {\n    \"from app-utils\"\n}\n",
+    );
+    let root = tmp.path().join("app");
+    let utils = tmp.path().join("app-utils");
+    let cache = tmp.path().join("hbuild-cache");
+    let ws = Ws { tmp, root, cache };
+    ws.hbuild(&[]).ok();
+    assert_eq!(ws.run_program("target/debug/app"), "from app-utils\n");
+
+    let all = stamp_components(&ws);
+    assert_eq!(all.len(), 2, "{all:?}");
+    for c in &all {
+        let text = c.to_string();
+        assert!(
+            !text.contains("${WORKSPACE}-utils"),
+            "a key took /x/app-utils for a path inside /x/app: {text}"
+        );
+    }
+    let crate_named = |name: &str| {
+        all.iter()
+            .find(|c| {
+                c["argv"]
+                    .as_array()
+                    .unwrap()
+                    .windows(2)
+                    .any(|w| w[0] == "--crate-name" && w[1] == name)
+            })
+            .unwrap_or_else(|| panic!("no compile of {name}: {all:?}"))
+    };
+    let input_paths = |c: &serde_json::Value| -> Vec<String> {
+        c["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let dep = crate_named("app_utils");
+    let dep_src = utils.join("src/lib.rs").display().to_string();
+    assert!(input_paths(dep).contains(&dep_src), "{dep}");
+    assert_eq!(
+        dep["env"]["CARGO_MANIFEST_DIR"].as_str(),
+        Some(utils.display().to_string().as_str()),
+        "{dep}"
+    );
+    // The workspace's own files are still relative to its placeholder.
+    let app = crate_named("app");
+    assert!(
+        input_paths(app).contains(&"${WORKSPACE}/src/main.rs".to_string()),
+        "{app}"
+    );
+}
