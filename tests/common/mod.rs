@@ -253,7 +253,7 @@ pub fn file_set(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<String> {
 }
 
 /// A local cache already filled by a dev build of `fixture` (built once per
-/// test run, under a lock, in the target tmp dir). Tests get a hard-linked
+/// key schema, under a lock, in the target tmp dir). Tests get a hard-linked
 /// private copy, so what one test stores never turns into a hit in another.
 pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
     warm_cache(ws, fixture_name, "-al");
@@ -267,8 +267,12 @@ pub fn warm_cache_copy_for(ws: &Ws, fixture_name: &str) {
 }
 
 fn warm_cache(ws: &Ws, fixture_name: &str, cp_mode: &str) {
-    let base =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("warm-cache-{fixture_name}"));
+    // Kept across test runs: per key schema, since entries of another
+    // one never hit.
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "warm-cache-{fixture_name}-keys{}",
+        hbuild::fingerprint::KEY_SCHEMA_VERSION
+    ));
     std::fs::create_dir_all(base.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(base.with_extension("lock")).unwrap();
     lock.lock().unwrap();
