@@ -11,28 +11,29 @@
 //! config files) to find them again in the config when the record is loaded.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Analysis, AnalysisOptions};
-use crate::core::{secret, Digest};
+use crate::core::{secret, Digest, FileStamp};
 use crate::plan::BuildRequest;
 use crate::workspace::config::CargoConfig;
 use crate::workspace::model::{Source, WorkspaceModel};
 use crate::workspace::toolchain::Toolchain;
 
-const FORMAT: u32 = 1;
+/// Format of the saved record; 2 stamps files and directories by
+/// [`FileStamp`] (device, inode and ctime added).
+const FORMAT: u32 = 2;
 
 /// What an analysis was derived from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inputs {
     /// Files by content (None: the file must not exist).
     pub files: BTreeMap<PathBuf, Option<Digest>>,
-    /// Files and directories by (size, mtime): toolchain binaries, and the
+    /// Files and directories by [`FileStamp`]: toolchain binaries, and the
     /// directories of path packages (a new file can be a new target).
-    pub stamps: BTreeMap<PathBuf, Option<(u64, i128)>>,
+    pub stamps: BTreeMap<PathBuf, Option<FileStamp>>,
     /// Environment variables that influence the analysis.
     pub env: BTreeMap<String, Option<String>>,
 }
@@ -41,12 +42,8 @@ fn digest(p: &Path) -> Option<Digest> {
     Digest::of_file(p).ok().map(|(d, _)| d)
 }
 
-fn stamp(p: &Path) -> Option<(u64, i128)> {
-    let m = std::fs::metadata(p).ok()?;
-    Some((
-        if m.is_dir() { 0 } else { m.len() },
-        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-    ))
+fn stamp(p: &Path) -> Option<FileStamp> {
+    FileStamp::of(p)
 }
 
 /// Whether a variable belongs to the families that influence a build

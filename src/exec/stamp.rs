@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::script_output::ScriptOutput;
 use super::store::Manifest;
-use crate::core::{ActionKey, Digest, RelPath};
+use crate::core::{ActionKey, Digest, FileStamp, RelPath};
 use crate::fingerprint::key::KeyComponents;
 use crate::plan::action::ActionKind;
 use crate::plan::Action;
@@ -26,8 +26,8 @@ pub struct Stamp {
     pub components: KeyComponents,
     /// Inputs read.
     pub manifest: Manifest,
-    /// Output files: relative path, digest, size, mtime (ns).
-    pub outputs: Vec<(RelPath, Digest, u64, i128)>,
+    /// Output files as they were left.
+    pub outputs: Vec<RecordedOutput>,
     /// Digests for dependents.
     pub meta: Digest,
     /// Digests for dependents.
@@ -38,7 +38,20 @@ pub struct Stamp {
     pub diagnostics: Vec<String>,
 }
 
-const STAMP_VERSION: u32 = 1;
+/// One output file of a stamp.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedOutput {
+    /// Path below the action's output root.
+    pub path: RelPath,
+    /// Content digest.
+    pub digest: Digest,
+    /// File stamp once the file was in place.
+    pub stat: FileStamp,
+}
+
+/// Format version; 2 records outputs by [`FileStamp`] (device and ctime
+/// added), so older stamps, blind to in-place edits, are not trusted.
+const STAMP_VERSION: u32 = 2;
 
 /// Where the stamp of an action is kept.
 pub fn stamp_path(a: &Action) -> PathBuf {
@@ -54,19 +67,14 @@ pub fn stamp_path(a: &Action) -> PathBuf {
 
 /// Loads the stamp of an action, if any.
 pub fn load_stamp(a: &Action) -> Option<Stamp> {
-    let bytes = std::fs::read(stamp_path(a)).ok()?;
+    read(&stamp_path(a))
+}
+
+fn read(p: &Path) -> Option<Stamp> {
+    let bytes = std::fs::read(p).ok()?;
     serde_json::from_slice::<Stamp>(&bytes)
         .ok()
         .filter(|s| s.version == STAMP_VERSION)
-}
-
-fn mtime_ns(p: &Path) -> Option<(u64, i128)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(p).ok()?;
-    Some((
-        m.len(),
-        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-    ))
 }
 
 /// Writes an action's stamp, last, once its outputs are in place.
@@ -87,8 +95,11 @@ pub(super) fn write_stamp(
         .outputs
         .iter()
         .filter_map(|o| {
-            let (size, mt) = mtime_ns(&o.path.under(&a.output_root))?;
-            Some((o.path.clone(), o.digest, size, mt))
+            Some(RecordedOutput {
+                path: o.path.clone(),
+                digest: o.digest,
+                stat: FileStamp::of(&o.path.under(&a.output_root))?,
+            })
         })
         .collect();
     let s = Stamp {
@@ -103,20 +114,110 @@ pub(super) fn write_stamp(
         script,
         diagnostics,
     };
-    let p = stamp_path(a);
-    if let Some(d) = p.parent() {
-        let _ = std::fs::create_dir_all(d);
-    }
-    let tmp = p.with_extension("tmp");
-    if std::fs::write(&tmp, serde_json::to_vec(&s).expect("stamp serialises")).is_ok() {
-        let _ = std::fs::rename(tmp, p);
+    save(&stamp_path(a), &s);
+}
+
+/// Replaces the stamp file at `p` (best effort: a stamp that cannot be
+/// written only costs the next build a re-run). Each writer has its own
+/// temporary file, since a background cache save may refresh a stamp
+/// while the action's worker writes it.
+fn save(p: &Path, s: &Stamp) {
+    let Some(dir) = p.parent() else { return };
+    let _ = std::fs::create_dir_all(dir);
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    let bytes = serde_json::to_vec(s).expect("stamp serialises");
+    if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
+        let _ = tmp.persist(p);
     }
 }
 
-/// Whether the outputs a stamp recorded are still there, unchanged.
-pub(super) fn outputs_intact(a: &Action, s: &Stamp) -> bool {
-    s.outputs
-        .iter()
-        .all(|(p, _, size, mtime)| mtime_ns(&p.under(&a.output_root)) == Some((*size, *mtime)))
-        && a.uplift.iter().all(|u| u.to.exists())
+/// Whether the outputs a stamp recorded are still there, unchanged. When
+/// some only moved their ctime (see [`moved_outputs`]) and `may_write`, the
+/// stamp is rewritten with their new stamps, so the next build does not
+/// hash them again (a check-only run must not write).
+pub(super) fn outputs_intact(a: &Action, s: &Stamp, may_write: bool) -> bool {
+    let Some(moved) = moved_outputs(&a.output_root, s, &[]) else {
+        return false;
+    };
+    if !a.uplift.iter().all(|u| u.to.exists()) {
+        return false;
+    }
+    if may_write && !moved.is_empty() {
+        save(&stamp_path(a), &with_stats(s.clone(), moved));
+    }
+    true
+}
+
+/// The outputs of `s` whose stamp moved, with their current stamps, or
+/// None when one is missing or changed.
+///
+/// An output whose stamp differs only in its ctime is the same inode with
+/// the same size and mtime: a hard link to it was made or removed (by the
+/// cache adopting it, by materialising the same blob for another action or
+/// target dir, by gc), its mode changed, or it was written in place and its
+/// mtime put back. It is unchanged if it still has its recorded digest,
+/// which is checked by hashing it, unless `adopted` says the cache hashed
+/// this very version of it right after linking it.
+fn moved_outputs(
+    root: &Path,
+    s: &Stamp,
+    adopted: &[(RelPath, FileStamp)],
+) -> Option<Vec<(usize, FileStamp)>> {
+    let mut moved = Vec::new();
+    for (i, o) in s.outputs.iter().enumerate() {
+        let file = o.path.under(root);
+        let now = FileStamp::of(&file)?;
+        if now == o.stat {
+            continue;
+        }
+        if !o.stat.differs_only_in_ctime(&now) {
+            return None;
+        }
+        let hashed_by_cache = adopted.iter().any(|(p, st)| *p == o.path && *st == now);
+        if !hashed_by_cache && !has_digest(&file, o.digest, now) {
+            return None;
+        }
+        moved.push((i, now));
+    }
+    Some(moved)
+}
+
+fn with_stats(mut s: Stamp, moved: Vec<(usize, FileStamp)>) -> Stamp {
+    for (i, now) in moved {
+        s.outputs[i].stat = now;
+    }
+    s
+}
+
+/// Whether `file` hashes to `digest` and still has stamp `st` afterwards
+/// (a file changing while it is read proves nothing).
+fn has_digest(file: &Path, digest: Digest, st: FileStamp) -> bool {
+    Digest::of_file(file).is_ok_and(|(d, _)| d == digest) && FileStamp::of(file) == Some(st)
+}
+
+/// Brings the stamp with `key` at `stamp_file` up to date with what linking
+/// did to its outputs after it was written this build: the cache adopting
+/// them by hard link and making them read-only (`adopted`: their stamps
+/// right after the cache hashed them), other actions materialising the
+/// same blobs, the uplift. Runs at the end of the build, once every action
+/// wrote its stamp, so that the next build finds nothing moved and a no-op
+/// build writes nothing.
+pub(super) fn refresh_moved(
+    stamp_file: &Path,
+    output_root: &Path,
+    key: ActionKey,
+    adopted: &[(RelPath, FileStamp)],
+) {
+    // Another key: the stamp was not written (or was replaced) this build.
+    let Some(s) = read(stamp_file).filter(|s| s.key == key) else {
+        return;
+    };
+    // A changed output is left to the next build's fresh check.
+    if let Some(moved) = moved_outputs(output_root, &s, adopted) {
+        if !moved.is_empty() {
+            save(stamp_file, &with_stats(s, moved));
+        }
+    }
 }

@@ -3,20 +3,21 @@
 //! into misses and warnings.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
 use crate::cache::local::LocalCache;
 use crate::cache::{ActionResult, Lookup};
-use crate::core::ActionKey;
-use crate::fingerprint::KeyComponents;
+use crate::core::{ActionKey, FileStamp, RelPath};
+use crate::fingerprint::{KeyComponents, NormalizedText};
 
 /// Files and variables an action read, stored under its pre-key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Normalised paths of files read.
-    pub files: Vec<String>,
+    pub files: Vec<NormalizedText>,
     /// Variables read.
     pub env: Vec<String>,
 }
@@ -44,7 +45,28 @@ pub struct Store {
     local: Option<Arc<LocalCache>>,
     remote: Option<crate::cache::remote::RemoteCache>,
     warnings: Mutex<Vec<String>>,
-    saving: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    saving: Mutex<Vec<PendingSave>>,
+    at_finish: Mutex<Vec<FinishStep>>,
+    /// Whether this build linked a file into or out of the CAS.
+    linked: AtomicBool,
+}
+
+/// A step of [`Store::finish_saving`].
+struct FinishStep {
+    /// Only if the build linked a file into or out of the CAS.
+    if_linked: bool,
+    step: Box<dyn FnOnce() + Send>,
+}
+
+/// The stamps of an action's outputs right after the cache stored them.
+pub type Adopted = Vec<(RelPath, FileStamp)>;
+
+/// A background save, and what to do once it stored every output.
+struct PendingSave {
+    /// The outputs' stamps, if every one was stored with the digest the
+    /// build used.
+    thread: std::thread::JoinHandle<Option<Adopted>>,
+    adopted: Box<dyn FnOnce(Adopted) + Send>,
 }
 
 impl Store {
@@ -58,6 +80,8 @@ impl Store {
             remote,
             warnings: Mutex::new(Vec::new()),
             saving: Mutex::new(Vec::new()),
+            at_finish: Mutex::new(Vec::new()),
+            linked: AtomicBool::new(false),
         }
     }
 
@@ -158,13 +182,18 @@ impl Store {
     /// under `key` on a background thread: dependents start while the files
     /// are copied into the cache. An output that no longer has the digest
     /// the build used is not stored, and neither is the entry. `share` also
-    /// uploads the entry. [`Store::finish_saving`] waits for every save.
+    /// uploads the entry. [`Store::finish_saving`] waits for every save and
+    /// then calls `adopted` for each one that stored every output with the
+    /// digest the build used, with the outputs' stamps as the cache left
+    /// them (adopting a file by hard link changes its ctime; by then every
+    /// action has written its own stamp).
     pub fn save_in_background(
         self: &Arc<Self>,
         key: ActionKey,
         root: PathBuf,
         result: ActionResult,
         share: bool,
+        adopted: impl FnOnce(Adopted) + Send + 'static,
     ) {
         if self.local.is_none() {
             return;
@@ -174,7 +203,10 @@ impl Store {
             .name("hbuild-cache-save".into())
             .spawn(move || me.save_now(&key, &root, result, share));
         match spawned {
-            Ok(handle) => lock(&self.saving).push(handle),
+            Ok(thread) => lock(&self.saving).push(PendingSave {
+                thread,
+                adopted: Box::new(adopted),
+            }),
             // Not caching is always correct; the build goes on.
             Err(e) => self.warn(format!(
                 "cannot start a thread to store an output in the cache: {e}; not cached"
@@ -182,49 +214,88 @@ impl Store {
         }
     }
 
-    fn save_now(&self, key: &ActionKey, root: &Path, result: ActionResult, share: bool) {
-        let Some(local) = &self.local else { return };
+    /// The outputs' stamps right after they were stored, if every one was
+    /// stored with the digest the build used.
+    fn save_now(
+        &self,
+        key: &ActionKey,
+        root: &Path,
+        result: ActionResult,
+        share: bool,
+    ) -> Option<Adopted> {
+        let local = self.local.as_ref()?;
+        let mut adopted = Vec::with_capacity(result.outputs.len());
+        self.linked.store(true, Ordering::Relaxed);
         for o in &result.outputs {
             let f = o.path.under(root);
             match local.insert_file(&f) {
-                Ok((digest, size)) if digest == o.digest && size == o.size => {}
+                Ok((digest, size)) if digest == o.digest && size == o.size => {
+                    // Stat at once: the cache just hashed this inode.
+                    if let Some(st) = FileStamp::of(&f) {
+                        adopted.push((o.path.clone(), st));
+                    }
+                }
                 Ok(_) => {
                     self.warn(format!(
                         "`{}` changed while it was being cached; not cached",
                         f.display()
                     ));
-                    return;
+                    return None;
                 }
                 Err(e) => {
                     self.warn(format!(
                         "could not store `{}` in the cache: {e}",
                         f.display()
                     ));
-                    return;
+                    return None;
                 }
             }
         }
         if let Err(e) = local.put(key, &result) {
             self.warn(format!("could not store a cache entry: {e}"));
-            return;
-        }
-        if share {
+        } else if share {
             self.upload(*key, result);
         }
+        Some(adopted)
     }
 
-    /// Waits until every background save is done.
+    /// Runs `step` in [`Store::finish_saving`], after every save.
+    pub fn at_finish(&self, step: impl FnOnce() + Send + 'static) {
+        self.push_step(false, Box::new(step));
+    }
+
+    /// Runs `step` in [`Store::finish_saving`] if this build materialised a
+    /// blob or stored an output: a hard link to an inode moves the ctime of
+    /// every output that shares it, also of actions that were fresh.
+    pub fn at_finish_if_linked(&self, step: impl FnOnce() + Send + 'static) {
+        self.push_step(true, Box::new(step));
+    }
+
+    fn push_step(&self, if_linked: bool, step: Box<dyn FnOnce() + Send>) {
+        lock(&self.at_finish).push(FinishStep { if_linked, step });
+    }
+
+    /// Waits until every background save is done, then runs the `adopted`
+    /// step of each complete one and the [`Store::at_finish`] steps. Called
+    /// once every action has finished.
     pub fn finish_saving(&self) {
         let pending = std::mem::take(&mut *lock(&self.saving));
-        for h in pending {
+        for p in pending {
             // A save that panicked stored no entry (the entry is written
             // last), so the cache holds nothing half-saved.
-            if let Err(payload) = h.join() {
-                self.warn(format!(
+            match p.thread.join() {
+                Ok(Some(stamps)) => (p.adopted)(stamps),
+                Ok(None) => {}
+                Err(payload) => self.warn(format!(
                     "a cache write failed unexpectedly (this is a bug in cargo-hbuild, please report it): {}",
                     super::job::panic_message(payload.as_ref())
-                ));
+                )),
             }
+        }
+        let steps = std::mem::take(&mut *lock(&self.at_finish));
+        let linked = self.linked.load(Ordering::Relaxed);
+        for s in steps.into_iter().filter(|s| linked || !s.if_linked) {
+            (s.step)();
         }
     }
 
@@ -242,6 +313,7 @@ impl Store {
     /// unusable (a blob was corrupt and has been dropped).
     pub fn materialize(&self, result: &ActionResult, root: &Path) -> Result<(), String> {
         let local = self.local.as_ref().ok_or("no cache")?;
+        self.linked.store(true, Ordering::Relaxed);
         for o in &result.outputs {
             let dest = o.path.under(root);
             local.materialize(o, &dest).map_err(|e| e.to_string())?;
@@ -268,7 +340,7 @@ pub fn is_executable(p: &Path) -> bool {
 mod tests {
     use super::*;
     use crate::cache::OutputFile;
-    use crate::core::{Digest, RelPath};
+    use crate::core::Digest;
 
     fn result_for(root: &Path, name: &str, digest: Digest) -> ActionResult {
         let f = root.join(name);
@@ -294,11 +366,17 @@ mod tests {
         let good = ActionKey(Digest::of_bytes(b"good"));
         let bad = ActionKey(Digest::of_bytes(b"bad"));
         let right = result_for(&root, "lib.rlib", Digest::of_bytes(b"rlib bytes"));
-        store.save_in_background(good, root.clone(), right, true);
+        let adopted = Arc::new(Mutex::new(Vec::new()));
+        let on_adopted = |name: &'static str| {
+            let adopted = adopted.clone();
+            move |stamps: Adopted| adopted.lock().unwrap().push((name, stamps.len()))
+        };
+        store.save_in_background(good, root.clone(), right, true, on_adopted("good"));
         // As if the file had changed after the build hashed it.
         let stale = result_for(&root, "lib.rlib", Digest::of_bytes(b"other bytes"));
-        store.save_in_background(bad, root.clone(), stale, true);
+        store.save_in_background(bad, root.clone(), stale, true, on_adopted("bad"));
         store.finish_saving();
+        assert_eq!(*adopted.lock().unwrap(), [("good", 1)]);
         assert!(store.lookup(&good).0.is_some());
         assert!(
             store.lookup(&bad).0.is_none(),

@@ -10,7 +10,7 @@ use super::events::{BuildEvent, Diagnostic, Outcome};
 use super::invoke::{execute_rustc, execute_script, Executed};
 use super::script_output::{LinkArgTarget, ScriptOutput};
 pub use super::stamp::{load_stamp, stamp_path, Stamp};
-use super::stamp::{outputs_intact, write_stamp};
+use super::stamp::{outputs_intact, refresh_moved, write_stamp};
 use super::store::{HitSource, Manifest, MissInfo};
 use super::ExecShared;
 use crate::core::{Digest, RelPath};
@@ -167,7 +167,7 @@ pub fn run(
     let norm = &sh.normalizer;
     let mut comps = KeyComponents {
         schema: KEY_SCHEMA_VERSION,
-        toolchain: sh.toolchain_id.clone(),
+        toolchain: norm.normalize(&sh.toolchain_id),
         program: "rustc".into(),
         argv: key_argv(&argv).map(|s| norm.normalize(s)).collect(),
         env: policy::keyed_env(&env, norm),
@@ -214,13 +214,17 @@ pub fn run(
         // must not write, so for it that means "not fresh").
         let fresh = stamp
             .as_ref()
-            .filter(|s| s.key == key && outputs_intact(a, s))
+            .filter(|s| s.key == key && outputs_intact(a, s, !sh.fresh_only))
             .map(|s| (s, uplift_needed(a)))
             .filter(|(_, relink)| !(sh.fresh_only && *relink));
         if let Some((s, relink)) = fresh {
             replay(sh, a, &s.diagnostics, s.script.as_ref());
             if relink {
                 uplift(a)?;
+            }
+            if !sh.fresh_only {
+                // Another action may link a blob this one's outputs share.
+                restamp_at_finish(sh, a, key, !relink);
             }
             let result = DepResult {
                 meta: s.meta,
@@ -252,6 +256,10 @@ pub fn run(
                     let diags: Vec<String> = r.stderr.lines().map(str::to_string).collect();
                     replay(sh, a, &diags, script.as_ref());
                     let (meta, full) = digests_of_result(a, &r, &comps);
+                    // Links change the outputs' ctimes: stamp them after,
+                    // and again once the build is over (the same blobs may
+                    // be linked for other actions).
+                    uplift(a)?;
                     write_stamp(
                         a,
                         pre,
@@ -264,7 +272,7 @@ pub fn run(
                         script.clone(),
                         diags,
                     );
-                    uplift(a)?;
+                    restamp_at_finish(sh, a, key, false);
                     reason.current = Some(comps);
                     return Ok(Finished {
                         result: DepResult {
@@ -332,7 +340,7 @@ pub fn run(
     let key = comps.key();
     let mut meta = BTreeMap::new();
     if let Some(s) = &exec.script {
-        let portable = s.map_strings(|x| sh.normalizer.normalize(x));
+        let portable = s.map_strings(|x| sh.normalizer.normalize(x).into());
         meta.insert(
             "script".into(),
             serde_json::to_string(&portable).expect("script output serialises"),
@@ -344,6 +352,7 @@ pub fn run(
     result.stderr = exec.diagnostics.join("\n");
     if uncacheable.is_none() {
         if result.outputs.len() == files.len() {
+            let (stamp_file, root) = (stamp_path(a), a.output_root.clone());
             sh.store.save_in_background(
                 key,
                 a.output_root.clone(),
@@ -351,6 +360,7 @@ pub fn run(
                 // Incremental objects are correct but not reproducible: good
                 // for this machine, not for sharing.
                 !is_incremental(&argv),
+                move |adopted| refresh_moved(&stamp_file, &root, key, &adopted),
             );
         } else {
             sh.emit(BuildEvent::Warning(format!(
@@ -362,6 +372,8 @@ pub fn run(
         sh.store.put_manifest(&pre, &manifest);
     }
     let (m_dig, f_dig) = digests_of_result(a, &result, &comps);
+    // Links change the outputs' ctimes: stamp them after.
+    uplift(a)?;
     write_stamp(
         a,
         pre,
@@ -374,7 +386,6 @@ pub fn run(
         exec.script.clone(),
         exec.diagnostics,
     );
-    uplift(a)?;
     reason.current = Some(comps);
     let _ = started;
     Ok(Finished {
@@ -567,6 +578,19 @@ fn uplift_needed(a: &Action) -> bool {
             _ => true,
         },
     )
+}
+
+/// Brings the action's stamp up to date at the end of the build with what
+/// later hard links did to its outputs' ctimes; `if_linked`: only if the
+/// build linked a file into or out of the cache.
+fn restamp_at_finish(sh: &ExecShared, a: &Action, key: crate::core::ActionKey, if_linked: bool) {
+    let (stamp_file, root) = (stamp_path(a), a.output_root.clone());
+    let step = move || refresh_moved(&stamp_file, &root, key, &[]);
+    if if_linked {
+        sh.store.at_finish_if_linked(step);
+    } else {
+        sh.store.at_finish(step);
+    }
 }
 
 /// Copies internal outputs to Cargo's paths (hard link, else copy). A

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::core::secret;
-use crate::fingerprint::KeyComponents;
+use crate::fingerprint::{KeyComponents, NormalizedText};
 
 /// One reason. Serialised with a `kind` tag for `--message-format json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +123,7 @@ fn unhash(flag: &str) -> String {
 
 /// Flags as the user thinks of them: a flag and its value together
 /// (`--cfg foo`), `--extern` by crate name only, hashes removed.
-fn flag_items(argv: &[String]) -> Vec<String> {
+fn flag_items(argv: &[NormalizedText]) -> Vec<String> {
     const WITH_VALUE: [&str; 9] = [
         "--cfg",
         "--check-cfg",
@@ -138,9 +138,9 @@ fn flag_items(argv: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < argv.len() {
-        let a = &argv[i];
-        if WITH_VALUE.contains(&a.as_str()) && i + 1 < argv.len() {
-            let v = &argv[i + 1];
+        let a = argv[i].as_str();
+        if WITH_VALUE.contains(&a) && i + 1 < argv.len() {
+            let v = argv[i + 1].as_str();
             let v = if a == "--extern" {
                 v.split('=').next().unwrap_or(v).to_string()
             } else {
@@ -268,7 +268,8 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             && (name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_"));
         if ov != nv && !same_but_hashes && !follows_package {
             let hidden = secret::is_secret_var(name);
-            let shown = |v: Option<String>| v.filter(|_| !hidden).map(|v| v.replace('\x1f', " "));
+            let shown =
+                |v: Option<NormalizedText>| v.filter(|_| !hidden).map(|v| v.replace('\x1f', " "));
             out.push(Reason::EnvChanged {
                 name: name.clone(),
                 old: shown(ov),
@@ -289,7 +290,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             || f.contains("<hash>")
             || f.starts_with("cfg(feature")
     };
-    let count = |v: &[String]| {
+    let count = |v: &[NormalizedText]| {
         let mut m: BTreeMap<String, i32> = BTreeMap::new();
         for f in flag_items(v) {
             *m.entry(f).or_default() += 1;

@@ -1,50 +1,40 @@
-//! File digests memoised by (path, size, mtime, inode), so an unchanged
-//! tree is not re-read, and hashed in parallel with rayon.
+//! File digests memoised by path and [`FileStamp`] (device, inode, size,
+//! mtime and ctime), so an unchanged tree is not re-read, and hashed in
+//! parallel with rayon.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::core::Digest;
+use crate::core::{Digest, FileStamp};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Stat {
-    size: u64,
-    mtime_ns: i128,
-    inode: u64,
-}
-
-fn stat(path: &Path) -> Option<Stat> {
+/// The stamp of a regular file (a directory or a missing path has none).
+fn stat(path: &Path) -> Option<FileStamp> {
     let m = std::fs::metadata(path).ok()?;
-    if !m.is_file() {
-        return None;
-    }
-    Some(Stat {
-        size: m.len(),
-        mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-        inode: m.ino(),
-    })
+    m.is_file().then(|| FileStamp::from_metadata(&m))
 }
 
 #[derive(Default, Serialize, Deserialize)]
 struct Stored {
     version: u32,
-    entries: HashMap<PathBuf, (Stat, Digest)>,
+    entries: HashMap<PathBuf, (FileStamp, Digest)>,
 }
 
 /// The memo. Thread-safe; persisted in the target dir between builds.
 #[derive(Default)]
 pub struct FileStates {
-    entries: Mutex<HashMap<PathBuf, (Stat, Digest)>>,
+    entries: Mutex<HashMap<PathBuf, (FileStamp, Digest)>>,
     /// Files actually hashed during this process (for tests and stats).
     hashed: std::sync::atomic::AtomicUsize,
 }
 
-const VERSION: u32 = 1;
+/// Version of the saved memo; 2 added the device and the ctime to the
+/// stamps, so memos of version 1 (blind to in-place edits whose mtime was
+/// restored) are dropped.
+const VERSION: u32 = 2;
 
 impl FileStates {
     /// Loads the memo from `path` (a missing or unreadable file is an empty memo).
@@ -110,12 +100,12 @@ impl FileStates {
     }
 }
 
-fn recent(st: Stat) -> bool {
+fn recent(st: FileStamp) -> bool {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0);
-    now - st.mtime_ns < 2_000_000_000
+    now - st.mtime_ns() < 2_000_000_000
 }
 
 #[cfg(test)]
@@ -148,5 +138,44 @@ mod tests {
         fs.save(&memo).unwrap();
         let loaded = FileStates::load(&memo);
         assert_eq!(loaded.digest(&f), Some(c));
+    }
+
+    #[test]
+    fn in_place_edit_with_restored_mtime_is_rehashed() {
+        use std::io::{Seek, SeekFrom, Write};
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("main.rs");
+        std::fs::write(&f, "print(\"old\")").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let file = std::fs::File::options().write(true).open(&f).unwrap();
+        file.set_modified(old).unwrap();
+        drop(file);
+        let fs = FileStates::default();
+        let memo = d.path().join("memo.json");
+        assert_eq!(fs.digest(&f), Some(Digest::of_bytes(b"print(\"old\")")));
+        fs.save(&memo).unwrap();
+        // Let the coarse clock that stamps ctimes move on.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Same length, same inode, mtime put back: as `rsync -a` leaves it.
+        let mut file = std::fs::File::options().write(true).open(&f).unwrap();
+        file.seek(SeekFrom::Start(7)).unwrap();
+        file.write_all(b"new").unwrap();
+        file.set_modified(old).unwrap();
+        drop(file);
+        let loaded = FileStates::load(&memo);
+        assert_eq!(loaded.digest(&f), Some(Digest::of_bytes(b"print(\"new\")")));
+        assert_eq!(loaded.hashed_count(), 1);
+    }
+
+    #[test]
+    fn memo_of_an_older_version_is_not_trusted() {
+        let d = tempfile::tempdir().unwrap();
+        let memo = d.path().join("memo.json");
+        let v1 = serde_json::json!({
+            "version": 1,
+            "entries": {"/x/a.rs": [{"size": 1, "mtime_ns": 0, "inode": 1}, Digest::of_bytes(b"a")]}
+        });
+        std::fs::write(&memo, v1.to_string()).unwrap();
+        assert!(FileStates::load(&memo).entries.lock().unwrap().is_empty());
     }
 }

@@ -29,33 +29,39 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::normalize::NormalizedText;
 use crate::core::{ActionKey, Digest};
 
-/// Version of the key encoding.
-pub const KEY_SCHEMA_VERSION: u32 = 1;
+/// Version of the key encoding. 2: roots are replaced on path-component
+/// boundaries only (`/w/app-utils` no longer became `${WORKSPACE}-utils`).
+pub const KEY_SCHEMA_VERSION: u32 = 2;
 
 /// One file input of the full key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct InputDigest {
     /// Normalised path (`${WORKSPACE}/crates/a/src/lib.rs`).
-    pub path: String,
+    pub path: NormalizedText,
     /// Digest, None when the file does not exist.
     pub digest: Option<Digest>,
 }
 
-/// Everything that identifies an action.
+/// Everything that identifies an action. What can carry a path is
+/// [`NormalizedText`], made only by the
+/// [`PathNormalizer`](super::PathNormalizer); `program` (`rustc` or a
+/// digest) and `package` (a name and version, or a registry or git source)
+/// carry none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyComponents {
     /// Schema salt.
     pub schema: u32,
-    /// Toolchain identity.
-    pub toolchain: String,
+    /// Toolchain identity (the configured linker may be a path).
+    pub toolchain: NormalizedText,
     /// Program identity.
     pub program: String,
     /// Normalised argv.
-    pub argv: Vec<String>,
+    pub argv: Vec<NormalizedText>,
     /// Environment set by hbuild, in its keyed form ([`super::policy::keyed_env`]).
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, NormalizedText>,
     /// (edge label, digest) per dependency.
     pub deps: Vec<(String, Digest)>,
     /// Package identity.
@@ -64,7 +70,7 @@ pub struct KeyComponents {
     pub inputs: Vec<InputDigest>,
     /// Tracked variables and their keyed values (second step; see
     /// [`super::policy::keyed_tracked_env`]).
-    pub tracked_env: BTreeMap<String, Option<String>>,
+    pub tracked_env: BTreeMap<String, Option<NormalizedText>>,
 }
 
 fn hash_json<T: Serialize>(v: &T) -> Digest {
@@ -129,7 +135,7 @@ mod tests {
         c.tracked_env.insert("K".into(), Some("v".into()));
         assert_ne!(c.key(), k);
         let mut c = base();
-        c.toolchain.push('x');
+        c.toolchain = "rustc 1.95.0x".into();
         assert_ne!(c.key(), k);
         assert_ne!(c.pre_key(), base().pre_key());
     }

@@ -21,8 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use super::PathNormalizer;
-use crate::core::secret;
+use super::{NormalizedText, PathNormalizer};
 
 /// Variables passed to actions but kept out of keys (see the module docs).
 ///
@@ -50,8 +49,8 @@ pub fn is_keyed(name: &str) -> bool {
 }
 
 /// The keyed form of one value: paths normalised, a secret as its digest.
-pub fn keyed_value(name: &str, value: &str, norm: &PathNormalizer) -> String {
-    secret::recorded_value(name, &norm.normalize(value))
+pub fn keyed_value(name: &str, value: &str, norm: &PathNormalizer) -> NormalizedText {
+    norm.normalize(value).recorded_as(name)
 }
 
 /// The `env` component of a key from the variables hbuild sets for an
@@ -59,7 +58,7 @@ pub fn keyed_value(name: &str, value: &str, norm: &PathNormalizer) -> String {
 pub fn keyed_env(
     env: &BTreeMap<String, String>,
     norm: &PathNormalizer,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, NormalizedText> {
     env.iter()
         .filter(|(k, _)| is_keyed(k))
         .map(|(k, v)| (k.clone(), keyed_value(k, v, norm)))
@@ -71,7 +70,7 @@ pub fn keyed_env(
 pub fn keyed_tracked_env<'a>(
     read: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     norm: &PathNormalizer,
-) -> BTreeMap<String, Option<String>> {
+) -> BTreeMap<String, Option<NormalizedText>> {
     read.into_iter()
         .filter(|(k, _)| is_keyed(k))
         .map(|(k, v)| (k.to_string(), v.map(|v| keyed_value(k, v, norm))))
@@ -81,6 +80,7 @@ pub fn keyed_tracked_env<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::secret;
     use std::path::Path;
 
     fn norm() -> PathNormalizer {
@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(a, keyed_env(&env("1", "5,6"), &norm()));
         assert_eq!(
             a,
-            BTreeMap::from([("OUT_DIR".to_string(), "${TARGET_DIR}/out".to_string())])
+            BTreeMap::from([("OUT_DIR".to_string(), "${TARGET_DIR}/out".into())])
         );
         let tracked = keyed_tracked_env(
             [
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(
             tracked,
             BTreeMap::from([
-                ("CC".to_string(), Some("gcc".to_string())),
+                ("CC".to_string(), Some("gcc".into())),
                 ("CXX".to_string(), None)
             ])
         );

@@ -73,16 +73,13 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 /// Identity of the running binary: a server only answers clients of the
 /// same build of hbuild (another binary may plan or check differently).
 pub fn exe_identity() -> String {
-    use std::os::unix::fs::MetadataExt;
     let exe = std::env::current_exe().ok();
-    let meta = exe.as_ref().and_then(|e| std::fs::metadata(e).ok());
+    let stamp = exe.as_deref().and_then(crate::core::FileStamp::of);
     format!(
-        "{} {} {} {}",
+        "{} {} {:?}",
         env!("CARGO_PKG_VERSION"),
         exe.map(|e| e.display().to_string()).unwrap_or_default(),
-        meta.as_ref().map(|m| m.len()).unwrap_or(0),
-        meta.map(|m| m.mtime_nsec() as i128 + m.mtime() as i128 * 1_000_000_000)
-            .unwrap_or(0),
+        stamp,
     )
 }
 

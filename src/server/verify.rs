@@ -19,6 +19,7 @@ use super::watch::WatchSet;
 use crate::analysis::{persist, Analysis};
 use crate::cli::args::{BuildArgs, Cli};
 use crate::cli::build::{self as direct, Invocation};
+use crate::core::FileStamp;
 use crate::exec::events::{BuildEvent, EventSink};
 use crate::exec::store::Store;
 use crate::exec::{self, worker, BuildSummary, Reasons};
@@ -52,8 +53,8 @@ pub struct Verified {
     pub target_dir: PathBuf,
     /// Message format of the invocation.
     pub format: MessageFormat,
-    /// (size, mtime, inode) of the explain record as this server wrote it.
-    pub explain_stamp: Mutex<Option<(u64, i128, u64)>>,
+    /// The explain record's stamp as this server wrote it.
+    pub explain_stamp: Mutex<Option<FileStamp>>,
 }
 
 struct Recorder(Mutex<Vec<BuildEvent>>);
@@ -104,8 +105,8 @@ pub fn prepare(inv: &WireInvocation) -> Result<Prepared, String> {
         let Some(s) = worker::load_stamp(a) else {
             continue;
         };
-        for (rel, ..) in &s.outputs {
-            watch.add_file(&rel.under(&a.output_root));
+        for o in &s.outputs {
+            watch.add_file(&o.path.under(&a.output_root));
         }
         for f in &s.manifest.files {
             watch.add_file(&norm.expand(f));
@@ -168,7 +169,7 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
         let unwatched = worker::load_stamp(a).and_then(|s| {
             s.outputs
                 .iter()
-                .map(|(rel, ..)| rel.under(&a.output_root))
+                .map(|o| o.path.under(&a.output_root))
                 .find(|f| !p.watch.has_file(f))
         });
         if let Some(f) = unwatched {
@@ -192,16 +193,6 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
     Ok(verified)
 }
 
-fn file_stamp(p: &std::path::Path) -> Option<(u64, i128, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(p).ok()?;
-    Some((
-        m.len(),
-        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-        m.ino(),
-    ))
-}
-
 /// Records the no-op in the explain record, as a direct no-op build does.
 fn write_explain_record(v: &Verified) {
     let silent = Reporter::new(ReportConfig {
@@ -223,7 +214,7 @@ fn write_explain_record(v: &Verified) {
         )
     });
     *v.explain_stamp.lock().expect("explain stamp lock") =
-        file_stamp(&crate::explain::record_path(&v.target_dir));
+        FileStamp::of(&crate::explain::record_path(&v.target_dir));
 }
 
 impl Verified {
@@ -247,7 +238,7 @@ impl Verified {
     /// The explain record as a direct no-op would leave it: rewritten when
     /// another build replaced it since.
     pub fn refresh_explain_record(&self) {
-        let now = file_stamp(&crate::explain::record_path(&self.target_dir));
+        let now = FileStamp::of(&crate::explain::record_path(&self.target_dir));
         if now != *self.explain_stamp.lock().expect("explain stamp lock") {
             write_explain_record(self);
         }

@@ -77,6 +77,41 @@ impl Ws {
         std::fs::write(p, s.replacen(from, to, 1)).unwrap();
     }
 
+    /// Sets the mtime of a file of the workspace.
+    pub fn set_mtime(&self, rel: &str, t: std::time::SystemTime) {
+        std::fs::File::open(self.path(rel))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    /// Replaces `from` by `to` (of the same length) in a file of the
+    /// workspace the way `rsync -a` or `cp -p` onto an existing file leaves
+    /// it: written in place (same inode, same size), then its mtime set back
+    /// to what it was. Only the ctime, which nothing can set, tells.
+    pub fn overwrite_in_place_keeping_mtime(&self, rel: &str, from: &str, to: &str) {
+        use std::io::{Seek, SeekFrom, Write};
+        assert_eq!(from.len(), to.len(), "the edit must keep the size");
+        let p = self.path(rel);
+        let before = std::fs::metadata(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let at = text
+            .find(from)
+            .unwrap_or_else(|| panic!("`{from}` not in {rel}"));
+        let mut f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.seek(SeekFrom::Start(at as u64)).unwrap();
+        f.write_all(to.as_bytes()).unwrap();
+        f.set_modified(before.modified().unwrap()).unwrap();
+        drop(f);
+        use std::os::unix::fs::MetadataExt;
+        let after = std::fs::metadata(&p).unwrap();
+        assert_eq!(
+            (after.ino(), after.len(), after.modified().unwrap()),
+            (before.ino(), before.len(), before.modified().unwrap()),
+            "inode, size and mtime must be what they were"
+        );
+    }
+
     /// Runs `cargo hbuild ARGS` in the workspace with its private cache.
     pub fn hbuild(&self, args: &[&str]) -> Run {
         self.hbuild_env(args, &[])
@@ -305,7 +340,7 @@ pub fn file_set(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<String> {
 }
 
 /// A local cache already filled by a dev build of `fixture` (built once per
-/// test run, under a lock, in the target tmp dir). Tests get a hard-linked
+/// key schema, under a lock, in the target tmp dir). Tests get a hard-linked
 /// private copy, so what one test stores never turns into a hit in another.
 pub fn warm_cache_for(ws: &Ws, fixture_name: &str) {
     warm_cache(ws, fixture_name, "-al");
@@ -319,8 +354,12 @@ pub fn warm_cache_copy_for(ws: &Ws, fixture_name: &str) {
 }
 
 fn warm_cache(ws: &Ws, fixture_name: &str, cp_mode: &str) {
-    let base =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("warm-cache-{fixture_name}"));
+    // Kept across test runs: per key schema, since entries of another
+    // one never hit.
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "warm-cache-{fixture_name}-keys{}",
+        hbuild::fingerprint::KEY_SCHEMA_VERSION
+    ));
     std::fs::create_dir_all(base.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(base.with_extension("lock")).unwrap();
     lock.lock().unwrap();

@@ -572,3 +572,65 @@ fn jobs_reach_build_scripts_with_cargo_precedence() {
     );
     assert_eq!(hbuild.stderr, "error: jobs may not be 0\n");
 }
+
+/// Each stamp file of the build with its inode and mtime: a stamp that is
+/// rewritten gets a new inode.
+fn stamp_files(ws: &crate::common::Ws) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walkdir::WalkDir::new(ws.path("target/hbuild"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.path()
+                .parent()
+                .is_some_and(|d| d.ends_with(".hbuild-stamps"))
+        })
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            (e.into_path(), m.ino(), m.modified().unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn an_edit_that_keeps_size_mtime_and_inode_is_rebuilt_and_noops_stay_noops() {
+    let ws = fixture("failures");
+    let main = "crates/ok-bin/src/main.rs";
+    // Old, so that the digest memo trusts the file's stamp (files modified
+    // in the last seconds are always hashed again).
+    ws.set_mtime(
+        main,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let args = ["--message-format", "json", "-p", "ok-bin"];
+    let first = ws.hbuild(&args).ok();
+    assert_eq!(crate::common::executed(&first), 1);
+    assert_eq!(ws.run_program("target/debug/ok-bin"), "ok\n");
+
+    ws.overwrite_in_place_keeping_mtime(main, "\"ok\"", "\"OK\"");
+    let edited = ws.hbuild(&args).ok();
+    let artifact = |r: &crate::common::Run| {
+        r.messages("compiler-artifact")
+            .into_iter()
+            .find(|m| m["target"]["name"] == "ok-bin")
+            .unwrap_or_else(|| panic!("no artifact for ok-bin:\n{}", r.stdout))
+    };
+    assert_eq!(artifact(&edited)["fresh"], false, "{}", edited.stdout);
+    assert_eq!(crate::common::executed(&edited), 1, "{}", edited.stdout);
+    assert_eq!(ws.run_program("target/debug/ok-bin"), "OK\n");
+
+    // The cache adopted the new binary by hard link and the uplift linked
+    // it again, which moves its ctime: neither is a change. Two no-ops in a
+    // row do nothing, and do not even rewrite a stamp.
+    let stamps = stamp_files(&ws);
+    for _ in 0..2 {
+        let noop = ws.hbuild(&args).ok();
+        assert_eq!(artifact(&noop)["fresh"], true, "{}", noop.stdout);
+        assert_eq!(noop.summary()["fresh"], 1, "{}", noop.stdout);
+        assert_eq!(stamp_files(&ws), stamps, "a no-op rewrote a stamp");
+    }
+    assert_eq!(ws.run_program("target/debug/ok-bin"), "OK\n");
+}

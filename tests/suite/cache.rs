@@ -3,7 +3,7 @@
 //! actions re-run after each kind of input change, and corrupt entries are
 //! detected and rebuilt.
 
-use crate::common::{executed, fixture, logging_wrapper, warm_cache_for, Ws};
+use crate::common::{executed, fixture, logging_wrapper, warm_cache_copy_for, warm_cache_for, Ws};
 
 fn expected_cli(ws: &Ws) -> String {
     std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap()
@@ -365,4 +365,150 @@ fn job_count_is_not_part_of_the_keys() {
         .map(|a| &a["env"]["NUM_JOBS"])
         .collect();
     assert_eq!(jobs, [&serde_json::json!("1"); 2], "{plan}");
+}
+
+/// Each stamp file with its inode: a rewritten stamp gets a new one.
+fn stamp_inodes(ws: &Ws) -> Vec<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walkdir::WalkDir::new(ws.path("target/hbuild"))
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.path()
+                .parent()
+                .is_some_and(|d| d.ends_with(".hbuild-stamps"))
+        })
+        .map(|e| (e.path().to_path_buf(), e.metadata().unwrap().ino()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn noops_after_hits_and_reruns_write_nothing() {
+    let ws = fixture("kitchen-sink");
+    // Copied, not linked: no other test's build may link these blobs.
+    warm_cache_copy_for(&ws, "kitchen-sink");
+    let total = |r: &crate::common::Run| r.summary()["actions_total"].as_u64().unwrap();
+    // Materialising links blobs into the target dir; outputs with equal
+    // bytes (empty `stderr` files of build-script runs) share one inode, so
+    // each link moves the ctime of the others. Then a build script re-runs,
+    // and its previous result comes back from the cache.
+    for env in [&[][..], &[("APP_BUILD_KNOB", "on")][..], &[][..]] {
+        let built = json(&ws, &[], env);
+        assert!(executed(&built) + built.summary()["cache_hits"]["local"].as_u64().unwrap() > 0);
+        let stamps = stamp_inodes(&ws);
+        assert!(!stamps.is_empty());
+        for _ in 0..2 {
+            let noop = json(&ws, &[], env);
+            assert_eq!(
+                noop.summary()["fresh"].as_u64(),
+                Some(total(&noop)),
+                "{}",
+                noop.stdout
+            );
+            assert_eq!(
+                stamp_inodes(&ws),
+                stamps,
+                "a no-op rewrote a stamp after {env:?}"
+            );
+        }
+    }
+    assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
+}
+
+/// The key components of every action, from the stamps of a build.
+fn stamp_components(ws: &Ws) -> Vec<serde_json::Value> {
+    walkdir::WalkDir::new(ws.path("target/hbuild"))
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.path()
+                .parent()
+                .is_some_and(|d| d.ends_with(".hbuild-stamps"))
+        })
+        .map(|e| {
+            let stamp: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            stamp["components"].clone()
+        })
+        .collect()
+}
+
+#[test]
+fn a_path_dependency_beside_the_workspace_keeps_its_own_path_in_keys() {
+    // /x/app, and its path dependency at /x/app-utils: a sibling whose name
+    // starts with the workspace root's.
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = tmp.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\napp-utils = { path = \"../app-utils\" }\n\n[workspace]\n",
+    );
+    write(
+        "app/src/main.rs",
+        "fn main() {\n    println!(\"{}\", app_utils::name());\n}\n",
+    );
+    write(
+        "app-utils/Cargo.toml",
+        "[package]\nname = \"app-utils\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        "app-utils/src/lib.rs",
+        "pub fn name() -> &'static str {\n    \"from app-utils\"\n}\n",
+    );
+    let root = tmp.path().join("app");
+    let utils = tmp.path().join("app-utils");
+    let cache = tmp.path().join("hbuild-cache");
+    let ws = Ws { tmp, root, cache };
+    ws.hbuild(&[]).ok();
+    assert_eq!(ws.run_program("target/debug/app"), "from app-utils\n");
+
+    let all = stamp_components(&ws);
+    assert_eq!(all.len(), 2, "{all:?}");
+    for c in &all {
+        let text = c.to_string();
+        assert!(
+            !text.contains("${WORKSPACE}-utils"),
+            "a key took /x/app-utils for a path inside /x/app: {text}"
+        );
+    }
+    let crate_named = |name: &str| {
+        all.iter()
+            .find(|c| {
+                c["argv"]
+                    .as_array()
+                    .unwrap()
+                    .windows(2)
+                    .any(|w| w[0] == "--crate-name" && w[1] == name)
+            })
+            .unwrap_or_else(|| panic!("no compile of {name}: {all:?}"))
+    };
+    let input_paths = |c: &serde_json::Value| -> Vec<String> {
+        c["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let dep = crate_named("app_utils");
+    let dep_src = utils.join("src/lib.rs").display().to_string();
+    assert!(input_paths(dep).contains(&dep_src), "{dep}");
+    assert_eq!(
+        dep["env"]["CARGO_MANIFEST_DIR"].as_str(),
+        Some(utils.display().to_string().as_str()),
+        "{dep}"
+    );
+    // The workspace's own files are still relative to its placeholder.
+    let app = crate_named("app");
+    assert!(
+        input_paths(app).contains(&"${WORKSPACE}/src/main.rs".to_string()),
+        "{app}"
+    );
 }
