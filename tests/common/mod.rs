@@ -61,6 +61,12 @@ impl Ws {
         self.root.join(rel)
     }
 
+    /// Writes the workspace's `.cargo/config.toml`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.path(".cargo")).unwrap();
+        std::fs::write(self.path(".cargo/config.toml"), text).unwrap();
+    }
+
     /// Appends text to a file of the workspace.
     pub fn append(&self, rel: &str, text: &str) {
         let p = self.path(rel);

@@ -482,12 +482,7 @@ fn an_artifact_that_cannot_be_put_in_place_fails_the_build() {
 #[test]
 fn config_target_dir_holds_the_artifacts_and_the_saved_analysis() {
     let ws = fixture("failures");
-    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
-    std::fs::write(
-        ws.path(".cargo/config.toml"),
-        "[build]\ntarget-dir = \"out\"\n",
-    )
-    .unwrap();
+    ws.write_config("[build]\ntarget-dir = \"out\"\n");
     let reused = |dir: &str| {
         ws.hbuild_in(dir, &["-v", "-p", "ok-bin"], &[])
             .ok()

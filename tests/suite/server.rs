@@ -264,12 +264,7 @@ fn a_target_dir_from_config_is_served() {
     // The client finds the server where the build put its artifacts, with
     // `build.target-dir` read from `.cargo/config.toml`.
     let ws = fixture("failures");
-    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
-    std::fs::write(
-        ws.path(".cargo/config.toml"),
-        "[build]\ntarget-dir = \"out\"\n",
-    )
-    .unwrap();
+    ws.write_config("[build]\ntarget-dir = \"out\"\n");
     ws.hbuild_env(&["--server", "-p", "ok-bin"], SERVER).ok();
     wait_checked(&ws, 1);
     assert!(ws.path("out/hbuild/server.json").exists());
