@@ -326,6 +326,16 @@ fn compile_action(
         links_metadata: Vec::new(),
         link_libs: target.kind == TargetKind::Lib || pkg.lib().is_none(),
     };
+    // Like Cargo, a build script is also linked as `build-script-<stem>`
+    // beside its hashed binary, and that is the name messages report.
+    if is_script {
+        if let Some(exe) = &outs.executable {
+            a.uplift.push(Uplift {
+                from: exe.clone(),
+                to: out_dir.join(format!("{}{}", target.name, cx.exe_suffix(u.kind))),
+            });
+        }
+    }
     // Uplift to Cargo's paths.
     if u.mode == Mode::Build && !is_script {
         let dir = cx.layout.uplift(u.kind);

@@ -3,9 +3,7 @@
 //!
 //! Normalised, and nothing else (docs/differences.md says why each
 //! differs): the target dir (hbuild's internal files are under
-//! `target/hbuild/`), `-<16 hex>` hashes in paths, the build-script
-//! binary's file name (hbuild lists the binary, Cargo its hard link
-//! `build-script-build`), and `fresh`. hbuild's own `hbuild-*` messages
+//! `target/hbuild/`), `-<16 hex>` hashes in paths, and `fresh`. hbuild's own `hbuild-*` messages
 //! are left out. The field order of every object is kept (as
 //! `<key order>`), so that it is compared too. Messages are matched by (reason, package id, target kind,
 //! target name, mode) and compared as multisets per key; the order
@@ -124,11 +122,7 @@ pub fn normalise_str(s: &str, target_dir: &Path) -> String {
     let s = s
         .replace(&format!("{t}/hbuild/"), "<target>/")
         .replace(&t, "<target>");
-    let s = unhash(&s);
-    match s.strip_suffix("/build_script_build") {
-        Some(dir) if dir.starts_with("<target>/") => format!("{dir}/build-script-build"),
-        _ => s,
-    }
+    unhash(&s)
 }
 
 /// Removes `-<16 hex>` hash suffixes.
