@@ -524,7 +524,7 @@ fn digests_of_result(
     let full = {
         let mut h = blake3::Hasher::new();
         h.update(b"full");
-        h.update(r.outputs_digest().as_bytes());
+        h.update(consumed_digest(a, r).as_bytes());
         for (_, d) in &comps.deps {
             h.update(d.as_bytes());
         }
@@ -546,6 +546,34 @@ fn digests_of_result(
         None => full,
     };
     (meta, full)
+}
+
+/// A digest of what dependents consume of a result: every output except
+/// the files only hbuild reads (dep-info, a build script's raw stdout and
+/// stderr), which name the checkout's paths, plus a build script's parsed
+/// directives in their portable form. Two checkouts that produce the same
+/// consumable bytes thus give their dependents the same keys, whichever of
+/// them stored the entry first.
+fn consumed_digest(a: &Action, r: &crate::cache::ActionResult) -> Digest {
+    let mut private: Vec<&PathBuf> = a.dep_info.iter().collect();
+    if a.kind == ActionKind::BuildScriptRun {
+        private.extend(&a.outputs);
+    }
+    let private: Vec<RelPath> = private
+        .into_iter()
+        .filter_map(|p| RelPath::strip(p, &a.output_root))
+        .collect();
+    let mut h = blake3::Hasher::new();
+    for o in r.outputs.iter().filter(|o| !private.contains(&o.path)) {
+        h.update(o.path.as_str().as_bytes());
+        h.update(&[0, o.executable as u8]);
+        h.update(o.digest.as_bytes());
+    }
+    if let Some(script) = r.meta.get("script") {
+        h.update(b"\0script\0");
+        h.update(script.as_bytes());
+    }
+    Digest::from_bytes(*h.finalize().as_bytes())
 }
 
 pub(super) fn meta_digest(rmeta: Digest, comps: &KeyComponents) -> Digest {

@@ -34,7 +34,9 @@ use crate::core::{ActionKey, Digest};
 
 /// Version of the key encoding. 2: roots are replaced on path-component
 /// boundaries only (`/w/app-utils` no longer became `${WORKSPACE}-utils`).
-pub const KEY_SCHEMA_VERSION: u32 = 2;
+/// 3: a dependency's digest leaves out its dep-info and a build script's raw
+/// output, which name the checkout's paths.
+pub const KEY_SCHEMA_VERSION: u32 = 3;
 
 /// One file input of the full key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -131,14 +131,19 @@ fn build_script_at_a_custom_path_is_named_after_its_file_stem() {
         .find(|m| is_cnative(&m) && m["target"]["kind"][0] == "custom-build")
         .expect("a build-script artifact");
     assert_eq!(artifact["target"]["name"], "build-script-main");
-    let exe = artifact["filenames"][0].as_str().unwrap();
-    assert!(
-        exe.rsplit('/')
-            .next()
-            .unwrap()
-            .starts_with("build_script_main-"),
-        "{exe}"
-    );
+    // Like Cargo, the message names the hard link `build-script-main`,
+    // which is the compiled script itself.
+    let exe = std::path::Path::new(artifact["filenames"][0].as_str().unwrap());
+    assert_eq!(exe.file_name().unwrap(), "build-script-main");
+    let hashed = std::fs::read_dir(exe.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("build_script_main-") && !name.ends_with(".d")
+        })
+        .expect("the hashed binary beside it");
+    assert_eq!(std::fs::read(exe).unwrap(), std::fs::read(hashed).unwrap());
     // The script ran, and was compiled with `CARGO_CRATE_NAME` of its name.
     let ran = run
         .messages("build-script-executed")

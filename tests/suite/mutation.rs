@@ -282,7 +282,6 @@ fn every_edit_leaves_the_same_bytes_as_a_clean_build() {
 /// Two checkouts sharing one cache, built at the same moment: both succeed
 /// and both programs are right, whichever build stores an entry first.
 #[test]
-#[ignore = "open defect: a third checkout re-runs 8 actions after two concurrent cold builds"]
 fn two_checkouts_building_at_once_share_one_cache() {
     let a = fixture("kitchen-sink");
     let b = fixture("kitchen-sink");
