@@ -5,6 +5,7 @@
 pub mod dirstore;
 pub mod messages;
 pub mod nginx;
+pub mod snap;
 pub mod units;
 
 use std::io::{Read, Seek};
