@@ -426,3 +426,20 @@ pub fn compiles(log: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The units a `--explain --message-format json` build executed, sorted:
+/// one `hbuild-explain` message each.
+pub fn rebuilt_units(run: &Run) -> Vec<String> {
+    let mut units: Vec<String> = run
+        .messages("hbuild-explain")
+        .iter()
+        .map(|m| m["unit"].as_str().expect("a unit name").to_string())
+        .collect();
+    units.sort();
+    assert_eq!(
+        units.len() as u64,
+        executed(run),
+        "one explain message per executed action"
+    );
+    units
+}

@@ -3,7 +3,9 @@
 //! actions re-run after each kind of input change, and corrupt entries are
 //! detected and rebuilt.
 
-use crate::common::{executed, fixture, logging_wrapper, warm_cache_copy_for, warm_cache_for, Ws};
+use crate::common::{
+    executed, fixture, logging_wrapper, rebuilt_units, warm_cache_copy_for, warm_cache_for, Ws,
+};
 
 fn expected_cli(ws: &Ws) -> String {
     std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap()
@@ -104,15 +106,31 @@ fn mutations_rerun_exactly_the_affected_actions() {
         "crates/util/src/lib.rs",
         "\npub fn added_for_test() -> u32 { 7 }\n",
     );
-    let r = json(&ws, &[], &[]);
-    let n = executed(&r);
-    assert!((1..=6).contains(&n), "editing util re-ran {n} actions");
+    let r = json(&ws, &["--explain"], &[]);
+    assert_eq!(
+        rebuilt_units(&r),
+        [
+            "app",
+            "app (bin \"app-cli\")",
+            "app (bin \"helper\")",
+            "util"
+        ],
+        "editing util"
+    );
     assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
 
     // rerun-if-env-changed: only app's build script run and app's units.
-    let r = json(&ws, &[], &[("APP_BUILD_KNOB", "turned")]);
-    let n = executed(&r);
-    assert!((1..=5).contains(&n), "APP_BUILD_KNOB re-ran {n} actions");
+    let r = json(&ws, &["--explain"], &[("APP_BUILD_KNOB", "turned")]);
+    assert_eq!(
+        rebuilt_units(&r),
+        [
+            "app",
+            "app (bin \"app-cli\")",
+            "app (bin \"helper\")",
+            "app (build script run)",
+        ],
+        "APP_BUILD_KNOB"
+    );
     let out = std::process::Command::new(ws.path("target/debug/app-cli"))
         .output()
         .unwrap();
@@ -127,8 +145,20 @@ fn mutations_rerun_exactly_the_affected_actions() {
     assert_eq!(ws.run_program("target/debug/app-cli"), expected_cli(&ws));
 
     // A feature: app and its bins rebuild with the feature on.
-    let r = json(&ws, &["--features", "app/extra"], &[]);
-    assert!(executed(&r) >= 1);
+    let r = json(&ws, &["--explain", "--features", "app/extra"], &[]);
+    assert_eq!(
+        rebuilt_units(&r),
+        [
+            "app",
+            "app (bin \"app-cli\")",
+            "app (bin \"helper\")",
+            "app (build script run)",
+            "app (build script)",
+            "ryu",
+            "util",
+        ],
+        "feature app/extra"
+    );
     let out = ws.run_program("target/debug/app-cli");
     assert_ne!(
         out,
@@ -139,10 +169,10 @@ fn mutations_rerun_exactly_the_affected_actions() {
     // RUSTFLAGS: everything rebuilds (it is in every key), then it is a hit.
     let r = json(
         &ws,
-        &["-p", "util"],
+        &["--explain", "-p", "util"],
         &[("RUSTFLAGS", "--cfg hbuild_test_flag")],
     );
-    assert!(executed(&r) >= 1);
+    assert_eq!(rebuilt_units(&r), ["util"], "RUSTFLAGS");
     let r = json(
         &ws,
         &["-p", "util"],
@@ -155,10 +185,10 @@ fn mutations_rerun_exactly_the_affected_actions() {
         "Cargo.toml",
         "\n[profile.dev.package.util]\nopt-level = 3\n",
     );
-    let r = json(&ws, &["-p", "util"], &[]);
+    let r = json(&ws, &["--explain", "-p", "util"], &[]);
     assert_eq!(
-        executed(&r),
-        1,
+        rebuilt_units(&r),
+        ["util"],
         "only util's lib is affected by its package override"
     );
 }
@@ -216,8 +246,12 @@ fn corrupt_blob_and_entry_are_detected_and_rebuilt() {
         }
     }
     assert!(blobs > 0 && entries > 0);
-    let r = json(&ws, &["-p", "util"], &[]);
-    assert!(executed(&r) >= 1, "corrupt entries must not be trusted");
+    let r = json(&ws, &["--explain", "-p", "util"], &[]);
+    assert_eq!(
+        rebuilt_units(&r),
+        ["util"],
+        "corrupt entries must not be trusted"
+    );
     assert!(ws.path("target/debug/libutil_lib.rlib").exists());
     // And the rebuilt results are good entries again.
     std::fs::remove_dir_all(ws.path("target")).unwrap();
@@ -252,8 +286,12 @@ fn cache_stats_and_gc() {
     assert!(stats.to_string().contains("entries"), "{stats}");
     cache_cmd(&ws, &["gc", "--max-size", "0"]);
     std::fs::remove_dir_all(ws.path("target")).unwrap();
-    let r = json(&ws, &["-p", "util"], &[]);
-    assert!(executed(&r) >= 1, "after gc to 0 bytes nothing can hit");
+    let r = json(&ws, &["--explain", "-p", "util"], &[]);
+    assert_eq!(
+        rebuilt_units(&r),
+        ["util"],
+        "after gc to 0 bytes nothing can hit"
+    );
     let bad = std::process::Command::new(crate::common::hbuild_bin())
         .args(["hbuild", "cache", "gc", "--max-size", "lots", "--cache-dir"])
         .arg(&ws.cache)
