@@ -489,14 +489,10 @@ fn run_direct(
         record_build(l, &summary);
         let _ = l.maybe_auto_gc(crate::cache::local::DEFAULT_MAX_SIZE);
     }
-    crate::explain::record_and_report(
-        &graph,
-        &reasons,
-        &target_dir,
-        &reporter,
-        args.explain,
-        format,
-    );
+    let explanation = crate::explain::record(&graph, &reasons, &target_dir);
+    if args.explain {
+        crate::report::explain::print(&graph, &explanation, &reporter, format);
+    }
     let success = summary.success;
     reporter.event(&graph, BuildEvent::Finished(summary));
     let code = if success {

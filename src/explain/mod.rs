@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use identity::UnitIdentity;
 pub use reason::Reason;
-use reason::{diff, Snapshot};
+use reason::{diff, RootCause, Snapshot};
 
 use crate::cli::args::ExplainArgs;
 use crate::cli::errors::{CliError, ExitCode};
 use crate::exec::events::Outcome;
 use crate::exec::Reasons;
 use crate::plan::{Action, ActionGraph, ActionKind};
-use crate::report::{print_stdout_line, MessageFormat, Reporter};
+use crate::report::explain::describe;
+use crate::report::print_stdout_line;
 
 /// What is kept per unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,100 +86,29 @@ fn load(target_dir: &Path) -> BuildRecord {
         .unwrap_or_default()
 }
 
-/// A one-line form of a reason.
-pub fn describe(r: &Reason) -> String {
-    match r {
-        Reason::FirstBuild => "first build of this unit".into(),
-        Reason::NotInCache {
-            remote_missed,
-            corrupt,
-        } => match (corrupt, remote_missed) {
-            (Some(c), _) => format!("the cache entry was corrupt and was dropped ({c})"),
-            (None, true) => "not in the cache (missed locally and in the remote cache)".into(),
-            (None, false) => {
-                "not in the cache (new key, or the cache was cleared or evicted)".into()
-            }
-        },
-        Reason::ToolchainChanged => "the toolchain changed".into(),
-        Reason::PackageChanged { old, new } => {
-            format!("the package changed from `{old}` to `{new}`")
-        }
-        Reason::FileChanged { path, change } => format!("{path} {change}"),
-        Reason::RerunIfChanged { path, change } => {
-            format!("build script re-ran because rerun-if-changed file {path} {change}")
-        }
-        Reason::EnvChanged {
-            name,
-            old,
-            new,
-            secret,
-        } => {
-            if *secret {
-                format!("environment variable {name} changed (value hidden)")
-            } else {
-                let show = |v: &Option<String>| match v.as_deref() {
-                    None => "unset".to_string(),
-                    Some("") => "\"\"".to_string(),
-                    Some(v) => v.to_string(),
-                };
-                format!(
-                    "environment variable {name} changed ({} -> {})",
-                    show(old),
-                    show(new)
-                )
-            }
-        }
-        Reason::FeaturesChanged { added, removed } => {
-            let mut parts = Vec::new();
-            if !added.is_empty() {
-                parts.push(format!("turned on: {}", added.join(", ")));
-            }
-            if !removed.is_empty() {
-                parts.push(format!("turned off: {}", removed.join(", ")));
-            }
-            format!("features changed ({})", parts.join("; "))
-        }
-        Reason::ProfileChanged { setting, old, new } => {
-            format!("profile setting {setting} changed ({old} -> {new})")
-        }
-        Reason::FlagsChanged { added, removed } => {
-            let mut parts = Vec::new();
-            if !added.is_empty() {
-                parts.push(format!("added {}", added.join(" ")));
-            }
-            if !removed.is_empty() {
-                parts.push(format!("removed {}", removed.join(" ")));
-            }
-            format!("compiler flags changed ({})", parts.join("; "))
-        }
-        Reason::DependencyChanged {
-            dependency,
-            rebuilt,
-            root_cause,
-        } => {
-            let mut s = match rebuilt {
-                Some(r) => format!("because {r} rebuilt"),
-                None => format!("because dependency `{dependency}` changed"),
-            };
-            if let Some(rc) = root_cause {
-                s.push_str(&format!(", because {rc}"));
-            }
-            s
-        }
-        Reason::BuildScriptChanged => "the build script was rebuilt".into(),
-    }
+/// One executed unit of a build, and why it ran.
+#[derive(Clone, Debug)]
+pub struct ExplainedUnit {
+    /// The action.
+    pub action: usize,
+    /// Its name, unique within the build.
+    pub unit: String,
+    /// Its reasons, its own first.
+    pub reasons: Vec<Reason>,
+    /// Whether it has reasons of its own (not only changed dependencies).
+    pub root_cause: bool,
 }
 
-/// Computes reasons for executed actions, prints them (with `--explain`)
-/// and writes the record for the next build.
-pub fn record_and_report(
-    graph: &ActionGraph,
-    reasons: &Reasons,
-    target_dir: &Path,
-    reporter: &Reporter,
-    explain: bool,
-    format: MessageFormat,
-) {
+/// Why each executed action of a build ran, in build order.
+#[derive(Clone, Debug, Default)]
+pub struct Explanation {
+    /// The executed units.
+    pub units: Vec<ExplainedUnit>,
+}
+
+/// Computes the reasons of the executed actions and writes the record for
+/// the next build. Rendering is the reporter's.
+pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Explanation {
     let prev = load(target_dir);
     let ids: Vec<UnitIdentity> = graph.actions.iter().map(UnitIdentity::of).collect();
     let keys = identity::record_keys(&graph.actions, &ids);
@@ -195,9 +125,9 @@ pub fn record_and_report(
         version: RECORD_VERSION,
         units: prev.units.clone(),
     };
-    // Root cause text per executed action, for attribution downstream.
-    let mut root_cause: HashMap<usize, Option<String>> = HashMap::new();
-    let mut executed: Vec<(usize, Vec<Reason>, bool)> = Vec::new();
+    // Root cause per executed action, for attribution downstream.
+    let mut root_cause: HashMap<usize, Option<RootCause>> = HashMap::new();
+    let mut executed = Explanation::default();
     for a in &graph.actions {
         let Some((outcome, rr)) = reasons.get(&a.id) else {
             continue;
@@ -260,15 +190,9 @@ pub fn record_and_report(
                 .collect();
             let is_root_cause = !own.is_empty();
             let rc = if is_root_cause {
-                let text = own
-                    .iter()
-                    .map(|r| describe(r))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Some(if matches!(own[0], Reason::FileChanged { .. }) {
-                    text
-                } else {
-                    format!("{}: {text}", names[i])
+                Some(RootCause {
+                    unit: names[i].clone(),
+                    reasons: own.into_iter().cloned().collect(),
                 })
             } else {
                 rs.iter().find_map(|r| match r {
@@ -276,14 +200,22 @@ pub fn record_and_report(
                         rebuilt: Some(x),
                         root_cause,
                         ..
-                    } => Some(root_cause.clone().unwrap_or_else(|| format!("{x} rebuilt"))),
+                    } => Some(root_cause.clone().unwrap_or_else(|| RootCause {
+                        unit: x.clone(),
+                        reasons: Vec::new(),
+                    })),
                     _ => None,
                 })
             };
             // Root causes come first in every list.
             rs.sort_by_key(|r| matches!(r, Reason::DependencyChanged { .. }));
             root_cause.insert(i, rc);
-            executed.push((i, rs.clone(), is_root_cause));
+            executed.units.push(ExplainedUnit {
+                action: i,
+                unit: names[i].clone(),
+                reasons: rs.clone(),
+                root_cause: is_root_cause,
+            });
         }
         // A unit that was not rebuilt keeps the reasons of its last rebuild.
         if rs.is_empty() {
@@ -321,83 +253,7 @@ pub fn record_and_report(
             let _ = std::fs::rename(tmp, &p);
         }
     }
-    if !explain {
-        return;
-    }
-    if let MessageFormat::Json { .. } = format {
-        for (i, rs, root) in &executed {
-            let a = &graph.actions[*i];
-            print_stdout_line(
-                &serde_json::json!({
-                    "reason": "hbuild-explain",
-                    "package_id": a.package_id,
-                    "target": crate::report::json::target_json(a),
-                    "unit": names[*i],
-                    "root_cause": root,
-                    "reasons": rs,
-                })
-                .to_string(),
-            );
-        }
-        return;
-    }
-    print_human(&names, &executed, reporter);
-}
-
-fn print_human(names: &[String], executed: &[(usize, Vec<Reason>, bool)], reporter: &Reporter) {
-    reporter.with_human(|h| {
-        if executed.is_empty() {
-            h.status(
-                "Explain",
-                "nothing rebuilt: every action was fresh or cached",
-            );
-            return;
-        }
-        let roots: Vec<_> = executed.iter().filter(|(_, _, r)| *r).collect();
-        let followers: Vec<_> = executed.iter().filter(|(_, _, r)| !*r).collect();
-        // Units with the same own reasons (RUSTFLAGS, a profile change) are
-        // listed once, unless -v asks for every unit.
-        let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-        for (i, rs, _) in &roots {
-            let own: Vec<String> = rs
-                .iter()
-                .filter(|r| !matches!(r, Reason::DependencyChanged { .. }))
-                .map(describe)
-                .collect();
-            let name = names[*i].clone();
-            match groups
-                .iter_mut()
-                .find(|(o, _)| *o == own && h.verbose() == 0)
-            {
-                Some((_, names)) => names.push(name),
-                None => groups.push((own, vec![name])),
-            }
-        }
-        for (own, names) in &groups {
-            let who = match names.len() {
-                1 => names[0].clone(),
-                n => format!("{} and {} more unit(s)", names[0], n - 1),
-            };
-            h.status("Rebuilt", &who);
-            for r in own {
-                h.line(&format!("             - {r}"));
-            }
-        }
-        if !followers.is_empty() {
-            h.status(
-                "Rebuilt",
-                &format!("{} more unit(s) only because of the above", followers.len()),
-            );
-            if h.verbose() > 0 {
-                for (i, rs, _) in &followers {
-                    h.line(&format!("             {}:", names[*i]));
-                    for r in rs {
-                        h.line(&format!("               - {}", describe(r)));
-                    }
-                }
-            }
-        }
-    });
+    executed
 }
 
 /// Whether `name` or `name@version` (a version prefix such as `bitflags@1`

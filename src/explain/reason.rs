@@ -33,15 +33,15 @@ pub enum Reason {
     FileChanged {
         /// Workspace-relative path.
         path: String,
-        /// `added`, `removed`, `modified`.
-        change: String,
+        /// How.
+        change: FileChange,
     },
     /// A `rerun-if-changed` file of a build script changed.
     RerunIfChanged {
         /// Workspace-relative path.
         path: String,
-        /// `added`, `removed`, `modified`.
-        change: String,
+        /// How.
+        change: FileChange,
     },
     /// An environment variable the action reads changed.
     EnvChanged {
@@ -83,11 +83,46 @@ pub enum Reason {
         dependency: String,
         /// The action it corresponds to, when it was rebuilt in this build.
         rebuilt: Option<String>,
-        /// The root cause, when known: `because X changed`.
-        root_cause: Option<String>,
+        /// The root cause, when known: the unit that changed first, and
+        /// why.
+        root_cause: Option<RootCause>,
     },
     /// The build script binary changed.
     BuildScriptChanged,
+}
+
+/// How an input file changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileChange {
+    /// New since the recorded build.
+    Added,
+    /// Gone since the recorded build.
+    Removed,
+    /// Different content.
+    Modified,
+}
+
+impl FileChange {
+    /// The word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileChange::Added => "added",
+            FileChange::Removed => "removed",
+            FileChange::Modified => "modified",
+        }
+    }
+}
+
+/// The unit a chain of rebuilds started from, and its own reasons (empty
+/// when they are not known, e.g. it was rebuilt only because it was not in
+/// the cache).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootCause {
+    /// The unit's name.
+    pub unit: String,
+    /// Its own reasons (never a dependency change).
+    pub reasons: Vec<Reason>,
 }
 
 fn rel(path: &str) -> String {
@@ -196,22 +231,20 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         .collect();
     for (p, d) in &nm {
         let change = match om.get(p) {
-            None => Some("added"),
-            Some(od) if od != d => Some(if d.is_none() { "removed" } else { "modified" }),
+            None => Some(FileChange::Added),
+            Some(od) if od != d => Some(if d.is_none() {
+                FileChange::Removed
+            } else {
+                FileChange::Modified
+            }),
             _ => None,
         };
         if let Some(change) = change {
             let path = rel(p);
             out.push(if new.is_run {
-                Reason::RerunIfChanged {
-                    path,
-                    change: change.into(),
-                }
+                Reason::RerunIfChanged { path, change }
             } else {
-                Reason::FileChanged {
-                    path,
-                    change: change.into(),
-                }
+                Reason::FileChanged { path, change }
             });
         }
     }
@@ -219,7 +252,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         if !nm.contains_key(p) && !new.is_run {
             out.push(Reason::FileChanged {
                 path: rel(p),
-                change: "removed".into(),
+                change: FileChange::Removed,
             });
         }
     }
@@ -363,7 +396,7 @@ mod tests {
         assert!(
             r.contains(&Reason::FileChanged {
                 path: "src/lib.rs".into(),
-                change: "modified".into()
+                change: FileChange::Modified
             }),
             "{r:?}"
         );
@@ -401,5 +434,61 @@ mod tests {
                 secret: true
             }]
         );
+    }
+
+    /// The JSON form of every reason, as `hbuild-explain` messages carry
+    /// it: a schema consumers parse, so any change must be deliberate.
+    #[test]
+    fn json_schema_of_reasons() {
+        let file = Reason::FileChanged {
+            path: "src/lib.rs".into(),
+            change: FileChange::Modified,
+        };
+        let all = vec![
+            Reason::FirstBuild,
+            Reason::NotInCache {
+                remote_missed: true,
+                corrupt: Some("digest mismatch".into()),
+            },
+            Reason::ToolchainChanged,
+            Reason::PackageChanged {
+                old: "itoa@1.0.17".into(),
+                new: "itoa@1.0.18".into(),
+            },
+            file.clone(),
+            Reason::RerunIfChanged {
+                path: "build/c/add.c".into(),
+                change: FileChange::Added,
+            },
+            Reason::EnvChanged {
+                name: "API_TOKEN".into(),
+                old: None,
+                new: None,
+                secret: true,
+            },
+            Reason::FeaturesChanged {
+                added: vec!["extra".into()],
+                removed: vec![],
+            },
+            Reason::ProfileChanged {
+                setting: "opt_level".into(),
+                old: "0".into(),
+                new: "2".into(),
+            },
+            Reason::FlagsChanged {
+                added: vec!["--cfg foo".into()],
+                removed: vec![],
+            },
+            Reason::DependencyChanged {
+                dependency: "util".into(),
+                rebuilt: Some("util".into()),
+                root_cause: Some(RootCause {
+                    unit: "util".into(),
+                    reasons: vec![file],
+                }),
+            },
+            Reason::BuildScriptChanged,
+        ];
+        insta::assert_json_snapshot!(all);
     }
 }

@@ -3,6 +3,7 @@
 //! with a progress bar on a terminal), plain lines for CI logs, and
 //! `--message-format json`.
 
+pub mod explain;
 pub mod human;
 pub mod json;
 

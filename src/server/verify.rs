@@ -195,24 +195,7 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
 
 /// Records the no-op in the explain record, as a direct no-op build does.
 fn write_explain_record(v: &Verified) {
-    let silent = Reporter::new(ReportConfig {
-        format: v.format,
-        color: false,
-        verbose: 0,
-        quiet: true,
-        progress: false,
-        explain: false,
-    });
-    let _ = crate::report::capture(|| {
-        crate::explain::record_and_report(
-            &v.graph,
-            &v.reasons,
-            &v.target_dir,
-            &silent,
-            false,
-            v.format,
-        )
-    });
+    crate::explain::record(&v.graph, &v.reasons, &v.target_dir);
     *v.explain_stamp.lock().expect("explain stamp lock") =
         FileStamp::of(&crate::explain::record_path(&v.target_dir));
 }
