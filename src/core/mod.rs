@@ -9,6 +9,7 @@ pub mod digest;
 pub mod duration;
 pub mod file_stat;
 pub mod ids;
+pub(crate) mod panic;
 pub mod paths;
 pub mod secret;
 

@@ -3,7 +3,6 @@
 //! build never waits for a message that cannot come (Cargo's job queue
 //! guards its jobs the same way).
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::Sender;
@@ -80,20 +79,9 @@ pub(super) fn run_reporting(
     // (stamps, caches verified on read).
     let ended = match panic::catch_unwind(AssertUnwindSafe(work)) {
         Ok(r) => Ended::Reported(Box::new(r)),
-        Err(payload) => Ended::Panicked(panic_message(payload.as_ref())),
+        Err(payload) => Ended::Panicked(crate::core::panic::panic_message(payload.as_ref())),
     };
     guard.report(ended);
-}
-
-/// The text of a panic payload (`panic!` gives a `&str` or a `String`).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(a panic without a message)".into()
-    }
 }
 
 /// Environment variable of the test hook [`TestHooks::after_execute`]: the

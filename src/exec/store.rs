@@ -288,7 +288,7 @@ impl Store {
                 Ok(None) => {}
                 Err(payload) => self.warn(format!(
                     "a cache write failed unexpectedly (this is a bug in cargo-hbuild, please report it): {}",
-                    super::job::panic_message(payload.as_ref())
+                    crate::core::panic::panic_message(payload.as_ref())
                 )),
             }
         }

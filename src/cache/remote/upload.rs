@@ -164,7 +164,7 @@ fn worker(state: &State) {
             run(&job, &state.abandon)
         }))
         .unwrap_or_else(|payload| {
-            let why = crate::exec::job::panic_message(payload.as_ref());
+            let why = crate::core::panic::panic_message(payload.as_ref());
             job.shared.warn_once("panic", || {
                 format!("an upload failed unexpectedly (this is a bug in cargo-hbuild, please report it): {why}")
             });
