@@ -479,7 +479,7 @@ fn run_direct(
                 ))
             });
         }
-        summary.remote = serde_json::to_value(r.stats()).ok();
+        summary.remote = Some(r.stats());
         for w in r.take_warnings() {
             reporter.with_human(|h| h.warning(&w));
         }
@@ -505,6 +505,7 @@ fn run_direct(
 
 /// Appends a build to the local cache's log (for `cache stats`).
 pub fn record_build(l: &LocalCache, summary: &crate::exec::BuildSummary) {
+    let remote = summary.remote.as_ref();
     let _ = l.record_build(&crate::cache::local::BuildRecord {
         time_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -515,25 +516,11 @@ pub fn record_build(l: &LocalCache, summary: &crate::exec::BuildSummary) {
         local_hits: summary.local_hits as u64,
         remote_hits: summary.remote_hits as u64,
         uncacheable: summary.uncacheable.len() as u64,
-        remote_misses: remote_stat(summary, "misses"),
-        remote_bytes_down: remote_stat(summary, "bytes_down"),
-        remote_bytes_up: remote_stat(summary, "bytes_up"),
-        remote_transfer_ms: summary
-            .remote
-            .as_ref()
-            .and_then(|r| r.get("transfer_time"))
-            .and_then(|v| v.as_f64())
-            .map(|s| (s * 1000.0) as u64)
-            .unwrap_or(0),
+        remote_misses: remote.map_or(0, |r| r.misses),
+        remote_bytes_down: remote.map_or(0, |r| r.bytes_down),
+        remote_bytes_up: remote.map_or(0, |r| r.bytes_up),
+        remote_transfer_ms: remote.map_or(0, |r| r.transfer_time.as_millis() as u64),
     });
-}
-
-fn remote_stat(s: &crate::exec::BuildSummary, key: &str) -> u64 {
-    s.remote
-        .as_ref()
-        .and_then(|r| r.get(key))
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0)
 }
 
 /// `cargo hbuild explain <pkg>[:<target>]`.

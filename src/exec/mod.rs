@@ -89,7 +89,7 @@ pub struct BuildSummary {
     /// Profile name.
     pub profile: String,
     /// Remote cache statistics, when configured.
-    pub remote: Option<serde_json::Value>,
+    pub remote: Option<crate::cache::remote::RemoteStats>,
 }
 
 /// Options of one execution.

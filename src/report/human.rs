@@ -314,21 +314,16 @@ impl Human {
         }
         self.status("Summary", &line);
         if let Some(r) = &s.remote {
-            let n = |k: &str| r.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-            let secs = r
-                .get("transfer_time")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
             self.status(
                 "Remote",
                 &format!(
                     "{} hits, {} misses, {:.1} MiB down, {:.1} MiB up, {:.2}s in transfers",
-                    n("hits"),
-                    n("misses"),
-                    mib(n("bytes_down")),
-                    mib(n("bytes_up")),
-                    secs
+                    r.hits,
+                    r.misses,
+                    mib(r.bytes_down),
+                    mib(r.bytes_up),
+                    r.transfer_time.as_secs_f64()
                 ),
             );
         }
