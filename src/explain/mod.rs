@@ -125,8 +125,12 @@ pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Expl
         version: RECORD_VERSION,
         units: prev.units.clone(),
     };
-    // Root cause per executed action, for attribution downstream.
-    let mut root_cause: HashMap<usize, Option<RootCause>> = HashMap::new();
+    let mut attr = Attribution {
+        graph,
+        reasons,
+        names: &names,
+        root_cause: HashMap::new(),
+    };
     let mut executed = Explanation::default();
     for a in &graph.actions {
         let Some((outcome, rr)) = reasons.get(&a.id) else {
@@ -143,73 +147,23 @@ pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Expl
         let earlier = earlier_keys[i].as_ref().and_then(|k| prev.units.get(k));
         let mut rs = Vec::new();
         if *outcome == Outcome::Executed {
-            match earlier {
-                None => rs.push(Reason::FirstBuild),
+            rs = match earlier {
+                None => vec![Reason::FirstBuild],
                 Some(p) => {
-                    rs = diff(&p.snapshot, &snap);
-                    let old_deps: HashMap<&str, _> = p
-                        .snapshot
-                        .components
-                        .deps
-                        .iter()
-                        .map(|(n, d)| (n.as_str(), *d))
-                        .collect();
-                    for (i, (name, d)) in current.deps.iter().enumerate() {
-                        if old_deps.get(name.as_str()) == Some(d) {
-                            continue;
-                        }
-                        if a.kind == ActionKind::BuildScriptRun
-                            && graph.actions[a.deps[i].action.index()].kind
-                                == ActionKind::BuildScriptCompile
-                        {
-                            continue;
-                        }
-                        let dep = a.deps.get(i).map(|d| d.action.index());
-                        let rebuilt = dep.filter(|d| {
-                            reasons
-                                .get(&graph.actions[*d].id)
-                                .is_some_and(|(o, _)| *o == Outcome::Executed)
-                        });
-                        rs.push(Reason::DependencyChanged {
-                            dependency: name.clone(),
-                            rebuilt: rebuilt.map(|d| names[d].clone()),
-                            root_cause: rebuilt.and_then(|d| root_cause.get(&d).cloned().flatten()),
-                        });
-                    }
+                    let mut rs = diff(&p.snapshot, &snap);
+                    rs.extend(attr.changed_deps(a, &p.snapshot, &snap));
                     if rs.is_empty() {
                         rs.push(Reason::NotInCache {
                             remote_missed: rr.miss.remote_missed,
                             corrupt: rr.miss.corrupt.clone(),
                         });
                     }
+                    rs
                 }
-            }
-            let own: Vec<&Reason> = rs
-                .iter()
-                .filter(|r| !matches!(r, Reason::DependencyChanged { .. }))
-                .collect();
-            let is_root_cause = !own.is_empty();
-            let rc = if is_root_cause {
-                Some(RootCause {
-                    unit: names[i].clone(),
-                    reasons: own.into_iter().cloned().collect(),
-                })
-            } else {
-                rs.iter().find_map(|r| match r {
-                    Reason::DependencyChanged {
-                        rebuilt: Some(x),
-                        root_cause,
-                        ..
-                    } => Some(root_cause.clone().unwrap_or_else(|| RootCause {
-                        unit: x.clone(),
-                        reasons: Vec::new(),
-                    })),
-                    _ => None,
-                })
             };
+            let is_root_cause = attr.note_root_cause(i, &rs);
             // Root causes come first in every list.
             rs.sort_by_key(|r| matches!(r, Reason::DependencyChanged { .. }));
-            root_cause.insert(i, rc);
             executed.units.push(ExplainedUnit {
                 action: i,
                 unit: names[i].clone(),
@@ -243,17 +197,100 @@ pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Expl
             },
         );
     }
+    save(&record, target_dir);
+    executed
+}
+
+/// Attributes dependency changes to the units that rebuilt, and those to
+/// their root causes.
+struct Attribution<'a> {
+    graph: &'a ActionGraph,
+    reasons: &'a Reasons,
+    names: &'a [String],
+    /// Root cause per executed action, for attribution downstream.
+    root_cause: HashMap<usize, Option<RootCause>>,
+}
+
+impl Attribution<'_> {
+    /// The dependencies whose digests differ from the recorded build's
+    /// (a build script's own binary is reported as such, not here).
+    fn changed_deps(&self, a: &Action, old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
+        let old_deps: HashMap<&str, _> = old
+            .components
+            .deps
+            .iter()
+            .map(|(n, d)| (n.as_str(), *d))
+            .collect();
+        let mut out = Vec::new();
+        for (i, (name, d)) in new.components.deps.iter().enumerate() {
+            if old_deps.get(name.as_str()) == Some(d) {
+                continue;
+            }
+            let dep = a.deps.get(i).map(|d| d.action.index());
+            if a.kind == ActionKind::BuildScriptRun
+                && dep.is_some_and(|d| self.graph.actions[d].kind == ActionKind::BuildScriptCompile)
+            {
+                continue;
+            }
+            let rebuilt = dep.filter(|d| {
+                self.reasons
+                    .get(&self.graph.actions[*d].id)
+                    .is_some_and(|(o, _)| *o == Outcome::Executed)
+            });
+            out.push(Reason::DependencyChanged {
+                dependency: name.clone(),
+                rebuilt: rebuilt.map(|d| self.names[d].clone()),
+                root_cause: rebuilt.and_then(|d| self.root_cause.get(&d).cloned().flatten()),
+            });
+        }
+        out
+    }
+
+    /// Notes the root cause of executed action `i` for its dependents, and
+    /// says whether it is one itself (it has reasons of its own).
+    fn note_root_cause(&mut self, i: usize, rs: &[Reason]) -> bool {
+        let own: Vec<Reason> = rs
+            .iter()
+            .filter(|r| !matches!(r, Reason::DependencyChanged { .. }))
+            .cloned()
+            .collect();
+        let is_root_cause = !own.is_empty();
+        let rc = if is_root_cause {
+            Some(RootCause {
+                unit: self.names[i].clone(),
+                reasons: own,
+            })
+        } else {
+            rs.iter().find_map(|r| match r {
+                Reason::DependencyChanged {
+                    rebuilt: Some(x),
+                    root_cause,
+                    ..
+                } => Some(root_cause.clone().unwrap_or_else(|| RootCause {
+                    unit: x.clone(),
+                    reasons: Vec::new(),
+                })),
+                _ => None,
+            })
+        };
+        self.root_cause.insert(i, rc);
+        is_root_cause
+    }
+}
+
+/// Writes the record atomically; a record that cannot be written only
+/// costs the next build its explanations.
+fn save(record: &BuildRecord, target_dir: &Path) {
     let p = record_path(target_dir);
     if let Some(d) = p.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    if let Ok(bytes) = serde_json::to_vec(&record) {
+    if let Ok(bytes) = serde_json::to_vec(record) {
         let tmp = p.with_extension("tmp");
         if std::fs::write(&tmp, bytes).is_ok() {
             let _ = std::fs::rename(tmp, &p);
         }
     }
-    executed
 }
 
 /// Whether `name` or `name@version` (a version prefix such as `bitflags@1`

@@ -218,7 +218,26 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             new: n.package.clone(),
         });
     }
-    // Files.
+    diff_files(old, new, &mut out);
+    diff_features(old, new, &mut out);
+    diff_profile(old, new, &mut out);
+    diff_env(o, n, &mut out);
+    let profile_changed = out
+        .iter()
+        .any(|r| matches!(r, Reason::ProfileChanged { .. }));
+    if !profile_changed {
+        out.extend(diff_flags(&o.argv, &n.argv));
+    }
+    if o.program != n.program && n.program.starts_with("build-script:") {
+        out.push(Reason::BuildScriptChanged);
+    }
+    out
+}
+
+/// Input files added, removed or modified (for a build-script run: its
+/// `rerun-if-changed` files).
+fn diff_files(old: &Snapshot, new: &Snapshot, out: &mut Vec<Reason>) {
+    let (o, n) = (&old.components, &new.components);
     let om: BTreeMap<&str, _> = o
         .inputs
         .iter()
@@ -256,7 +275,9 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             });
         }
     }
-    // Features.
+}
+
+fn diff_features(old: &Snapshot, new: &Snapshot, out: &mut Vec<Reason>) {
     let of: BTreeSet<&String> = old.features.iter().collect();
     let nf: BTreeSet<&String> = new.features.iter().collect();
     if of != nf {
@@ -265,7 +286,9 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             removed: of.difference(&nf).map(|s| s.to_string()).collect(),
         });
     }
-    // Profile.
+}
+
+fn diff_profile(old: &Snapshot, new: &Snapshot, out: &mut Vec<Reason>) {
     for (k, nv) in &new.profile {
         let ov = old.profile.get(k).cloned().unwrap_or_default();
         if &ov != nv && k != "name" {
@@ -276,23 +299,23 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             });
         }
     }
-    // Environment set by hbuild and tracked variables.
+}
+
+/// Environment set by hbuild and tracked variables.
+fn diff_env(o: &KeyComponents, n: &KeyComponents, out: &mut Vec<Reason>) {
     let mut env_names: BTreeSet<&String> = o.env.keys().chain(n.env.keys()).collect();
     env_names.extend(o.tracked_env.keys().chain(n.tracked_env.keys()));
+    let value = |c: &KeyComponents, name: &String| {
+        c.env
+            .get(name)
+            .cloned()
+            .or_else(|| c.tracked_env.get(name).cloned().flatten())
+    };
     for name in env_names {
         if name.starts_with("CARGO_FEATURE_") || name == "CARGO_CFG_FEATURE" || name == "OUT_DIR" {
             continue;
         }
-        let ov = o
-            .env
-            .get(name)
-            .cloned()
-            .or_else(|| o.tracked_env.get(name).cloned().flatten());
-        let nv = n
-            .env
-            .get(name)
-            .cloned()
-            .or_else(|| n.tracked_env.get(name).cloned().flatten());
+        let (ov, nv) = (value(o, name), value(n, name));
         // Values that differ only by unit hashes (a dependency's OUT_DIR)
         // are consequences reported as dependency changes; package metadata
         // variables follow a package change.
@@ -311,7 +334,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
             });
         }
     }
-    // Flags, ignoring those that features/profile/deps already explain.
+}
+
+/// Flags added or removed, leaving out those that features, the profile
+/// and dependencies already explain.
+fn diff_flags(old: &[NormalizedText], new: &[NormalizedText]) -> Option<Reason> {
     let explained = |f: &str| {
         f.starts_with("--cfg feature=")
             || f.starts_with("--check-cfg cfg(feature")
@@ -330,31 +357,15 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         }
         m
     };
-    let (oc, nc) = (count(&o.argv), count(&n.argv));
-    let mut added = Vec::new();
-    let mut removed = Vec::new();
-    for (f, c) in &nc {
-        let d = c - oc.get(f).copied().unwrap_or(0);
-        if d > 0 && !explained(f) {
-            added.push(f.clone());
-        }
-    }
-    for (f, c) in &oc {
-        let d = c - nc.get(f).copied().unwrap_or(0);
-        if d > 0 && !explained(f) {
-            removed.push(f.clone());
-        }
-    }
-    let profile_changed = out
-        .iter()
-        .any(|r| matches!(r, Reason::ProfileChanged { .. }));
-    if (!added.is_empty() || !removed.is_empty()) && !profile_changed {
-        out.push(Reason::FlagsChanged { added, removed });
-    }
-    if o.program != n.program && n.program.starts_with("build-script:") {
-        out.push(Reason::BuildScriptChanged);
-    }
-    out
+    let (oc, nc) = (count(old), count(new));
+    let more = |a: &BTreeMap<String, i32>, b: &BTreeMap<String, i32>| -> Vec<String> {
+        a.iter()
+            .filter(|(f, c)| **c > b.get(*f).copied().unwrap_or(0) && !explained(f))
+            .map(|(f, _)| f.clone())
+            .collect()
+    };
+    let (added, removed) = (more(&nc, &oc), more(&oc, &nc));
+    (!added.is_empty() || !removed.is_empty()).then_some(Reason::FlagsChanged { added, removed })
 }
 
 #[cfg(test)]
