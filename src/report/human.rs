@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{eprint_locked, strip_ansi, MessageFormat, ReportConfig};
 use crate::core::ActionId;
 use crate::exec::events::{BuildEvent, Diagnostic, FailureCause, Outcome};
+use crate::exec::script_output::ScriptOutput;
 use crate::exec::BuildSummary;
 use crate::plan::{Action, ActionGraph, ActionKind};
 
@@ -138,106 +139,17 @@ impl Human {
     /// Handles one event.
     pub fn event(&mut self, graph: &ActionGraph, e: BuildEvent) {
         match e {
-            BuildEvent::Started { total } => {
-                if self.cfg.progress && !self.cfg.quiet {
-                    let b = ProgressBar::with_draw_target(
-                        Some(total as u64),
-                        ProgressDrawTarget::stderr(),
-                    );
-                    b.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix:>12.cyan.bold} [{bar:27}] {pos}/{len}: {wide_msg}",
-                        )
-                        .expect("valid template")
-                        .progress_chars("=> "),
-                    );
-                    b.set_prefix("Building");
-                    self.bar = Some(b);
-                }
-            }
+            BuildEvent::Started { total } => self.started(total),
             BuildEvent::Blocking { what } => {
                 self.status("Blocking", &format!("waiting for file lock on {what}"))
             }
-            BuildEvent::ActionStarted { id } => {
-                let a = &graph.actions[id.index()];
-                self.running.push(id);
-                let key = format!("{}@{}", a.package_name, a.package_version);
-                if a.kind != ActionKind::BuildScriptRun
-                    && self.human()
-                    && self.announced.insert(key)
-                {
-                    self.status("Compiling", &package_label(a));
-                } else if self.cfg.verbose > 0
-                    && self.human()
-                    && a.kind == ActionKind::BuildScriptRun
-                {
-                    self.status("Running", &format!("`{}`", a.program.display()));
-                }
-                self.update_bar(graph);
-            }
-            BuildEvent::Diagnostic { id, diag } => {
-                let a = &graph.actions[id.index()];
-                match diag {
-                    Diagnostic::Rustc {
-                        rendered, level, ..
-                    } => {
-                        if level == "warning" {
-                            *self.warnings.entry(id).or_default() += 1;
-                        }
-                        // Registry crates are capped; their warnings are not ours to show.
-                        if !a.is_local && level == "warning" && self.cfg.verbose < 2 {
-                            return;
-                        }
-                        let render = match self.cfg.format {
-                            MessageFormat::Json { render, .. } => render,
-                            _ => true,
-                        };
-                        if render && !rendered.is_empty() {
-                            let text = if self.cfg.color {
-                                rendered
-                            } else {
-                                strip_ansi(&rendered)
-                            };
-                            self.print(&text);
-                        }
-                    }
-                    Diagnostic::Text(t) => self.print(&format!("{t}\n")),
-                }
-            }
+            BuildEvent::ActionStarted { id } => self.action_started(graph, id),
+            BuildEvent::Diagnostic { id, diag } => self.diagnostic(graph, id, diag),
             BuildEvent::ScriptFinished { id, output, .. } => {
-                let a = &graph.actions[id.index()];
-                if a.is_local || self.cfg.verbose >= 2 {
-                    for w in &output.warnings {
-                        self.warning(&format!("{}@{}: {w}", a.package_name, a.package_version));
-                    }
-                }
+                self.script_finished(&graph.actions[id.index()], &output)
             }
             BuildEvent::ActionFinished { id, outcome, .. } => {
-                let a = &graph.actions[id.index()];
-                self.running.retain(|r| *r != id);
-                self.done += 1;
-                if self.human() && self.cfg.verbose > 0 && outcome != Outcome::Executed {
-                    let verb = match outcome {
-                        Outcome::Fresh => "Fresh",
-                        Outcome::LocalHit => "Cached",
-                        Outcome::RemoteHit => "Downloaded",
-                        Outcome::Executed => "Compiling",
-                    };
-                    self.status(
-                        verb,
-                        &format!("{} [{}]", package_label(a), a.cargo_target_desc()),
-                    );
-                }
-                let w = self.warnings.get(&id).copied().unwrap_or(0);
-                if w > 0 && a.is_local && self.human() {
-                    self.warning(&format!(
-                        "`{}` ({}) generated {}",
-                        a.package_name,
-                        a.cargo_target_desc(),
-                        plural(w, "warning")
-                    ));
-                }
-                self.update_bar(graph);
+                self.action_finished(graph, id, outcome)
             }
             BuildEvent::ActionFailed {
                 id,
@@ -245,41 +157,144 @@ impl Human {
                 errors,
                 warnings,
                 message,
-            } => {
-                let a = &graph.actions[id.index()];
-                self.running.retain(|r| *r != id);
-                self.update_bar(graph);
-                if cause == FailureCause::Internal {
-                    self.error(&format!(
-                        "internal error while running {} (this is a bug in cargo-hbuild, please report it): {message}",
-                        a.display_name()
-                    ));
-                } else if a.kind == ActionKind::BuildScriptRun {
-                    self.error(&message);
-                } else if errors > 0 {
-                    let mut m = format!(
-                        "could not compile `{}` ({}) due to {}",
-                        a.package_name,
-                        a.cargo_target_desc(),
-                        plural(errors, "previous error")
-                    );
-                    if warnings > 0 {
-                        m.push_str(&format!("; {} emitted", plural(warnings, "warning")));
-                    }
-                    self.error(&m);
-                    if self.cfg.verbose > 0 {
-                        self.line(&format!("\nCaused by:\n  {message}"));
-                    }
-                } else {
-                    self.error(&format!(
-                        "could not compile `{}` ({})\n\nCaused by:\n  {message}",
-                        a.package_name,
-                        a.cargo_target_desc()
-                    ));
-                }
-            }
+            } => self.action_failed(graph, id, cause, errors, warnings, &message),
             BuildEvent::Warning(w) => self.warning(&w),
             BuildEvent::Finished(s) => self.finish(&s),
+        }
+    }
+
+    fn started(&mut self, total: usize) {
+        if self.cfg.progress && !self.cfg.quiet {
+            let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>12.cyan.bold} [{bar:27}] {pos}/{len}: {wide_msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b.set_prefix("Building");
+            self.bar = Some(b);
+        }
+    }
+
+    fn action_started(&mut self, graph: &ActionGraph, id: ActionId) {
+        let a = &graph.actions[id.index()];
+        self.running.push(id);
+        let key = format!("{}@{}", a.package_name, a.package_version);
+        if a.kind != ActionKind::BuildScriptRun && self.human() && self.announced.insert(key) {
+            self.status("Compiling", &package_label(a));
+        } else if self.cfg.verbose > 0 && self.human() && a.kind == ActionKind::BuildScriptRun {
+            self.status("Running", &format!("`{}`", a.program.display()));
+        }
+        self.update_bar(graph);
+    }
+
+    fn diagnostic(&mut self, graph: &ActionGraph, id: ActionId, diag: Diagnostic) {
+        let a = &graph.actions[id.index()];
+        match diag {
+            Diagnostic::Rustc {
+                rendered, level, ..
+            } => {
+                if level == "warning" {
+                    *self.warnings.entry(id).or_default() += 1;
+                }
+                // Registry crates are capped; their warnings are not ours to show.
+                if !a.is_local && level == "warning" && self.cfg.verbose < 2 {
+                    return;
+                }
+                let render = match self.cfg.format {
+                    MessageFormat::Json { render, .. } => render,
+                    _ => true,
+                };
+                if render && !rendered.is_empty() {
+                    let text = if self.cfg.color {
+                        rendered
+                    } else {
+                        strip_ansi(&rendered)
+                    };
+                    self.print(&text);
+                }
+            }
+            Diagnostic::Text(t) => self.print(&format!("{t}\n")),
+        }
+    }
+
+    fn script_finished(&mut self, a: &Action, output: &ScriptOutput) {
+        if a.is_local || self.cfg.verbose >= 2 {
+            for w in &output.warnings {
+                self.warning(&format!("{}@{}: {w}", a.package_name, a.package_version));
+            }
+        }
+    }
+
+    fn action_finished(&mut self, graph: &ActionGraph, id: ActionId, outcome: Outcome) {
+        let a = &graph.actions[id.index()];
+        self.running.retain(|r| *r != id);
+        self.done += 1;
+        if self.human() && self.cfg.verbose > 0 && outcome != Outcome::Executed {
+            let verb = match outcome {
+                Outcome::Fresh => "Fresh",
+                Outcome::LocalHit => "Cached",
+                Outcome::RemoteHit => "Downloaded",
+                Outcome::Executed => "Compiling",
+            };
+            self.status(
+                verb,
+                &format!("{} [{}]", package_label(a), a.cargo_target_desc()),
+            );
+        }
+        let w = self.warnings.get(&id).copied().unwrap_or(0);
+        if w > 0 && a.is_local && self.human() {
+            self.warning(&format!(
+                "`{}` ({}) generated {}",
+                a.package_name,
+                a.cargo_target_desc(),
+                plural(w, "warning")
+            ));
+        }
+        self.update_bar(graph);
+    }
+
+    fn action_failed(
+        &mut self,
+        graph: &ActionGraph,
+        id: ActionId,
+        cause: FailureCause,
+        errors: usize,
+        warnings: usize,
+        message: &str,
+    ) {
+        let a = &graph.actions[id.index()];
+        self.running.retain(|r| *r != id);
+        self.update_bar(graph);
+        if cause == FailureCause::Internal {
+            self.error(&format!(
+                "internal error while running {} (this is a bug in cargo-hbuild, please report it): {message}",
+                a.display_name()
+            ));
+        } else if a.kind == ActionKind::BuildScriptRun {
+            self.error(&message);
+        } else if errors > 0 {
+            let mut m = format!(
+                "could not compile `{}` ({}) due to {}",
+                a.package_name,
+                a.cargo_target_desc(),
+                plural(errors, "previous error")
+            );
+            if warnings > 0 {
+                m.push_str(&format!("; {} emitted", plural(warnings, "warning")));
+            }
+            self.error(&m);
+            if self.cfg.verbose > 0 {
+                self.line(&format!("\nCaused by:\n  {message}"));
+            }
+        } else {
+            self.error(&format!(
+                "could not compile `{}` ({})\n\nCaused by:\n  {message}",
+                a.package_name,
+                a.cargo_target_desc()
+            ));
         }
     }
 
