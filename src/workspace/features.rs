@@ -98,9 +98,43 @@ pub fn resolve(
     let host_spec = platform(host)?;
     let target_spec = platform(target)?;
     let fgraph = graph.feature_graph();
+    let initial_ids = initial_features(model, req)?;
+    let pkg_ids: Vec<guppy::PackageId> = initial_ids
+        .iter()
+        .map(|(id, _)| guppy::PackageId::new(id.clone()))
+        .collect();
+    let ids: Vec<FeatureId<'_>> = initial_ids
+        .iter()
+        .zip(&pkg_ids)
+        .map(|((_, f), pid)| match f {
+            None => FeatureId::base(pid),
+            Some(f) => FeatureId::new(pid, FeatureLabel::Named(f)),
+        })
+        .collect();
+    let initials = fgraph.resolve_ids(ids).map_err(graph_err)?;
 
-    // The initial feature ids: base, default and requested features of each
-    // selected package.
+    let mut opts = CargoOptions::new();
+    opts.set_resolver(match model.resolver.as_str() {
+        "1" => CargoResolverVersion::V1,
+        "2" => CargoResolverVersion::V2,
+        _ => CargoResolverVersion::V3,
+    })
+    .set_include_dev(req.include_dev)
+    .set_initials_platform(InitialsPlatform::Standard)
+    .set_target_platform(target_spec.clone())
+    .set_host_platform(host_spec.clone());
+    let set = CargoSet::new(initials, fgraph.resolve_none(), &opts).map_err(graph_err)?;
+    let features = features_by_side(model, &set);
+    let edges = active_edges(graph, model, &set, &features, &target_spec, &host_spec)?;
+    Ok(Resolution { features, edges })
+}
+
+/// The initial feature ids, as (package id, feature; `None` for the base):
+/// base, default and requested features of each selected package.
+fn initial_features(
+    model: &WorkspaceModel,
+    req: &FeatureRequest,
+) -> Result<Vec<(String, Option<String>)>, WorkspaceError> {
     let mut initial_ids: Vec<(String, Option<String>)> = Vec::new();
     let mut unmatched: BTreeSet<String> = BTreeSet::new();
     for f in &req.features {
@@ -150,32 +184,12 @@ pub fn resolve(
             feature: f,
         });
     }
-    let pkg_ids: Vec<guppy::PackageId> = initial_ids
-        .iter()
-        .map(|(id, _)| guppy::PackageId::new(id.clone()))
-        .collect();
-    let ids: Vec<FeatureId<'_>> = initial_ids
-        .iter()
-        .zip(&pkg_ids)
-        .map(|((_, f), pid)| match f {
-            None => FeatureId::base(pid),
-            Some(f) => FeatureId::new(pid, FeatureLabel::Named(f)),
-        })
-        .collect();
-    let initials = fgraph.resolve_ids(ids).map_err(graph_err)?;
+    Ok(initial_ids)
+}
 
-    let mut opts = CargoOptions::new();
-    opts.set_resolver(match model.resolver.as_str() {
-        "1" => CargoResolverVersion::V1,
-        "2" => CargoResolverVersion::V2,
-        _ => CargoResolverVersion::V3,
-    })
-    .set_include_dev(req.include_dev)
-    .set_initials_platform(InitialsPlatform::Standard)
-    .set_target_platform(target_spec.clone())
-    .set_host_platform(host_spec.clone());
-    let set = CargoSet::new(initials, fgraph.resolve_none(), &opts).map_err(graph_err)?;
-
+/// Per side, per package: its sorted features, or `None` when the package
+/// is not built on that side.
+fn features_by_side(model: &WorkspaceModel, set: &CargoSet<'_>) -> [Vec<Option<Vec<String>>>; 2] {
     let n = model.packages.len();
     let mut features: [Vec<Option<Vec<String>>>; 2] = [vec![None; n], vec![None; n]];
     for (side, fs) in [
@@ -191,11 +205,25 @@ pub fn resolve(
             features[side as usize][ix] = Some(names);
         }
     }
+    features
+}
 
-    let mut edges: Vec<[Vec<Edge>; 2]> = (0..n).map(|_| [Vec::new(), Vec::new()]).collect();
+/// Per package, per side: the dependency edges active under the resolved
+/// features and platforms.
+fn active_edges(
+    graph: &PackageGraph,
+    model: &WorkspaceModel,
+    set: &CargoSet<'_>,
+    features: &[Vec<Option<Vec<String>>>; 2],
+    target_spec: &PlatformSpec,
+    host_spec: &PlatformSpec,
+) -> Result<Vec<[Vec<Edge>; 2]>, WorkspaceError> {
+    let mut edges: Vec<[Vec<Edge>; 2]> = (0..model.packages.len())
+        .map(|_| [Vec::new(), Vec::new()])
+        .collect();
     for (side, fs, spec) in [
-        (Side::Target, set.target_features(), &target_spec),
-        (Side::Host, set.host_features(), &host_spec),
+        (Side::Target, set.target_features(), target_spec),
+        (Side::Host, set.host_features(), host_spec),
     ] {
         for (ix, p) in model.packages.iter().enumerate() {
             if features[side as usize][ix].is_none() {
@@ -208,7 +236,7 @@ pub fn resolve(
                     continue;
                 };
                 let normal = is_enabled(fs, &link, DependencyKind::Normal, spec);
-                let build = is_enabled(fs, &link, DependencyKind::Build, &host_spec);
+                let build = is_enabled(fs, &link, DependencyKind::Build, host_spec);
                 let dev = is_enabled(fs, &link, DependencyKind::Development, spec);
                 if normal || build || dev {
                     edges[ix][side as usize].push(Edge {
@@ -222,7 +250,7 @@ pub fn resolve(
             }
         }
     }
-    Ok(Resolution { features, edges })
+    Ok(edges)
 }
 
 /// Whether an edge of `kind` is active given the feature set: optional
