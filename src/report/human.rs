@@ -274,7 +274,7 @@ impl Human {
                 a.display_name()
             ));
         } else if a.kind == ActionKind::BuildScriptRun {
-            self.error(&message);
+            self.error(message);
         } else if errors > 0 {
             let mut m = format!(
                 "could not compile `{}` ({}) due to {}",
