@@ -4,11 +4,12 @@
 //! from, so an unchanged workspace skips `cargo metadata` and planning.
 
 pub mod persist;
+pub mod sources;
 
 use std::path::PathBuf;
 
 use crate::plan::layout::Layout;
-use crate::plan::unit_graph::{self, GraphInputs};
+use crate::plan::units::{self, select, GraphInputs};
 use crate::plan::{graph, ActionGraph, BuildRequest, PlanContext, PlanError};
 use crate::workspace::config::CargoConfig;
 use crate::workspace::features::{self, FeatureRequest};
@@ -18,7 +19,6 @@ use crate::workspace::profiles::Profiles;
 use crate::workspace::rust_version::{RustVersionCheck, RustcVersion};
 use crate::workspace::target_dir::TargetDirOrigin;
 use crate::workspace::toolchain::{find_cargo, Toolchain};
-use crate::workspace::WorkspaceError;
 
 /// Everything derived from the workspace that a build needs.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -82,7 +82,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     let linker_target = config.linker(&target_info)?;
     let linker_host = config.linker(&host_info)?;
 
-    let selected = select_packages(&model, req)?;
+    let selected = select::packages(&model, req)?;
     let profiles = Profiles::load(
         &model.root_manifest,
         &req.profile,
@@ -98,7 +98,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     let resolution = features::resolve(&loaded.graph, &model, &freq, &host_info, &target_info)?;
     let mut req_eff = req.clone();
     req_eff.target = target_triple.clone();
-    let ug = unit_graph::build(&GraphInputs {
+    let ug = units::build(&GraphInputs {
         model: &model,
         resolution: &resolution,
         profiles: &profiles,
@@ -122,6 +122,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         profile_dir: profiles.dir_name(),
         triple: target_triple,
     };
+    let package_files = sources::list_unit_packages(&model, &ug);
     let cx = PlanContext {
         model: &model,
         request: &req_eff,
@@ -133,6 +134,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         rustflags: [target_flags, host_flags],
         linkers: [linker_target, linker_host],
         short_diagnostics: opts.short_diagnostics,
+        package_files: &package_files,
     };
     let graph = graph::build(&cx, &ug);
     let toolchain_id = format!(
@@ -158,7 +160,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
 /// Checks every unit's package, as Cargo does (one entry per unit).
 fn rust_version_check(
     model: &WorkspaceModel,
-    ug: &unit_graph::UnitGraph,
+    ug: &units::UnitGraph,
     toolchain: &Toolchain,
 ) -> RustVersionCheck {
     // A rustc whose version cannot be read cannot be compared; Cargo itself
@@ -178,53 +180,6 @@ fn rust_version_check(
             )
         }),
     )
-}
-
-/// `-p`/`--workspace`/`--exclude`/default members → package indices.
-fn select_packages(
-    model: &WorkspaceModel,
-    req: &BuildRequest,
-) -> Result<Vec<usize>, WorkspaceError> {
-    let matches = |spec: &str, i: usize| {
-        let p = &model.packages[i];
-        let (name, ver) = spec.split_once('@').unwrap_or((spec, ""));
-        (p.name == name || p.id.0 == spec) && (ver.is_empty() || p.version == ver)
-    };
-    let mut out: Vec<usize> = if req.workspace {
-        model.members.clone()
-    } else if !req.packages.is_empty() {
-        let mut v = Vec::new();
-        for spec in &req.packages {
-            let found: Vec<usize> = (0..model.packages.len())
-                .filter(|&i| matches(spec, i))
-                .collect();
-            if found.is_empty() {
-                return Err(WorkspaceError::UnknownPackage(spec.clone()));
-            }
-            v.extend(found);
-        }
-        v
-    } else {
-        // The package whose manifest is in the current directory, else
-        // the default members.
-        let here = model.members.iter().copied().find(|&i| {
-            model.packages[i].root() == req.cwd
-                && model.packages[i].manifest_path != model.root_manifest
-        });
-        match here {
-            Some(i) => vec![i],
-            None => model.default_members.clone(),
-        }
-    };
-    for ex in &req.exclude {
-        if !model.members.iter().any(|&i| matches(ex, i)) {
-            return Err(WorkspaceError::UnknownExclude(ex.clone()));
-        }
-        out.retain(|&i| !matches(ex, i));
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
 }
 
 /// `CARGO_INCREMENTAL` overrides the profiles' `incremental` (on for path

@@ -1,6 +1,6 @@
 //! Units → actions: paths, argv, env, declared inputs and outputs, edges.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -10,10 +10,10 @@ use super::action::{
 };
 use super::rustc_args::{self, cfg_env, is_rlib_only, package_env};
 use super::unit::{CompileKind, Mode, Unit};
-use super::unit_graph::UnitGraph;
+use super::units::UnitGraph;
 use super::PlanContext;
 use crate::core::ActionId;
-use crate::workspace::model::{Source, TargetKind};
+use crate::workspace::model::TargetKind;
 
 /// The planned build: actions in dependency order.
 #[derive(Debug, Default, Serialize, serde::Deserialize)]
@@ -41,7 +41,6 @@ fn aid(u: crate::core::UnitId) -> ActionId {
 /// Turns the unit graph into actions.
 pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
     let model = cx.model;
-    let mut files_cache: HashMap<usize, Vec<InputFile>> = HashMap::new();
     let mut actions: Vec<Action> = Vec::with_capacity(ug.units.len());
     // Per unit: runs whose `-L` paths reach it through linkable deps.
     let mut link_search: Vec<BTreeSet<ActionId>> = Vec::with_capacity(ug.units.len());
@@ -50,19 +49,12 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
     for (i, u) in ug.units.iter().enumerate() {
         let pkg = &model.packages[u.pkg];
         let target = &pkg.targets[u.target];
-        let inputs = if pkg.source == Source::Path {
-            files_cache
-                .entry(u.pkg)
-                .or_insert_with(|| {
-                    super::sources::package_files(pkg.root())
-                        .into_iter()
-                        .map(|path| InputFile { path })
-                        .collect()
-                })
-                .clone()
-        } else {
-            Vec::new()
-        };
+        let inputs: Vec<InputFile> = cx
+            .package_files
+            .of(u.pkg)
+            .iter()
+            .map(|path| InputFile { path: path.clone() })
+            .collect();
         let own_run = u.deps.iter().find(|d| {
             let du = &ug.units[d.unit.index()];
             du.mode == Mode::RunCustomBuild && du.pkg == u.pkg && u.mode != Mode::RunCustomBuild

@@ -1,9 +1,26 @@
 //! Source files of a path package: the declared inputs of its actions.
 //!
 //! Like Cargo's package file listing: everything under the package root
-//! except `target/`, hidden directories and nested packages.
+//! except `target/`, hidden directories and nested packages. Listed here,
+//! not in the planner, which receives the result as [`PackageFiles`].
 
 use std::path::{Path, PathBuf};
+
+use crate::plan::units::UnitGraph;
+use crate::plan::PackageFiles;
+use crate::workspace::model::{Source, WorkspaceModel};
+
+/// Lists the files of every path package that has a unit.
+pub fn list_unit_packages(model: &WorkspaceModel, ug: &UnitGraph) -> PackageFiles {
+    let mut out = PackageFiles::default();
+    for u in &ug.units {
+        let pkg = &model.packages[u.pkg];
+        if pkg.source == Source::Path && !out.contains(u.pkg) {
+            out.insert(u.pkg, package_files(pkg.root()));
+        }
+    }
+    out
+}
 
 /// Lists the files of a path package, sorted.
 pub fn package_files(root: &Path) -> Vec<PathBuf> {
