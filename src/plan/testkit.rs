@@ -16,7 +16,7 @@ use super::request::{BuildRequest, TargetSelection};
 use super::unit::{CompileKind, Mode, Unit};
 use super::units::{self, GraphInputs, UnitGraph};
 use super::PlanError;
-use crate::workspace::features::{self, FeatureRequest};
+use crate::workspace::features::{self, FeatureRequest, Resolution};
 use crate::workspace::load::{self, Loaded};
 use crate::workspace::profiles::Profiles;
 use crate::workspace::target_dir::{TargetDir, TargetDirOrigin};
@@ -24,7 +24,7 @@ use crate::workspace::toolchain::TargetInfo;
 
 /// A fixed `rustc -vV`, so that pinned hashes do not follow the installed
 /// toolchain.
-pub(crate) const RUSTC_VV: &str = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\ncommit-hash: 59807616e1fa2540724bfbac14d7976d7e4a3860\ncommit-date: 2026-04-14\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\nLLVM version: 22.1.2";
+pub(crate) const RUSTC_VV: &str = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\ncommit-hash: 59807616e1fa2540724bfbac14d7976d7e4a3860\ncommit-date: 2026-04-14\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\nLLVM version: 22.1.2\n";
 
 /// The host triple of [`linux_info`].
 pub(crate) const HOST: &str = "x86_64-unknown-linux-gnu";
@@ -118,6 +118,17 @@ impl Fixture {
         req: &BuildRequest,
         profiles: &Profiles,
     ) -> Result<UnitGraph, PlanError> {
+        self.plan_edited(req, profiles, |_| {})
+    }
+
+    /// Plans with the given profiles after `edit` changed the feature
+    /// resolution (to reach cases the fixture's manifests do not).
+    pub(crate) fn plan_edited(
+        &self,
+        req: &BuildRequest,
+        profiles: &Profiles,
+        edit: impl FnOnce(&mut Resolution),
+    ) -> Result<UnitGraph, PlanError> {
         let model = &self.loaded.model;
         let selected = units::select::packages(model, req)?;
         let info = linux_info();
@@ -128,7 +139,8 @@ impl Fixture {
             no_default_features: req.no_default_features,
             include_dev: req.targets.needs_dev_deps(),
         };
-        let resolution = features::resolve(&self.loaded.graph, model, &freq, &info, &info)?;
+        let mut resolution = features::resolve(&self.loaded.graph, model, &freq, &info, &info)?;
+        edit(&mut resolution);
         let flags: Vec<String> = Vec::new();
         units::build(&GraphInputs {
             model,
@@ -139,6 +151,15 @@ impl Fixture {
             rustc_version: RUSTC_VV,
             rustflags: [&flags, &flags],
         })
+    }
+
+    /// The model index of a package.
+    pub(crate) fn pkg(&self, name: &str) -> usize {
+        let packages = &self.loaded.model.packages;
+        packages
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no package `{name}`"))
     }
 
     /// A unit as `package target-kind:target mode kind[ for-host]`.
