@@ -176,7 +176,12 @@ impl Fixture {
             CompileKind::Target => "target",
         };
         let host = if u.for_host { " for-host" } else { "" };
-        format!("{} {}:{} {mode} {kind}{host}", p.name, t.kind.as_str(), t.name)
+        format!(
+            "{} {}:{} {mode} {kind}{host}",
+            p.name,
+            t.kind.as_str(),
+            t.name
+        )
     }
 
     /// Every unit, described.

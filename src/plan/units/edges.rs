@@ -164,7 +164,13 @@ impl<'a> Builder<'a> {
     fn script_compile_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
         let mut deps = Vec::new();
         for e in self.edges(key).iter().filter(|e| e.build) {
-            self.lib_dep(e.to, &e.extern_name, UnitFor::HOST, CompileKind::Host, &mut deps)?;
+            self.lib_dep(
+                e.to,
+                &e.extern_name,
+                UnitFor::HOST,
+                CompileKind::Host,
+                &mut deps,
+            )?;
         }
         Ok(deps)
     }
@@ -187,7 +193,11 @@ impl<'a> Builder<'a> {
             (key.ufor, key.kind)
         };
         let mut deps = Vec::new();
-        for e in self.edges(key).iter().filter(|e| e.normal || (dev && e.dev)) {
+        for e in self
+            .edges(key)
+            .iter()
+            .filter(|e| e.normal || (dev && e.dev))
+        {
             self.lib_dep(e.to, &e.extern_name, dep_ufor, dep_kind, &mut deps)?;
         }
         if let Some(bs) = pkg.build_script() {

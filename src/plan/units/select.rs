@@ -75,7 +75,8 @@ pub(super) fn check_named(inp: &GraphInputs<'_>) -> Result<(), PlanError> {
     let selected = || inp.selected.iter().map(|&p| &inp.model.packages[p]);
     for (names, kind, label, _) in named(sel) {
         for n in names {
-            let found = selected().any(|p| p.targets.iter().any(|t| t.kind == kind && &t.name == n));
+            let found =
+                selected().any(|p| p.targets.iter().any(|t| t.kind == kind && &t.name == n));
             if found {
                 continue;
             }
@@ -187,7 +188,11 @@ pub(super) fn targets(
     }
     for (names, kind, _, mode) in named(sel) {
         for n in names {
-            if let Some(i) = p.targets.iter().position(|t| t.kind == kind && &t.name == n) {
+            if let Some(i) = p
+                .targets
+                .iter()
+                .position(|t| t.kind == kind && &t.name == n)
+            {
                 pick.push(i, mode, true);
             }
         }

@@ -20,9 +20,18 @@ fn short(f: &Fixture, ug: &super::UnitGraph, what: &str) -> String {
 fn unit_hashes_are_pinned() {
     let f = Fixture::kitchen_sink();
     let ug = f.plan(&f.request()).unwrap();
-    assert_eq!(short(&f, &ug, "util lib:util_lib build host"), "7bd4294cc13bc7e3");
-    assert_eq!(short(&f, &ug, "app lib:app_core build host"), "9bfd86c7e37e58c1");
-    assert_eq!(short(&f, &ug, "app bin:app-cli build host"), "3a3b69943fb1b101");
+    assert_eq!(
+        short(&f, &ug, "util lib:util_lib build host"),
+        "7bd4294cc13bc7e3"
+    );
+    assert_eq!(
+        short(&f, &ug, "app lib:app_core build host"),
+        "9bfd86c7e37e58c1"
+    );
+    assert_eq!(
+        short(&f, &ug, "app bin:app-cli build host"),
+        "3a3b69943fb1b101"
+    );
     assert_eq!(
         short(&f, &ug, "foo-sys custom-build:build-script-build run host"),
         "22a0351ce3bc6604"
@@ -31,7 +40,10 @@ fn unit_hashes_are_pinned() {
     let mut req = f.request();
     req.profile = "release".into();
     let ug = f.plan(&req).unwrap();
-    assert_eq!(short(&f, &ug, "app bin:app-cli build host"), "c4cc560d7022daa3");
+    assert_eq!(
+        short(&f, &ug, "app bin:app-cli build host"),
+        "c4cc560d7022daa3"
+    );
     assert_eq!(
         short(&f, &ug, "mymacro lib:mymacro build host for-host"),
         "e560769e211f8754"
@@ -40,7 +52,10 @@ fn unit_hashes_are_pinned() {
     let mut req = f.request();
     req.target = Some(HOST.into());
     let ug = f.plan(&req).unwrap();
-    assert_eq!(short(&f, &ug, "app bin:app-cli build target"), "3e4fd1066d062794");
+    assert_eq!(
+        short(&f, &ug, "app bin:app-cli build target"),
+        "3e4fd1066d062794"
+    );
     assert_eq!(
         short(&f, &ug, "app custom-build:build-script-build run target"),
         "71a6075447bf0a9e"
@@ -74,7 +89,10 @@ fn dash_p_plans_only_that_package_and_its_dependencies() {
     let ug = f.plan(&req).unwrap();
     assert_eq!(
         f.unit_set(&ug),
-        set(&["plugin lib:plugin build host", "shared lib:shared build host"])
+        set(&[
+            "plugin lib:plugin build host",
+            "shared lib:shared build host"
+        ])
     );
 }
 
@@ -158,7 +176,10 @@ fn required_features_drop_a_target_unless_it_is_named() {
             target,
             package,
             features,
-        }) => assert_eq!((&*target, &*package, &*features), ("helper", "app", "extra")),
+        }) => assert_eq!(
+            (&*target, &*package, &*features),
+            ("helper", "app", "extra")
+        ),
         other => panic!("expected a required-features error, got {other:?}"),
     }
 }
@@ -190,7 +211,13 @@ fn build_script_runs_before_its_package_compiles_and_after_links_dependencies() 
     assert!(run.deps.iter().all(|d| d.extern_name.is_none()));
     // The script links its build-dependency, on the host side.
     assert_eq!(
-        f.dep_set(&ug, f.find(&ug, "app custom-build:build-script-build build host for-host")[0]),
+        f.dep_set(
+            &ug,
+            f.find(
+                &ug,
+                "app custom-build:build-script-build build host for-host"
+            )[0]
+        ),
         set(&["shared lib:shared build host for-host"])
     );
 }
@@ -206,7 +233,22 @@ fn proc_macros_and_their_dependencies_are_host_side() {
         .dep_set(&ug, app)
         .contains("mymacro lib:mymacro build host for-host"));
     assert_eq!(
-        f.dep_set(&ug, f.find(&ug, "mymacro lib:mymacro build host for-host")[0]),
+        f.dep_set(
+            &ug,
+            f.find(&ug, "mymacro lib:mymacro build host for-host")[0]
+        ),
+        set(&[
+            "proc-macro2 lib:proc_macro2 build host for-host",
+            "quote lib:quote build host for-host",
+            "syn lib:syn build host for-host",
+        ])
+    );
+    // A proc-macro built as a root uses the normal profile, but what it
+    // links is still host code.
+    req.packages = vec!["mymacro".into()];
+    let ug = f.plan(&req).unwrap();
+    assert_eq!(
+        f.dep_set(&ug, f.find(&ug, "mymacro lib:mymacro build host")[0]),
         set(&[
             "proc-macro2 lib:proc_macro2 build host for-host",
             "quote lib:quote build host for-host",
@@ -228,7 +270,10 @@ fn host_units_without_a_target_twin_lose_deferred_debuginfo() {
     let ug = f.plan(&f.request()).unwrap();
     let target = f.find(&ug, "shared lib:shared build host")[0];
     let host = f.find(&ug, "shared lib:shared build host for-host")[0];
-    assert_eq!((target.features.as_slice(), host.features.as_slice()), (&["a".to_string()][..], &["c".to_string()][..]));
+    assert_eq!(
+        (target.features.as_slice(), host.features.as_slice()),
+        (&["a".to_string()][..], &["c".to_string()][..])
+    );
     assert_eq!(target.profile.debuginfo, DebugInfo::Full);
     assert_eq!(host.profile.debuginfo, DebugInfo::None);
 }
@@ -252,7 +297,13 @@ fn identical_host_and_target_units_are_shared() {
         .unit_set(&ug)
         .contains("shared lib:shared build host for-host"));
     assert_eq!(
-        f.dep_set(&ug, f.find(&ug, "app custom-build:build-script-build build host for-host")[0]),
+        f.dep_set(
+            &ug,
+            f.find(
+                &ug,
+                "app custom-build:build-script-build build host for-host"
+            )[0]
+        ),
         set(&["shared lib:shared build host"])
     );
 
@@ -264,24 +315,38 @@ fn identical_host_and_target_units_are_shared() {
             r.features[Side::Host as usize][shared] = Some(vec!["a".into()]);
         })
         .unwrap();
-    assert_eq!(f.find(&ug, "shared lib:shared build host for-host").len(), 1);
+    assert_eq!(
+        f.find(&ug, "shared lib:shared build host for-host").len(),
+        1
+    );
     assert_eq!(f.find(&ug, "shared lib:shared build target").len(), 1);
 }
 
-fn release_with(f: &Fixture, profile_release: &str) -> (super::UnitGraph, crate::plan::BuildRequest) {
+fn release_with(
+    f: &Fixture,
+    profile_release: &str,
+) -> (super::UnitGraph, crate::plan::BuildRequest) {
     let mut req = f.request();
     req.profile = "release".into();
     // The fixture's own release profile, with one setting added.
     let text = std::fs::read_to_string(&f.loaded.model.root_manifest)
         .unwrap()
-        .replace("[profile.release]\n", &format!("[profile.release]\n{profile_release}\n"));
+        .replace(
+            "[profile.release]\n",
+            &format!("[profile.release]\n{profile_release}\n"),
+        );
     assert!(text.contains(profile_release));
     let profiles =
-        Profiles::from_manifest_text(&text, &f.loaded.model.root_manifest, "release", None).unwrap();
+        Profiles::from_manifest_text(&text, &f.loaded.model.root_manifest, "release", None)
+            .unwrap();
     (f.plan_with(&req, &profiles).unwrap(), req)
 }
 
-fn with_lto(f: &Fixture, ug: &super::UnitGraph, mode: &LtoMode) -> std::collections::BTreeSet<String> {
+fn with_lto(
+    f: &Fixture,
+    ug: &super::UnitGraph,
+    mode: &LtoMode,
+) -> std::collections::BTreeSet<String> {
     ug.units
         .iter()
         .filter(|u| &u.lto == mode)
@@ -300,7 +365,10 @@ fn fat_lto_runs_on_binaries_and_leaves_bitcode_below() {
     // The cdylib needs objects, and so does what it links.
     assert_eq!(
         with_lto(&f, &ug, &LtoMode::ObjectAndBitcode),
-        set(&["plugin lib:plugin build host", "shared lib:shared build host"])
+        set(&[
+            "plugin lib:plugin build host",
+            "shared lib:shared build host"
+        ])
     );
     for u in &ug.units {
         let d = f.describe(u);
