@@ -56,6 +56,34 @@ pub fn package_files(root: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::testkit::Fixture;
+
+    #[test]
+    fn lists_the_path_packages_with_units_only() {
+        let f = Fixture::kitchen_sink();
+        let mut req = f.request();
+        req.packages = vec!["plugin".into()];
+        let ug = f.plan(&req).unwrap();
+        let files = list_unit_packages(&f.loaded.model, &ug);
+        let ws = &f.loaded.model.root;
+        let listed = |name: &str| -> Vec<String> {
+            files
+                .of(f.pkg(name))
+                .iter()
+                .map(|p| p.strip_prefix(ws).unwrap().display().to_string())
+                .collect()
+        };
+        assert_eq!(
+            listed("plugin"),
+            ["crates/plugin/Cargo.toml", "crates/plugin/src/lib.rs"]
+        );
+        assert_eq!(
+            listed("shared"),
+            ["crates/shared/Cargo.toml", "crates/shared/src/lib.rs"]
+        );
+        // No unit, no listing.
+        assert!(!files.contains(f.pkg("util")));
+    }
 
     #[test]
     fn skips_target_hidden_and_nested_packages() {

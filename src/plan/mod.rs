@@ -1,6 +1,8 @@
 //! Layer 2: the planner. A pure function from the workspace model and a
 //! [`BuildRequest`] to an [`ActionGraph`]: every rustc invocation and
 //! build-script run, with argv, environment, inputs and outputs declared.
+//! It does no IO: the files of path packages come in as [`PackageFiles`],
+//! listed by the analysis.
 //!
 //! * [`units`]: units and their edges (Cargo's unit graph).
 //! * [`rustc_args`]: command lines and environments.
