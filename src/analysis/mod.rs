@@ -4,11 +4,12 @@
 //! from, so an unchanged workspace skips `cargo metadata` and planning.
 
 pub mod persist;
+pub mod sources;
 
 use std::path::PathBuf;
 
 use crate::plan::layout::Layout;
-use crate::plan::unit_graph::{self, GraphInputs};
+use crate::plan::units::{self, select, GraphInputs};
 use crate::plan::{graph, ActionGraph, BuildRequest, PlanContext, PlanError};
 use crate::workspace::config::CargoConfig;
 use crate::workspace::features::{self, FeatureRequest};
@@ -17,8 +18,7 @@ use crate::workspace::model::WorkspaceModel;
 use crate::workspace::profiles::Profiles;
 use crate::workspace::rust_version::{RustVersionCheck, RustcVersion};
 use crate::workspace::target_dir::TargetDirOrigin;
-use crate::workspace::toolchain::{find_cargo, Toolchain};
-use crate::workspace::WorkspaceError;
+use crate::workspace::toolchain::{find_cargo, TargetInfo, Toolchain};
 
 /// Everything derived from the workspace that a build needs.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -53,36 +53,19 @@ pub struct AnalysisOptions {
 /// Runs the analysis.
 pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, PlanError> {
     let config = CargoConfig::load(&req.cwd, req.cargo_home.as_deref(), &req.env)?;
-    let rustc = config
-        .rustc
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("rustc"));
-    let mut toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
-    if config.rustc.is_none() {
-        toolchain.bypass_rustup_proxy(req.env.get("PATH").map(String::as_str));
-    }
+    let toolchain = probe_toolchain(req, &config)?;
     let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load)?;
     let model = loaded.model;
+    let Platforms {
+        triple: target_triple,
+        host_info,
+        target_info,
+        host_flags,
+        target_flags,
+        linkers,
+    } = probe_platforms(req, &config, &toolchain)?;
 
-    let target_triple = req.target.clone().or_else(|| config.build_target.clone());
-    let host_probe = toolchain.target_info(None, &[])?;
-    let target_probe = toolchain.target_info(target_triple.as_deref(), &[])?;
-    let target_flags = config.rustflags(&req.env, &target_probe)?;
-    // Flags like `--cfg x` change what `cfg()` dependencies match.
-    let target_info = if target_flags.is_empty() {
-        target_probe
-    } else {
-        toolchain.target_info(target_triple.as_deref(), &target_flags)?
-    };
-    let (host_flags, host_info) = if target_triple.is_some() {
-        (Vec::new(), host_probe)
-    } else {
-        (target_flags.clone(), target_info.clone())
-    };
-    let linker_target = config.linker(&target_info)?;
-    let linker_host = config.linker(&host_info)?;
-
-    let selected = select_packages(&model, req)?;
+    let selected = select::packages(&model, req)?;
     let profiles = Profiles::load(
         &model.root_manifest,
         &req.profile,
@@ -98,7 +81,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     let resolution = features::resolve(&loaded.graph, &model, &freq, &host_info, &target_info)?;
     let mut req_eff = req.clone();
     req_eff.target = target_triple.clone();
-    let ug = unit_graph::build(&GraphInputs {
+    let ug = units::build(&GraphInputs {
         model: &model,
         resolution: &resolution,
         profiles: &profiles,
@@ -107,21 +90,12 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         rustc_version: &toolchain.version_verbose,
         rustflags: [&target_flags, &host_flags],
     })?;
-    // The request's target dir was resolved once, before the analysis, so
-    // that the saved analysis, the server and the lock are found there. By
-    // default it is `<workspace root>/target` with the root found from the
-    // manifests; should that ever disagree with Cargo's own answer, Cargo's
-    // wins: artifacts must land where Cargo puts them (the saved analysis is
-    // then merely not found again).
-    let target_dir = match req.target_dir.origin {
-        TargetDirOrigin::WorkspaceDefault => model.target_dir.clone(),
-        _ => req.target_dir.path.clone(),
-    };
     let layout = Layout {
-        target_dir,
+        target_dir: target_dir(req, &model),
         profile_dir: profiles.dir_name(),
         triple: target_triple,
     };
+    let package_files = sources::list_unit_packages(&model, &ug);
     let cx = PlanContext {
         model: &model,
         request: &req_eff,
@@ -131,8 +105,9 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         target_info: &target_info,
         layout: layout.clone(),
         rustflags: [target_flags, host_flags],
-        linkers: [linker_target, linker_host],
+        linkers,
         short_diagnostics: opts.short_diagnostics,
+        package_files: &package_files,
     };
     let graph = graph::build(&cx, &ug);
     let toolchain_id = format!(
@@ -155,10 +130,79 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
     })
 }
 
+/// The rustc named by the config (else `rustc`), probed.
+fn probe_toolchain(req: &BuildRequest, config: &CargoConfig) -> Result<Toolchain, PlanError> {
+    let rustc = config
+        .rustc
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("rustc"));
+    let mut toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
+    if config.rustc.is_none() {
+        toolchain.bypass_rustup_proxy(req.env.get("PATH").map(String::as_str));
+    }
+    Ok(toolchain)
+}
+
+/// Host and target platform facts, with the rustflags and linkers of each.
+struct Platforms {
+    /// `--target` or `build.target`.
+    triple: Option<String>,
+    host_info: TargetInfo,
+    target_info: TargetInfo,
+    host_flags: Vec<String>,
+    target_flags: Vec<String>,
+    /// `[target units, host units]`.
+    linkers: [Option<PathBuf>; 2],
+}
+
+fn probe_platforms(
+    req: &BuildRequest,
+    config: &CargoConfig,
+    toolchain: &Toolchain,
+) -> Result<Platforms, PlanError> {
+    let triple = req.target.clone().or_else(|| config.build_target.clone());
+    let host_probe = toolchain.target_info(None, &[])?;
+    let target_probe = toolchain.target_info(triple.as_deref(), &[])?;
+    let target_flags = config.rustflags(&req.env, &target_probe)?;
+    // Flags like `--cfg x` change what `cfg()` dependencies match.
+    let target_info = if target_flags.is_empty() {
+        target_probe
+    } else {
+        toolchain.target_info(triple.as_deref(), &target_flags)?
+    };
+    let (host_flags, host_info) = if triple.is_some() {
+        (Vec::new(), host_probe)
+    } else {
+        (target_flags.clone(), target_info.clone())
+    };
+    let linkers = [config.linker(&target_info)?, config.linker(&host_info)?];
+    Ok(Platforms {
+        triple,
+        host_info,
+        target_info,
+        host_flags,
+        target_flags,
+        linkers,
+    })
+}
+
+/// The request's target dir was resolved once, before the analysis, so
+/// that the saved analysis, the server and the lock are found there. By
+/// default it is `<workspace root>/target` with the root found from the
+/// manifests; should that ever disagree with Cargo's own answer, Cargo's
+/// wins: artifacts must land where Cargo puts them (the saved analysis is
+/// then merely not found again).
+fn target_dir(req: &BuildRequest, model: &WorkspaceModel) -> PathBuf {
+    match req.target_dir.origin {
+        TargetDirOrigin::WorkspaceDefault => model.target_dir.clone(),
+        _ => req.target_dir.path.clone(),
+    }
+}
+
 /// Checks every unit's package, as Cargo does (one entry per unit).
 fn rust_version_check(
     model: &WorkspaceModel,
-    ug: &unit_graph::UnitGraph,
+    ug: &units::UnitGraph,
     toolchain: &Toolchain,
 ) -> RustVersionCheck {
     // A rustc whose version cannot be read cannot be compared; Cargo itself
@@ -178,53 +222,6 @@ fn rust_version_check(
             )
         }),
     )
-}
-
-/// `-p`/`--workspace`/`--exclude`/default members → package indices.
-fn select_packages(
-    model: &WorkspaceModel,
-    req: &BuildRequest,
-) -> Result<Vec<usize>, WorkspaceError> {
-    let matches = |spec: &str, i: usize| {
-        let p = &model.packages[i];
-        let (name, ver) = spec.split_once('@').unwrap_or((spec, ""));
-        (p.name == name || p.id.0 == spec) && (ver.is_empty() || p.version == ver)
-    };
-    let mut out: Vec<usize> = if req.workspace {
-        model.members.clone()
-    } else if !req.packages.is_empty() {
-        let mut v = Vec::new();
-        for spec in &req.packages {
-            let found: Vec<usize> = (0..model.packages.len())
-                .filter(|&i| matches(spec, i))
-                .collect();
-            if found.is_empty() {
-                return Err(WorkspaceError::UnknownPackage(spec.clone()));
-            }
-            v.extend(found);
-        }
-        v
-    } else {
-        // The package whose manifest is in the current directory, else
-        // the default members.
-        let here = model.members.iter().copied().find(|&i| {
-            model.packages[i].root() == req.cwd
-                && model.packages[i].manifest_path != model.root_manifest
-        });
-        match here {
-            Some(i) => vec![i],
-            None => model.default_members.clone(),
-        }
-    };
-    for ex in &req.exclude {
-        if !model.members.iter().any(|&i| matches(ex, i)) {
-            return Err(WorkspaceError::UnknownExclude(ex.clone()));
-        }
-        out.retain(|&i| !matches(ex, i));
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
 }
 
 /// `CARGO_INCREMENTAL` overrides the profiles' `incremental` (on for path

@@ -1,8 +1,10 @@
 //! Layer 2: the planner. A pure function from the workspace model and a
 //! [`BuildRequest`] to an [`ActionGraph`]: every rustc invocation and
 //! build-script run, with argv, environment, inputs and outputs declared.
+//! It does no IO: the files of path packages come in as [`PackageFiles`],
+//! listed by the analysis.
 //!
-//! * [`unit_graph`]: units and their edges (Cargo's unit graph).
+//! * [`units`]: units and their edges (Cargo's unit graph).
 //! * [`rustc_args`]: command lines and environments.
 //! * [`graph`]: units → actions, edges with pipelining needs.
 //! * [`layout`]: where outputs go.
@@ -12,10 +14,13 @@ pub mod graph;
 pub mod layout;
 pub mod request;
 pub mod rustc_args;
-pub mod sources;
 pub mod unit;
-pub mod unit_graph;
+pub mod units;
 
+#[cfg(test)]
+pub(crate) mod testkit;
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use action::{Action, ActionKind};
@@ -72,6 +77,31 @@ pub struct PlanContext<'a> {
     pub linkers: [Option<PathBuf>; 2],
     /// `--message-format short`.
     pub short_diagnostics: bool,
+    /// The listed files of the path packages.
+    pub package_files: &'a PackageFiles,
+}
+
+/// The files of each path package with units, listed by the caller (the
+/// planner does no filesystem IO): the declared inputs of its actions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PackageFiles(BTreeMap<usize, Vec<PathBuf>>);
+
+impl PackageFiles {
+    /// Records the sorted files of a package (by model index).
+    pub fn insert(&mut self, pkg: usize, files: Vec<PathBuf>) {
+        self.0.insert(pkg, files);
+    }
+
+    /// Whether a package's files are recorded.
+    pub fn contains(&self, pkg: usize) -> bool {
+        self.0.contains_key(&pkg)
+    }
+
+    /// The files of a package; none for packages not recorded (registry
+    /// and git packages are immutable, so they declare no inputs).
+    pub fn of(&self, pkg: usize) -> &[PathBuf] {
+        self.0.get(&pkg).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 impl PlanContext<'_> {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::unit::{CompileKind, LtoMode, Mode, Unit};
 use super::PlanContext;
 use crate::workspace::model::{Package, Target, TargetKind};
+use crate::workspace::profiles::Profile;
 
 /// Whether a unit produces only `lib`/`rlib` (and so can be pipelined).
 pub fn is_rlib_only(unit: &Unit, target: &Target) -> bool {
@@ -108,10 +109,6 @@ pub fn rustc_argv(
 ) -> Vec<String> {
     let mut a: Vec<String> = Vec::with_capacity(64);
     let p = &unit.profile;
-    let push2 = |a: &mut Vec<String>, x: &str, y: String| {
-        a.push(x.into());
-        a.push(y);
-    };
     push2(&mut a, "--crate-name", target.crate_name());
     a.push(format!("--edition={}", target.edition));
     a.push(src.to_string());
@@ -124,13 +121,32 @@ pub fn rustc_argv(
             ""
         }
     ));
+    crate_type_flags(&mut a, unit, target);
+    codegen_flags(&mut a, unit);
+    a.extend(pkg.lint_flags.iter().cloned());
+    assertion_flags(&mut a, p);
+    cfg_flags(&mut a, unit, pkg, target);
+    output_flags(cx, &mut a, unit, pkg, out_dir);
+    link_flags(cx, &mut a, pkg, target, externs, dep_dirs);
+    a.extend(cx.rustflags_for(unit.kind).iter().cloned());
+    remap_flags(cx, &mut a);
+    a
+}
+
+fn push2(a: &mut Vec<String>, x: &str, y: String) {
+    a.push(x.into());
+    a.push(y);
+}
+
+/// `--crate-type`, `--emit` and `-C prefer-dynamic`.
+fn crate_type_flags(a: &mut Vec<String>, unit: &Unit, target: &Target) {
     let is_build_script = target.kind == TargetKind::CustomBuild;
     if unit.mode == Mode::Build {
         if is_build_script {
-            push2(&mut a, "--crate-type", "bin".into());
+            push2(a, "--crate-type", "bin".into());
         } else {
             for ct in &target.crate_types {
-                push2(&mut a, "--crate-type", ct.clone());
+                push2(a, "--crate-type", ct.clone());
             }
         }
     }
@@ -142,114 +158,147 @@ pub fn rustc_argv(
     if (target.is_proc_macro() && unit.mode == Mode::Build)
         || (target.crate_types.iter().any(|c| c == "dylib") && !unit.is_primary)
     {
-        push2(&mut a, "-C", "prefer-dynamic".into());
+        push2(a, "-C", "prefer-dynamic".into());
     }
+}
+
+/// Optimisation, panic strategy, LTO, codegen units and debuginfo.
+fn codegen_flags(a: &mut Vec<String>, unit: &Unit) {
+    let p = &unit.profile;
     if p.opt_level != "0" {
-        push2(&mut a, "-C", format!("opt-level={}", p.opt_level));
+        push2(a, "-C", format!("opt-level={}", p.opt_level));
     }
     if p.panic != "unwind" {
-        push2(&mut a, "-C", format!("panic={}", p.panic));
+        push2(a, "-C", format!("panic={}", p.panic));
     }
     match &unit.lto {
-        LtoMode::Run(None) => push2(&mut a, "-C", "lto".into()),
-        LtoMode::Run(Some(s)) => push2(&mut a, "-C", format!("lto={s}")),
+        LtoMode::Run(None) => push2(a, "-C", "lto".into()),
+        LtoMode::Run(Some(s)) => push2(a, "-C", format!("lto={s}")),
         LtoMode::Off => {
-            push2(&mut a, "-C", "lto=off".into());
-            push2(&mut a, "-C", "embed-bitcode=no".into());
+            push2(a, "-C", "lto=off".into());
+            push2(a, "-C", "embed-bitcode=no".into());
         }
-        LtoMode::OnlyBitcode => push2(&mut a, "-C", "linker-plugin-lto".into()),
+        LtoMode::OnlyBitcode => push2(a, "-C", "linker-plugin-lto".into()),
         LtoMode::ObjectAndBitcode => {}
-        LtoMode::OnlyObject => push2(&mut a, "-C", "embed-bitcode=no".into()),
+        LtoMode::OnlyObject => push2(a, "-C", "embed-bitcode=no".into()),
     }
     if let Some(cgu) = p.codegen_units {
-        push2(&mut a, "-C", format!("codegen-units={cgu}"));
+        push2(a, "-C", format!("codegen-units={cgu}"));
     }
     if let Some(d) = p.debuginfo.flag() {
-        push2(&mut a, "-C", format!("debuginfo={d}"));
+        push2(a, "-C", format!("debuginfo={d}"));
         if let Some(s) = &p.split_debuginfo {
-            push2(&mut a, "-C", format!("split-debuginfo={s}"));
+            push2(a, "-C", format!("split-debuginfo={s}"));
         }
     }
-    a.extend(pkg.lint_flags.iter().cloned());
-    // debug-assertions / overflow-checks only when they differ from what
-    // rustc implies for the opt-level.
+}
+
+/// debug-assertions / overflow-checks only when they differ from what
+/// rustc implies for the opt-level.
+fn assertion_flags(a: &mut Vec<String>, p: &Profile) {
     if p.opt_level == "0" {
         if !p.debug_assertions {
-            push2(&mut a, "-C", "debug-assertions=off".into());
+            push2(a, "-C", "debug-assertions=off".into());
             if p.overflow_checks {
-                push2(&mut a, "-C", "overflow-checks=on".into());
+                push2(a, "-C", "overflow-checks=on".into());
             }
         } else if !p.overflow_checks {
-            push2(&mut a, "-C", "overflow-checks=off".into());
+            push2(a, "-C", "overflow-checks=off".into());
         }
     } else if p.debug_assertions {
-        push2(&mut a, "-C", "debug-assertions=on".into());
+        push2(a, "-C", "debug-assertions=on".into());
         if !p.overflow_checks {
-            push2(&mut a, "-C", "overflow-checks=off".into());
+            push2(a, "-C", "overflow-checks=off".into());
         }
     } else if p.overflow_checks {
-        push2(&mut a, "-C", "overflow-checks=on".into());
+        push2(a, "-C", "overflow-checks=on".into());
     }
+}
+
+/// `--test`, features and `--check-cfg`.
+fn cfg_flags(a: &mut Vec<String>, unit: &Unit, pkg: &Package, target: &Target) {
     if unit.mode == Mode::Test {
         if target.harness {
             a.push("--test".into());
         } else {
-            push2(&mut a, "--cfg", "test".into());
+            push2(a, "--cfg", "test".into());
         }
     }
     for f in &unit.features {
-        push2(&mut a, "--cfg", format!("feature=\"{f}\""));
+        push2(a, "--cfg", format!("feature=\"{f}\""));
     }
-    push2(&mut a, "--check-cfg", "cfg(docsrs,test)".into());
+    push2(a, "--check-cfg", "cfg(docsrs,test)".into());
     let values: Vec<String> = pkg
         .declared_features
         .iter()
         .map(|f| format!("\"{f}\""))
         .collect();
     push2(
-        &mut a,
+        a,
         "--check-cfg",
         format!("cfg(feature, values({}))", values.join(", ")),
     );
+}
+
+/// `-C metadata`, output location, target, linker, incremental and strip.
+fn output_flags(
+    cx: &PlanContext<'_>,
+    a: &mut Vec<String>,
+    unit: &Unit,
+    pkg: &Package,
+    out_dir: &Path,
+) {
+    let p = &unit.profile;
     let h = unit.short_hash();
-    push2(&mut a, "-C", format!("metadata={h}"));
-    push2(&mut a, "-C", format!("extra-filename=-{h}"));
+    push2(a, "-C", format!("metadata={h}"));
+    push2(a, "-C", format!("extra-filename=-{h}"));
     if p.rpath {
-        push2(&mut a, "-C", "rpath".into());
+        push2(a, "-C", "rpath".into());
     }
-    push2(&mut a, "--out-dir", out_dir.display().to_string());
+    push2(a, "--out-dir", out_dir.display().to_string());
     if unit.kind == CompileKind::Target {
         if let Some(t) = &cx.request.target {
-            push2(&mut a, "--target", t.clone());
+            push2(a, "--target", t.clone());
         }
     }
     if let Some(l) = cx.linker(unit.kind) {
-        push2(&mut a, "-C", format!("linker={}", l.display()));
+        push2(a, "-C", format!("linker={}", l.display()));
     }
     if p.incremental && pkg.is_local() {
         push2(
-            &mut a,
+            a,
             "-C",
             format!("incremental={}", cx.layout.incremental(unit.kind).display()),
         );
     }
     if let Some(s) = &p.strip {
         if s != "none" {
-            push2(&mut a, "-C", format!("strip={s}"));
+            push2(a, "-C", format!("strip={s}"));
         }
     }
+}
+
+/// `-L dependency=`, `--extern` and `--cap-lints`.
+fn link_flags(
+    cx: &PlanContext<'_>,
+    a: &mut Vec<String>,
+    pkg: &Package,
+    target: &Target,
+    externs: &[(String, PathBuf)],
+    dep_dirs: &[PathBuf],
+) {
     for d in dep_dirs {
-        push2(&mut a, "-L", format!("dependency={}", d.display()));
+        push2(a, "-L", format!("dependency={}", d.display()));
     }
     for (name, path) in externs {
-        push2(&mut a, "--extern", format!("{name}={}", path.display()));
+        push2(a, "--extern", format!("{name}={}", path.display()));
     }
     if target.is_proc_macro() {
-        push2(&mut a, "--extern", "proc_macro".into());
+        push2(a, "--extern", "proc_macro".into());
     }
     if !pkg.is_local() {
         push2(
-            &mut a,
+            a,
             "--cap-lints",
             if cx.request.very_verbose {
                 "warn".into()
@@ -258,10 +307,12 @@ pub fn rustc_argv(
             },
         );
     }
-    a.extend(cx.rustflags_for(unit.kind).iter().cloned());
-    // Keep absolute paths of this checkout out of the outputs, so the same
-    // sources give the same bytes wherever they are checked out (the last
-    // matching prefix wins in rustc, so the most specific comes last).
+}
+
+/// Keeps absolute paths of this checkout out of the outputs, so the same
+/// sources give the same bytes wherever they are checked out (the last
+/// matching prefix wins in rustc, so the most specific comes last).
+fn remap_flags(cx: &PlanContext<'_>, a: &mut Vec<String>) {
     a.push(format!("--remap-path-prefix={}=.", cx.model.root.display()));
     a.push(format!(
         "--remap-path-prefix={}=/hbuild/target",
@@ -270,7 +321,6 @@ pub fn rustc_argv(
     if let Some(home) = &cx.request.cargo_home {
         a.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
-    a
 }
 
 /// `CARGO_PKG_*`, `CARGO`, `CARGO_MANIFEST_*`: shared by rustc and build scripts.

@@ -1,9 +1,26 @@
 //! Source files of a path package: the declared inputs of its actions.
 //!
 //! Like Cargo's package file listing: everything under the package root
-//! except `target/`, hidden directories and nested packages.
+//! except `target/`, hidden directories and nested packages. Listed here,
+//! not in the planner, which receives the result as [`PackageFiles`].
 
 use std::path::{Path, PathBuf};
+
+use crate::plan::units::UnitGraph;
+use crate::plan::PackageFiles;
+use crate::workspace::model::{Source, WorkspaceModel};
+
+/// Lists the files of every path package that has a unit.
+pub fn list_unit_packages(model: &WorkspaceModel, ug: &UnitGraph) -> PackageFiles {
+    let mut out = PackageFiles::default();
+    for u in &ug.units {
+        let pkg = &model.packages[u.pkg];
+        if pkg.source == Source::Path && !out.contains(u.pkg) {
+            out.insert(u.pkg, package_files(pkg.root()));
+        }
+    }
+    out
+}
 
 /// Lists the files of a path package, sorted.
 pub fn package_files(root: &Path) -> Vec<PathBuf> {
@@ -39,6 +56,34 @@ pub fn package_files(root: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::testkit::Fixture;
+
+    #[test]
+    fn lists_the_path_packages_with_units_only() {
+        let f = Fixture::kitchen_sink();
+        let mut req = f.request();
+        req.packages = vec!["plugin".into()];
+        let ug = f.plan(&req).unwrap();
+        let files = list_unit_packages(&f.loaded.model, &ug);
+        let ws = &f.loaded.model.root;
+        let listed = |name: &str| -> Vec<String> {
+            files
+                .of(f.pkg(name))
+                .iter()
+                .map(|p| p.strip_prefix(ws).unwrap().display().to_string())
+                .collect()
+        };
+        assert_eq!(
+            listed("plugin"),
+            ["crates/plugin/Cargo.toml", "crates/plugin/src/lib.rs"]
+        );
+        assert_eq!(
+            listed("shared"),
+            ["crates/shared/Cargo.toml", "crates/shared/src/lib.rs"]
+        );
+        // No unit, no listing.
+        assert!(!files.contains(f.pkg("util")));
+    }
 
     #[test]
     fn skips_target_hidden_and_nested_packages() {

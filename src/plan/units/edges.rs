@@ -1,0 +1,267 @@
+//! Dependency edges, as Cargo's `unit_dependencies`: library dependencies,
+//! a build script's compile and run, `links` metadata from dependencies'
+//! runs, and the host side that proc-macros and build scripts pull their
+//! dependencies onto. Units are created after their dependencies, so
+//! creation order is a valid bottom-up order.
+
+use std::collections::HashMap;
+
+use super::{GraphInputs, RawKey, RawUnit, UnitFor};
+use crate::plan::unit::{CompileKind, Mode};
+use crate::plan::PlanError;
+use crate::workspace::features::{Edge, Side};
+use crate::workspace::model::TargetKind;
+use crate::workspace::profiles::{Lto, Profile, ProfileFor};
+
+/// A raw dependency: the raw unit and its extern name (None for
+/// build-script edges).
+pub(super) type RawDep = (usize, Option<String>);
+
+/// Creates raw units on demand, each once per [`RawKey`].
+pub(super) struct Builder<'a> {
+    pub(super) inp: &'a GraphInputs<'a>,
+    pub(super) raw: Vec<RawUnit>,
+    memo: HashMap<RawKey, usize>,
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn new(inp: &'a GraphInputs<'a>) -> Self {
+        Builder {
+            inp,
+            raw: Vec::new(),
+            memo: HashMap::new(),
+        }
+    }
+
+    fn side(ufor: UnitFor) -> Side {
+        if ufor.host_features {
+            Side::Host
+        } else {
+            Side::Target
+        }
+    }
+
+    fn profile_for(&self, pkg: usize, ufor: UnitFor) -> Result<Profile, PlanError> {
+        let p = &self.inp.model.packages[pkg];
+        Ok(self.inp.profiles.get(ProfileFor {
+            package: &p.name,
+            version: &p.version,
+            is_member: p.is_member,
+            is_local: p.is_local(),
+            for_host: ufor.host,
+            force_unwind: ufor.unwind,
+        })?)
+    }
+
+    /// A run gets a stripped profile of the unit it runs for, so unrelated
+    /// profile settings do not multiply runs.
+    fn run_profile(&self, key: &RawKey) -> Result<Profile, PlanError> {
+        let full = self.profile_for(
+            key.pkg,
+            UnitFor {
+                host: false,
+                ..key.ufor
+            },
+        )?;
+        let mut stripped = self.profile_for(key.pkg, key.ufor)?;
+        stripped.opt_level = full.opt_level.clone();
+        stripped.debuginfo = full.debuginfo;
+        stripped.debuginfo_deferred = false;
+        stripped.debug_assertions = full.debug_assertions;
+        stripped.root = full.root.clone();
+        stripped.overflow_checks = false;
+        stripped.lto = Lto::False;
+        stripped.panic = "unwind".into();
+        stripped.codegen_units = None;
+        stripped.incremental = false;
+        stripped.strip = None;
+        stripped.split_debuginfo = None;
+        stripped.rpath = false;
+        Ok(stripped)
+    }
+
+    /// The raw unit of `key`, created with its dependencies if new.
+    pub(super) fn unit(&mut self, key: RawKey) -> Result<usize, PlanError> {
+        if let Some(&i) = self.memo.get(&key) {
+            return Ok(i);
+        }
+        let side = Self::side(key.ufor);
+        let features = self.inp.resolution.features_of(side, key.pkg).to_vec();
+        let profile = match key.mode {
+            Mode::RunCustomBuild => self.run_profile(&key)?,
+            _ => self.profile_for(key.pkg, key.ufor)?,
+        };
+        let target_kind = self.inp.model.packages[key.pkg].targets[key.target].kind;
+        let mut deps = match (key.mode, target_kind) {
+            (Mode::RunCustomBuild, _) => self.run_deps(&key)?,
+            (_, TargetKind::CustomBuild) => self.script_compile_deps(&key)?,
+            _ => self.compile_deps(&key)?,
+        };
+        deps.sort();
+        deps.dedup();
+        let id = self.raw.len();
+        self.raw.push(RawUnit {
+            key: key.clone(),
+            profile,
+            features,
+            deps,
+        });
+        self.memo.insert(key, id);
+        Ok(id)
+    }
+
+    fn edges(&self, key: &RawKey) -> &'a [Edge] {
+        &self.inp.resolution.edges[key.pkg][Self::side(key.ufor) as usize]
+    }
+
+    /// Running a build script: its compiled script, then the runs of direct
+    /// dependencies with `links` (their metadata reaches this script as
+    /// `DEP_*` variables).
+    fn run_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
+        let model = self.inp.model;
+        let compile = self.unit(RawKey {
+            pkg: key.pkg,
+            target: key.target,
+            mode: Mode::Build,
+            kind: CompileKind::Host,
+            ufor: UnitFor {
+                host: true,
+                host_features: key.ufor.host_features,
+                unwind: true,
+            },
+            root: false,
+        })?;
+        let mut deps = vec![(compile, None)];
+        for e in self.edges(key).iter().filter(|e| e.normal || e.build) {
+            let dp = &model.packages[e.to];
+            let (Some(_), Some(bs), Some(lib)) = (&dp.links, dp.build_script(), dp.lib()) else {
+                continue;
+            };
+            let dep_ufor = if e.normal && !dp.targets[lib].is_proc_macro() {
+                key.ufor
+            } else {
+                UnitFor::HOST
+            };
+            let kind = if dep_ufor.host {
+                CompileKind::Host
+            } else {
+                key.kind
+            };
+            let run = self.unit(RawKey {
+                pkg: e.to,
+                target: bs,
+                mode: Mode::RunCustomBuild,
+                kind,
+                ufor: dep_ufor,
+                root: false,
+            })?;
+            deps.push((run, None));
+        }
+        Ok(deps)
+    }
+
+    /// Compiling a build script: its build-dependencies, on the host.
+    fn script_compile_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
+        let mut deps = Vec::new();
+        for e in self.edges(key).iter().filter(|e| e.build) {
+            self.lib_dep(
+                e.to,
+                &e.extern_name,
+                UnitFor::HOST,
+                CompileKind::Host,
+                &mut deps,
+            )?;
+        }
+        Ok(deps)
+    }
+
+    /// Compiling a target: normal (and for tests, examples and benches, dev)
+    /// dependencies, the package's build-script run, and its own library.
+    fn compile_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
+        let pkg = &self.inp.model.packages[key.pkg];
+        let target = &pkg.targets[key.target];
+        let dev = key.mode == Mode::Test
+            || matches!(
+                target.kind,
+                TargetKind::Example | TargetKind::Test | TargetKind::Bench
+            );
+        // Everything a proc-macro links is host code, even when the
+        // proc-macro itself is a root built with the normal profile.
+        let (dep_ufor, dep_kind) = if target.is_proc_macro() {
+            (UnitFor::HOST, CompileKind::Host)
+        } else {
+            (key.ufor, key.kind)
+        };
+        let mut deps = Vec::new();
+        for e in self
+            .edges(key)
+            .iter()
+            .filter(|e| e.normal || (dev && e.dev))
+        {
+            self.lib_dep(e.to, &e.extern_name, dep_ufor, dep_kind, &mut deps)?;
+        }
+        if let Some(bs) = pkg.build_script() {
+            let run = self.unit(RawKey {
+                pkg: key.pkg,
+                target: bs,
+                mode: Mode::RunCustomBuild,
+                kind: key.kind,
+                ufor: key.ufor,
+                root: false,
+            })?;
+            deps.push((run, None));
+        }
+        if target.kind != TargetKind::Lib {
+            if let Some(lib) = pkg.lib() {
+                let name = pkg.targets[lib].crate_name();
+                self.lib_dep_target(key.pkg, lib, &name, key.ufor, key.kind, &mut deps)?;
+            }
+        }
+        Ok(deps)
+    }
+
+    fn lib_dep(
+        &mut self,
+        pkg: usize,
+        extern_name: &str,
+        ufor: UnitFor,
+        kind: CompileKind,
+        deps: &mut Vec<RawDep>,
+    ) -> Result<(), PlanError> {
+        let Some(lib) = self.inp.model.packages[pkg].lib() else {
+            return Ok(());
+        };
+        self.lib_dep_target(pkg, lib, extern_name, ufor, kind, deps)
+    }
+
+    /// A library edge: proc-macros and everything below host code are
+    /// built for the host.
+    fn lib_dep_target(
+        &mut self,
+        pkg: usize,
+        lib: usize,
+        extern_name: &str,
+        ufor: UnitFor,
+        kind: CompileKind,
+        deps: &mut Vec<RawDep>,
+    ) -> Result<(), PlanError> {
+        let t = &self.inp.model.packages[pkg].targets[lib];
+        let (ufor, kind) = if t.is_proc_macro() {
+            (UnitFor::HOST, CompileKind::Host)
+        } else if ufor.host {
+            (ufor, CompileKind::Host)
+        } else {
+            (ufor, kind)
+        };
+        let u = self.unit(RawKey {
+            pkg,
+            target: lib,
+            mode: Mode::Build,
+            kind,
+            ufor,
+            root: false,
+        })?;
+        deps.push((u, Some(extern_name.to_string())));
+        Ok(())
+    }
+}
