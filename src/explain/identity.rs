@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::unit::{CompileKind, Mode};
 use crate::plan::{Action, ActionKind};
 use crate::workspace::model::TargetKind;
+use crate::workspace::profiles::PanicStrategy;
 
 /// The stable identity of a unit across builds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,7 +44,7 @@ pub struct UnitIdentity {
     /// Built for the host side.
     pub for_host: bool,
     /// Panic strategy.
-    pub panic: String,
+    pub panic: PanicStrategy,
 }
 
 impl UnitIdentity {
@@ -59,7 +60,7 @@ impl UnitIdentity {
             mode: a.mode,
             compile_kind: a.compile_kind,
             for_host: a.for_host,
-            panic: a.profile.panic.clone(),
+            panic: a.profile.panic,
         }
     }
 
@@ -79,7 +80,7 @@ impl UnitIdentity {
         );
         if with_panic {
             k.push_str("|panic=");
-            k.push_str(&self.panic);
+            k.push_str(self.panic.as_str());
         }
         k
     }
@@ -183,7 +184,7 @@ pub(crate) fn unit_names(actions: &[Action]) -> Vec<String> {
         };
         let by_version = differ(&|a| a.package_version.clone());
         let by_side = differ(&|a| a.for_host.to_string());
-        let by_panic = differ(&|a| a.profile.panic.clone());
+        let by_panic = differ(&|a| a.profile.panic.to_string());
         for &i in group {
             let a = &actions[i];
             let mut n = base[i].clone();
@@ -250,7 +251,11 @@ mod tests {
             mode: Mode::Build,
             compile_kind: CompileKind::Host,
             for_host: false,
-            panic: panic.into(),
+            panic: if panic == "abort" {
+                PanicStrategy::Abort
+            } else {
+                PanicStrategy::Unwind
+            },
         }
     }
 

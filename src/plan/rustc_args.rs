@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::unit::{CompileKind, LtoMode, Mode, Unit};
 use super::PlanContext;
 use crate::workspace::model::{Package, Target, TargetKind};
-use crate::workspace::profiles::Profile;
+use crate::workspace::profiles::{OptLevel, PanicStrategy, Profile};
 
 /// Whether a unit produces only `lib`/`rlib` (and so can be pipelined).
 pub fn is_rlib_only(unit: &Unit, target: &Target) -> bool {
@@ -165,10 +165,10 @@ fn crate_type_flags(a: &mut Vec<String>, unit: &Unit, target: &Target) {
 /// Optimisation, panic strategy, LTO, codegen units and debuginfo.
 fn codegen_flags(a: &mut Vec<String>, unit: &Unit) {
     let p = &unit.profile;
-    if p.opt_level != "0" {
+    if p.opt_level != OptLevel::O0 {
         push2(a, "-C", format!("opt-level={}", p.opt_level));
     }
-    if p.panic != "unwind" {
+    if p.panic != PanicStrategy::Unwind {
         push2(a, "-C", format!("panic={}", p.panic));
     }
     match &unit.lto {
@@ -196,7 +196,7 @@ fn codegen_flags(a: &mut Vec<String>, unit: &Unit) {
 /// debug-assertions / overflow-checks only when they differ from what
 /// rustc implies for the opt-level.
 fn assertion_flags(a: &mut Vec<String>, p: &Profile) {
-    if p.opt_level == "0" {
+    if p.opt_level == OptLevel::O0 {
         if !p.debug_assertions {
             push2(a, "-C", "debug-assertions=off".into());
             if p.overflow_checks {

@@ -72,7 +72,7 @@ impl<'a> ProfileMsg<'a> {
     fn of(a: &'a Action) -> Self {
         let p = &a.profile;
         ProfileMsg {
-            opt_level: &p.opt_level,
+            opt_level: p.opt_level.as_str(),
             debuginfo: match p.debuginfo.flag() {
                 None => json!(0),
                 Some("1") => json!(1),

@@ -53,6 +53,87 @@ impl DebugInfo {
     }
 }
 
+/// `opt-level`. Serialised as written in a profile (`"0"`, `"s"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OptLevel {
+    /// `0`.
+    #[serde(rename = "0")]
+    O0,
+    /// `1`.
+    #[serde(rename = "1")]
+    O1,
+    /// `2`.
+    #[serde(rename = "2")]
+    O2,
+    /// `3`.
+    #[serde(rename = "3")]
+    O3,
+    /// `"s"`: optimise for size.
+    #[serde(rename = "s")]
+    S,
+    /// `"z"`: optimise for size, without loop vectorisation.
+    #[serde(rename = "z")]
+    Z,
+}
+
+impl OptLevel {
+    /// The value of `-C opt-level=` and of `OPT_LEVEL` for build scripts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptLevel::O0 => "0",
+            OptLevel::O1 => "1",
+            OptLevel::O2 => "2",
+            OptLevel::O3 => "3",
+            OptLevel::S => "s",
+            OptLevel::Z => "z",
+        }
+    }
+
+    fn parse(s: &str) -> Option<OptLevel> {
+        Some(match s {
+            "0" => OptLevel::O0,
+            "1" => OptLevel::O1,
+            "2" => OptLevel::O2,
+            "3" => OptLevel::O3,
+            "s" => OptLevel::S,
+            "z" => OptLevel::Z,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for OptLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `panic`: the panic strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanicStrategy {
+    /// `unwind` (the default).
+    Unwind,
+    /// `abort`.
+    Abort,
+}
+
+impl PanicStrategy {
+    /// The value of `-C panic=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PanicStrategy::Unwind => "unwind",
+            PanicStrategy::Abort => "abort",
+        }
+    }
+}
+
+impl std::fmt::Display for PanicStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// LTO setting as written.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,8 +155,8 @@ pub struct Profile {
     pub name: String,
     /// `debug` or `release`: the root the profile inherits from (`PROFILE` env).
     pub root: String,
-    /// `opt-level` (`0`..`3`, `s`, `z`).
-    pub opt_level: String,
+    /// `opt-level`.
+    pub opt_level: OptLevel,
     /// Debuginfo level.
     pub debuginfo: DebugInfo,
     /// Debuginfo chosen late for host units (Cargo's "deferred" debuginfo):
@@ -87,8 +168,8 @@ pub struct Profile {
     pub overflow_checks: bool,
     /// `lto`.
     pub lto: Lto,
-    /// `panic` (`unwind`/`abort`).
-    pub panic: String,
+    /// `panic`.
+    pub panic: PanicStrategy,
     /// `codegen-units`, None = rustc default.
     pub codegen_units: Option<u32>,
     /// `incremental` (only honoured for path packages).
@@ -106,13 +187,13 @@ impl Profile {
         Profile {
             name: "dev".into(),
             root: "debug".into(),
-            opt_level: "0".into(),
+            opt_level: OptLevel::O0,
             debuginfo: DebugInfo::Full,
             debuginfo_deferred: false,
             debug_assertions: true,
             overflow_checks: true,
             lto: Lto::False,
-            panic: "unwind".into(),
+            panic: PanicStrategy::Unwind,
             codegen_units: None,
             incremental: true,
             strip: None,
@@ -125,7 +206,7 @@ impl Profile {
         Profile {
             name: "release".into(),
             root: "release".into(),
-            opt_level: "3".into(),
+            opt_level: OptLevel::O3,
             debuginfo: DebugInfo::None,
             debug_assertions: false,
             overflow_checks: false,
@@ -163,16 +244,19 @@ fn bad(name: &str, msg: String) -> WorkspaceError {
 impl TomlProfile {
     fn merge_into(&self, p: &mut Profile, profile_name: &str) -> Result<(), WorkspaceError> {
         if let Some(v) = &self.opt_level {
-            p.opt_level = match v {
-                toml::Value::Integer(i @ 0..=3) => i.to_string(),
-                toml::Value::String(s) if ["0", "1", "2", "3", "s", "z"].contains(&s.as_str()) => {
-                    s.clone()
-                }
-                other => {
+            let level = match v {
+                toml::Value::Integer(i @ 0..=3) => OptLevel::parse(&i.to_string()),
+                toml::Value::String(s) => OptLevel::parse(s),
+                _ => None,
+            };
+            p.opt_level = match level {
+                Some(l) => l,
+                None => {
+                    let other = v;
                     return Err(bad(
                         profile_name,
                         format!("opt-level {other} must be 0-3, \"s\" or \"z\""),
-                    ))
+                    ));
                 }
             };
         }
@@ -220,13 +304,16 @@ impl TomlProfile {
             };
         }
         if let Some(v) = &self.panic {
-            if v != "unwind" && v != "abort" {
-                return Err(bad(
-                    profile_name,
-                    format!("panic must be \"unwind\" or \"abort\", not `{v}`"),
-                ));
-            }
-            p.panic = v.clone();
+            p.panic = match v.as_str() {
+                "unwind" => PanicStrategy::Unwind,
+                "abort" => PanicStrategy::Abort,
+                _ => {
+                    return Err(bad(
+                        profile_name,
+                        format!("panic must be \"unwind\" or \"abort\", not `{v}`"),
+                    ))
+                }
+            };
         }
         if let Some(v) = self.codegen_units {
             p.codegen_units = Some(v);
@@ -403,7 +490,7 @@ impl Profiles {
             }
         }
         if f.for_host {
-            p.opt_level = "0".into();
+            p.opt_level = OptLevel::O0;
             p.codegen_units = None;
             p.debuginfo_deferred = true;
         }
@@ -433,7 +520,7 @@ impl Profiles {
             }
         }
         if f.force_unwind || f.for_host {
-            p.panic = "unwind".into();
+            p.panic = PanicStrategy::Unwind;
         }
         if let Some(v) = self.incremental_override {
             p.incremental = v;
@@ -497,7 +584,7 @@ opt-level = 2
         );
         // package."*" beats build-override for registry build scripts.
         let rh = p.get(f("anyhow", false, true)).unwrap();
-        assert_eq!(rh.opt_level, "2");
+        assert_eq!(rh.opt_level, OptLevel::O2);
         let mh = p.get(f("app", true, true)).unwrap();
         assert_eq!(
             (mh.opt_level.as_str(), mh.debuginfo, mh.debuginfo_deferred),
@@ -521,7 +608,7 @@ opt-level = 2
             ("2", Some(8), Lto::Thin, "abort")
         );
         let host = p.get(f("util", true, true)).unwrap();
-        assert_eq!(host.panic, "unwind");
+        assert_eq!(host.panic, PanicStrategy::Unwind);
     }
 
     #[test]

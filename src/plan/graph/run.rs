@@ -59,7 +59,7 @@ fn run_env(
     env.insert("TARGET".into(), cx.triple(u.kind).to_string());
     env.insert("HOST".into(), cx.toolchain.host.clone());
     env.insert("NUM_JOBS".into(), cx.request.jobs.to_string());
-    env.insert("OPT_LEVEL".into(), u.profile.opt_level.clone());
+    env.insert("OPT_LEVEL".into(), u.profile.opt_level.to_string());
     env.insert("DEBUG".into(), u.profile.debuginfo.env_value().into());
     env.insert("PROFILE".into(), u.profile.root.clone());
     env.insert("RUSTC".into(), cx.toolchain.rustc.display().to_string());

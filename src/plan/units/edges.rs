@@ -11,7 +11,7 @@ use crate::plan::unit::{CompileKind, Mode};
 use crate::plan::PlanError;
 use crate::workspace::features::{Edge, Side};
 use crate::workspace::model::TargetKind;
-use crate::workspace::profiles::{Lto, Profile, ProfileFor};
+use crate::workspace::profiles::{Lto, PanicStrategy, Profile, ProfileFor};
 
 /// A raw dependency: the raw unit and its extern name (None for
 /// build-script edges).
@@ -71,7 +71,7 @@ impl<'a> Builder<'a> {
         stripped.root = full.root.clone();
         stripped.overflow_checks = false;
         stripped.lto = Lto::False;
-        stripped.panic = "unwind".into();
+        stripped.panic = PanicStrategy::Unwind;
         stripped.codegen_units = None;
         stripped.incremental = false;
         stripped.strip = None;
