@@ -64,7 +64,7 @@ impl<'a> Builder<'a> {
             },
         )?;
         let mut stripped = self.profile_for(key.pkg, key.ufor)?;
-        stripped.opt_level = full.opt_level.clone();
+        stripped.opt_level = full.opt_level;
         stripped.debuginfo = full.debuginfo;
         stripped.debuginfo_deferred = false;
         stripped.debug_assertions = full.debug_assertions;
