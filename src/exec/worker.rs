@@ -19,6 +19,7 @@ use crate::fingerprint::policy;
 use crate::plan::action::{ActionKind, Needs};
 use crate::plan::unit::Mode;
 use crate::plan::Action;
+use crate::workspace::model::CrateType;
 use crate::workspace::model::TargetKind;
 
 /// What dependents need from a finished (or metadata-ready) action.
@@ -139,7 +140,7 @@ pub fn run(
                     LinkArgTarget::Tests => a.target_kind == TargetKind::Test,
                     LinkArgTarget::Benches => a.target_kind == TargetKind::Bench,
                     LinkArgTarget::Examples => a.target_kind == TargetKind::Example,
-                    LinkArgTarget::Cdylib => a.crate_types.iter().any(|c| c == "cdylib"),
+                    LinkArgTarget::Cdylib => a.crate_types.contains(&CrateType::Cdylib),
                 };
                 if applies {
                     link_args.push(arg);

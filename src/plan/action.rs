@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::unit::{CompileKind, Mode};
 use crate::core::{ActionId, PackageId};
+use crate::workspace::model::CrateType;
 use crate::workspace::model::TargetKind;
 use crate::workspace::profiles::Profile;
 
@@ -83,7 +84,7 @@ pub struct TargetMeta {
     /// Kinds (`lib`, `proc-macro`, `cdylib`, `bin`, `custom-build`...).
     pub kind: Vec<String>,
     /// Declared crate types (`lib` for a plain library, `bin` for binaries).
-    pub crate_types: Vec<String>,
+    pub crate_types: Vec<CrateType>,
     /// `required-features`.
     pub required_features: Vec<String>,
     /// Documented by `cargo doc`.
@@ -123,7 +124,7 @@ pub struct Action {
     /// print it as it is, whatever this unit's mode).
     pub target_meta: TargetMeta,
     /// Crate types passed (empty in test mode).
-    pub crate_types: Vec<String>,
+    pub crate_types: Vec<CrateType>,
     /// Mode.
     pub mode: Mode,
     /// Host or target.

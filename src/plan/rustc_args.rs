@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 
 use super::unit::{CompileKind, LtoMode, Mode, Unit};
 use super::PlanContext;
-use crate::workspace::model::{Package, Target, TargetKind};
+use crate::workspace::model::{CrateType, Package, Target, TargetKind};
 use crate::workspace::profiles::{OptLevel, PanicStrategy, Profile};
 
 /// Whether a unit produces only `lib`/`rlib` (and so can be pipelined).
 pub fn is_rlib_only(unit: &Unit, target: &Target) -> bool {
     unit.mode == Mode::Build
         && target.kind != TargetKind::CustomBuild
-        && target.crate_types.iter().all(|c| c == "lib" || c == "rlib")
+        && target
+            .crate_types
+            .iter()
+            .all(|c| matches!(c, CrateType::Lib | CrateType::Rlib))
 }
 
 /// Output file names for a unit in its output directory.
@@ -67,7 +70,7 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
                 other => out_dir.join(format!("lib{crate_name}-{h}.{other}")),
             };
             // Dependents link against the rlib, proc-macro or dylib.
-            if matches!(ct.as_str(), "lib" | "rlib" | "proc-macro" | "dylib") {
+            if ct.is_linkable() {
                 linkable = Some(f.clone());
             }
             files.push(f);
@@ -91,7 +94,7 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
 }
 
 fn is_lib_like_example(target: &Target) -> bool {
-    target.kind == TargetKind::Example && !target.crate_types.iter().any(|c| c == "bin")
+    target.kind == TargetKind::Example && !target.crate_types.contains(&CrateType::Bin)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -146,7 +149,7 @@ fn crate_type_flags(a: &mut Vec<String>, unit: &Unit, target: &Target) {
             push2(a, "--crate-type", "bin".into());
         } else {
             for ct in &target.crate_types {
-                push2(a, "--crate-type", ct.clone());
+                push2(a, "--crate-type", ct.as_str().to_string());
             }
         }
     }
@@ -156,7 +159,7 @@ fn crate_type_flags(a: &mut Vec<String>, unit: &Unit, target: &Target) {
         "--emit=dep-info,link".into()
     });
     if (target.is_proc_macro() && unit.mode == Mode::Build)
-        || (target.crate_types.iter().any(|c| c == "dylib") && !unit.is_primary)
+        || (target.crate_types.contains(&CrateType::Dylib) && !unit.is_primary)
     {
         push2(a, "-C", "prefer-dynamic".into());
     }

@@ -16,13 +16,14 @@ use crate::core::PackageId;
 use crate::exec::events::{BuildEvent, Diagnostic};
 use crate::plan::unit::Mode;
 use crate::plan::{Action, ActionGraph, ActionKind};
+use crate::workspace::model::CrateType;
 
 /// The `target` object Cargo prints: the target as `cargo metadata`
 /// describes it, whatever the unit's mode, with Cargo's field order.
 #[derive(Serialize)]
 struct TargetMsg<'a> {
     kind: &'a [String],
-    crate_types: &'a [String],
+    crate_types: &'a [CrateType],
     name: &'a str,
     src_path: &'a Path,
     edition: &'a str,

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use guppy::graph::PackageGraph;
 
+use super::model::CrateType;
 use super::model::{Package, Source, Target, TargetKind, WorkspaceModel};
 use super::WorkspaceError;
 use crate::core::PackageId;
@@ -120,7 +121,11 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
                 Target {
                     name: t.name.clone(),
                     kind,
-                    crate_types: t.crate_types.iter().map(|c| c.to_string()).collect(),
+                    crate_types: t
+                        .crate_types
+                        .iter()
+                        .map(|c| CrateType::from(c.to_string()))
+                        .collect(),
                     src_path: t.src_path.clone().into_std_path_buf(),
                     edition: t.edition.to_string(),
                     required_features: t.required_features.clone(),

@@ -58,6 +58,74 @@ impl TargetKind {
     }
 }
 
+/// A crate type (`--crate-type`), as `cargo metadata` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum CrateType {
+    /// `bin`.
+    Bin,
+    /// `lib`: the compiler's default library type (an rlib).
+    Lib,
+    /// `rlib`.
+    Rlib,
+    /// `dylib`.
+    Dylib,
+    /// `cdylib`.
+    Cdylib,
+    /// `staticlib`.
+    Staticlib,
+    /// `proc-macro`.
+    ProcMacro,
+    /// A type this version does not know, passed to rustc as written.
+    Other(String),
+}
+
+impl CrateType {
+    /// The name rustc and Cargo use.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CrateType::Bin => "bin",
+            CrateType::Lib => "lib",
+            CrateType::Rlib => "rlib",
+            CrateType::Dylib => "dylib",
+            CrateType::Cdylib => "cdylib",
+            CrateType::Staticlib => "staticlib",
+            CrateType::ProcMacro => "proc-macro",
+            CrateType::Other(s) => s,
+        }
+    }
+
+    /// Whether dependents link against it (an rlib, a proc-macro or a
+    /// Rust dylib).
+    pub fn is_linkable(&self) -> bool {
+        matches!(
+            self,
+            CrateType::Lib | CrateType::Rlib | CrateType::ProcMacro | CrateType::Dylib
+        )
+    }
+}
+
+impl From<String> for CrateType {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "bin" => CrateType::Bin,
+            "lib" => CrateType::Lib,
+            "rlib" => CrateType::Rlib,
+            "dylib" => CrateType::Dylib,
+            "cdylib" => CrateType::Cdylib,
+            "staticlib" => CrateType::Staticlib,
+            "proc-macro" => CrateType::ProcMacro,
+            _ => CrateType::Other(s),
+        }
+    }
+}
+
+impl From<CrateType> for String {
+    fn from(c: CrateType) -> Self {
+        c.as_str().to_string()
+    }
+}
+
 /// One target of a package.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
@@ -66,7 +134,7 @@ pub struct Target {
     /// Kind.
     pub kind: TargetKind,
     /// Crate types (`lib`, `rlib`, `cdylib`, `proc-macro`, `bin`...).
-    pub crate_types: Vec<String>,
+    pub crate_types: Vec<CrateType>,
     /// Absolute source path.
     pub src_path: PathBuf,
     /// Edition.
@@ -96,7 +164,7 @@ impl Target {
 
     /// Whether this is a proc-macro library.
     pub fn is_proc_macro(&self) -> bool {
-        self.crate_types.iter().any(|c| c == "proc-macro")
+        self.crate_types.contains(&CrateType::ProcMacro)
     }
 
     /// Whether the target is linked on the host (proc-macro, build script).

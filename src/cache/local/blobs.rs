@@ -112,6 +112,10 @@ impl LocalCache {
         }
         self.forget_verified(digest, executable);
         std::fs::rename(link, &dest).map_err(|e| CacheError::io(&dest, e))?;
+        // When another thread has just moved a link to the same inode into
+        // place, rename(2) succeeds without doing anything and leaves our
+        // link behind.
+        fsutil::remove_quietly(link).map_err(|e| CacheError::io(link, e))?;
         self.added_bytes.fetch_add(size, Ordering::Relaxed);
         Ok((digest, size))
     }

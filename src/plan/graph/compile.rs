@@ -9,6 +9,7 @@ use crate::core::ActionId;
 use crate::plan::action::{Action, ActionDep, ActionKind, InputFile, Needs, ScriptInputs, Uplift};
 use crate::plan::rustc_args::{self, is_rlib_only, package_env, Outputs};
 use crate::plan::unit::{CompileKind, Mode};
+use crate::workspace::model::CrateType;
 use crate::workspace::model::{Target, TargetKind};
 
 /// The action compiling a unit.
@@ -58,7 +59,7 @@ pub(super) fn compile_action(
     a.crate_types = if u.mode == Mode::Test {
         Vec::new()
     } else if is_script {
-        vec!["bin".into()]
+        vec![CrateType::Bin]
     } else {
         target.crate_types.clone()
     };
@@ -126,7 +127,7 @@ fn compile_env(
     let mut env = package_env(cx, pkg);
     env.insert("CARGO_CRATE_NAME".into(), target.crate_name());
     if matches!(target.kind, TargetKind::Bin)
-        || (target.kind == TargetKind::Example && target.crate_types.iter().any(|c| c == "bin"))
+        || (target.kind == TargetKind::Example && target.crate_types.contains(&CrateType::Bin))
     {
         env.insert("CARGO_BIN_NAME".into(), target.name.clone());
     }
@@ -225,7 +226,7 @@ fn uplifts(
             let dylib = target
                 .crate_types
                 .iter()
-                .any(|c| c == "dylib" || c == "cdylib");
+                .any(|c| matches!(c, CrateType::Dylib | CrateType::Cdylib));
             for f in outs.files.iter().filter(|f| !is_aux(f)) {
                 // Only roots uplift everything; dependencies uplift their
                 // dynamic libraries.
@@ -266,7 +267,7 @@ fn linkable_of(dep: &Action) -> Option<PathBuf> {
     if dep
         .crate_types
         .iter()
-        .any(|c| c == "proc-macro" || c == "dylib")
+        .any(|c| matches!(c, CrateType::ProcMacro | CrateType::Dylib))
     {
         return dep
             .outputs

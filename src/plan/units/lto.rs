@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::GraphInputs;
 use crate::core::UnitId;
 use crate::plan::unit::{LtoMode, Mode, Unit};
+use crate::workspace::model::CrateType;
 use crate::workspace::profiles::Lto;
 
 /// Sets `lto` on every unit reachable from `roots`.
@@ -33,26 +34,34 @@ fn root_lto(inp: &GraphInputs<'_>, u: &Unit) -> LtoMode {
     }
 }
 
-fn crate_types(inp: &GraphInputs<'_>, u: &Unit) -> Vec<String> {
+fn crate_types(inp: &GraphInputs<'_>, u: &Unit) -> Vec<CrateType> {
     if u.mode == Mode::Test {
-        return vec!["bin".into()];
+        return vec![CrateType::Bin];
     }
     inp.model.packages[u.pkg].targets[u.target]
         .crate_types
         .clone()
 }
 
-fn can_lto(ct: &str) -> bool {
-    matches!(ct, "bin" | "staticlib" | "cdylib")
+fn can_lto(ct: &CrateType) -> bool {
+    matches!(
+        ct,
+        CrateType::Bin | CrateType::Staticlib | CrateType::Cdylib
+    )
 }
 
-fn needs_object(cts: &[String]) -> bool {
-    cts.iter()
-        .any(|c| can_lto(c) || matches!(c.as_str(), "dylib" | "cdylib" | "proc-macro"))
+fn needs_object(cts: &[CrateType]) -> bool {
+    cts.iter().any(|c| {
+        can_lto(c)
+            || matches!(
+                c,
+                CrateType::Dylib | CrateType::Cdylib | CrateType::ProcMacro
+            )
+    })
 }
 
-fn when_needs_object(cts: &[String]) -> LtoMode {
-    if cts.iter().all(|c| c == "dylib") {
+fn when_needs_object(cts: &[CrateType]) -> LtoMode {
+    if cts.iter().all(|c| *c == CrateType::Dylib) {
         LtoMode::OnlyObject
     } else {
         LtoMode::ObjectAndBitcode
