@@ -75,7 +75,7 @@ fn unit_lto(inp: &GraphInputs<'_>, u: &Unit, parent: &LtoMode) -> LtoMode {
     if t.for_host() || u.mode == Mode::RunCustomBuild {
         return LtoMode::OnlyObject;
     }
-    if cts.iter().all(|c| can_lto(c)) {
+    if cts.iter().all(can_lto) {
         return match &u.profile.lto {
             Lto::Thin => LtoMode::Run(Some("thin".into())),
             Lto::Fat => LtoMode::Run(None),
