@@ -115,7 +115,20 @@ pub(super) fn execute_rustc(
             ),
         });
     }
-    // What rustc read.
+    let (manifest, undeclared) = read_dep_info(sh, a);
+    Ok(Executed {
+        manifest,
+        undeclared,
+        script: None,
+        diagnostics,
+        warnings,
+    })
+}
+
+/// What rustc read, from its dep-info: the files to key (not the target
+/// dir's, the sysroot's or cargo home's) and those of them a local package
+/// did not declare.
+fn read_dep_info(sh: &ExecShared, a: &Action) -> (Manifest, Vec<PathBuf>) {
     let mut manifest = Manifest::default();
     let mut undeclared = Vec::new();
     if let Some(dp) = &a.dep_info {
@@ -146,13 +159,7 @@ pub(super) fn execute_rustc(
     }
     manifest.files.sort();
     manifest.files.dedup();
-    Ok(Executed {
-        manifest,
-        undeclared,
-        script: None,
-        diagnostics,
-        warnings,
-    })
+    (manifest, undeclared)
 }
 
 /// Runs a build script and parses its directives.
