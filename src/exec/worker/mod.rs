@@ -1,7 +1,7 @@
 //! Running one action, in the order of its steps: the final invocation
-//! from build-script results ([`late_plan`]), the key
-//! ([`crate::fingerprint::compose`]), the fresh check ([`fresh`]), the
-//! cache ([`restore`]), and running and storing it ([`build`]).
+//! from build-script results (`late_plan`), the key
+//! ([`crate::fingerprint::compose`]), the fresh check (`fresh`), the cache
+//! (`restore`), and running and storing it (`build`).
 
 mod build;
 mod fresh;
