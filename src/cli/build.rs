@@ -305,7 +305,7 @@ pub fn exec_options(
     args: &BuildArgs,
     store: Arc<Store>,
     file_states: Arc<FileStates>,
-    fresh_only: bool,
+    policy: exec::RunPolicy,
 ) -> ExecOptions {
     let target_dir = analysis.layout.target_dir.clone();
     ExecOptions {
@@ -321,7 +321,7 @@ pub fn exec_options(
         target_dir,
         sysroot: analysis.toolchain.sysroot.clone(),
         cargo_home: req.cargo_home.clone(),
-        fresh_only,
+        policy,
         test_hooks: exec::job::TestHooks::from_env(&req.env),
     }
 }
@@ -463,7 +463,7 @@ fn run_direct(
         args,
         store.clone(),
         file_states.clone(),
-        false,
+        exec::RunPolicy::Build,
     );
     let graph = Arc::new(analysis.graph);
     let sink: Arc<dyn EventSink> = reporter.clone();

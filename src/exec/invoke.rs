@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::dep_info;
+use super::diagnostics::{is_summary, parse_diagnostic};
 use super::events::{BuildEvent, Diagnostic};
+use super::outcome::{DepResult, Failure};
 use super::process;
 use super::script_output::ScriptOutput;
 use super::store::Manifest;
-use super::worker::{meta_digest, parse_diagnostic, DepResult, Failure};
 use super::ExecShared;
 use crate::core::Digest;
-use crate::fingerprint::key::KeyComponents;
-use crate::plan::action::Needs;
+use crate::fingerprint::{DepDigests, KeyComponents};
 use crate::plan::Action;
 
 /// What running an action's process produced.
@@ -27,13 +27,14 @@ pub(super) struct Executed {
 }
 
 /// Runs rustc for a compile action (reporting `.rmeta` readiness through
-/// `on_meta`) and reads back its dep-info.
+/// `on_meta`, with digests from `comps`, the action's key components) and
+/// reads back its dep-info.
 pub(super) fn execute_rustc(
     sh: &ExecShared,
     a: &Action,
     argv: &[String],
     env: &BTreeMap<String, String>,
-    deps: &[DepResult],
+    comps: &KeyComponents,
     on_meta: &dyn Fn(DepResult),
 ) -> Result<Executed, Failure> {
     let cmd = process::command(
@@ -57,21 +58,8 @@ pub(super) fn execute_rustc(
                             // The .rmeta exists: unblock pipelined dependents.
                             if let Some(p) = v.get("artifact").and_then(|p| p.as_str()) {
                                 if let Ok((d, _)) = Digest::of_file(Path::new(p)) {
-                                    let mut tmp = KeyComponents::default();
-                                    for (dep, r) in a.deps.iter().zip(deps) {
-                                        tmp.deps.push((
-                                            String::new(),
-                                            if dep.needs == Needs::Metadata {
-                                                r.meta
-                                            } else {
-                                                r.full
-                                            },
-                                        ));
-                                    }
-                                    let meta = meta_digest(d, &tmp);
                                     on_meta(DepResult {
-                                        meta,
-                                        full: meta,
+                                        digests: DepDigests::pipelined(d, comps),
                                         script: None,
                                     });
                                 }
@@ -83,11 +71,7 @@ pub(super) fn execute_rustc(
                         let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
                         let msg = v.get("message").and_then(|l| l.as_str()).unwrap_or("");
                         // rustc's own summary lines are replaced by hbuild's.
-                        if msg.starts_with("aborting due to")
-                            || (level == "warning"
-                                && msg.ends_with("emitted")
-                                && msg.contains("warning"))
-                        {
+                        if is_summary(level, msg) {
                             return;
                         }
                         match level {
@@ -131,7 +115,20 @@ pub(super) fn execute_rustc(
             ),
         });
     }
-    // What rustc read.
+    let (manifest, undeclared) = read_dep_info(sh, a);
+    Ok(Executed {
+        manifest,
+        undeclared,
+        script: None,
+        diagnostics,
+        warnings,
+    })
+}
+
+/// What rustc read, from its dep-info: the files to key (not the target
+/// dir's, the sysroot's or cargo home's) and those of them a local package
+/// did not declare.
+fn read_dep_info(sh: &ExecShared, a: &Action) -> (Manifest, Vec<PathBuf>) {
     let mut manifest = Manifest::default();
     let mut undeclared = Vec::new();
     if let Some(dp) = &a.dep_info {
@@ -162,13 +159,7 @@ pub(super) fn execute_rustc(
     }
     manifest.files.sort();
     manifest.files.dedup();
-    Ok(Executed {
-        manifest,
-        undeclared,
-        script: None,
-        diagnostics,
-        warnings,
-    })
+    (manifest, undeclared)
 }
 
 /// Runs a build script and parses its directives.

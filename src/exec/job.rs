@@ -8,7 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
-use super::worker::{Failure, Finished};
+use super::outcome::{Failure, Finished};
 use super::Msg;
 use crate::core::ActionId;
 use crate::plan::Action;

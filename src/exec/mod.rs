@@ -10,15 +10,19 @@
 //! coordinator ([`job`]), so a build always ends.
 
 pub mod dep_info;
+mod diagnostics;
 pub mod events;
 mod invoke;
 pub mod job;
 pub mod lock;
+pub mod outcome;
+pub mod policy;
 pub mod process;
 pub mod queue;
 pub mod script_output;
 pub mod stamp;
 pub mod store;
+mod tally;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,15 +34,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::core::ActionId;
-use crate::fingerprint::{FileStates, PathNormalizer};
+use crate::fingerprint::{FileStates, KeyContext, PathNormalizer};
 use crate::plan::action::Needs;
 use crate::plan::ActionGraph;
-use events::{BuildEvent, EventSink, FailureCause, Outcome};
+use events::{BuildEvent, EventSink, Outcome};
 use job::{Ended, TestHooks};
+use outcome::{DepResult, Failure, RunReason};
+pub use policy::RunPolicy;
 use queue::{DepQueue, Wait};
 use script_output::ScriptOutput;
 use store::Store;
-use worker::{DepResult, Failure, RunReason};
+use tally::Tally;
 
 /// Why a build could not run at all (an action's failure is not an error
 /// of the executor: it is reported as an event and fails the build).
@@ -118,10 +124,9 @@ pub struct ExecOptions {
     pub sysroot: PathBuf,
     /// Cargo home.
     pub cargo_home: Option<PathBuf>,
-    /// Only check: an action that is not fresh fails instead of running or
-    /// being restored, and nothing in the target dir is written. The
-    /// resident server verifies a finished build this way.
-    pub fresh_only: bool,
+    /// Build, or only check that the build is a no-op (the resident
+    /// server's verification of a finished build).
+    pub policy: RunPolicy,
     /// Faults injected by the integration tests.
     pub test_hooks: TestHooks,
 }
@@ -152,8 +157,8 @@ pub struct ExecShared {
     pub sysroot: PathBuf,
     /// Cargo home.
     pub cargo_home: Option<PathBuf>,
-    /// See [`ExecOptions::fresh_only`].
-    pub fresh_only: bool,
+    /// See [`ExecOptions::policy`].
+    pub policy: RunPolicy,
     /// See [`ExecOptions::test_hooks`].
     pub test_hooks: TestHooks,
     sink: Arc<dyn EventSink>,
@@ -161,6 +166,58 @@ pub struct ExecShared {
 }
 
 impl ExecShared {
+    /// The shared state of an execution of `graph` with `opts` (its `jobs`
+    /// and `keep_going` are the coordinator's).
+    fn new(
+        graph: Arc<ActionGraph>,
+        opts: ExecOptions,
+        jobserver: jobserver::Client,
+        sink: Arc<dyn EventSink>,
+    ) -> Self {
+        let ExecOptions {
+            jobs: _,
+            keep_going: _,
+            strict,
+            toolchain_id,
+            normalizer,
+            file_states,
+            store,
+            env,
+            wrapper,
+            target_dir,
+            sysroot,
+            cargo_home,
+            policy,
+            test_hooks,
+        } = opts;
+        ExecShared {
+            graph,
+            normalizer,
+            toolchain_id,
+            file_states,
+            store,
+            env,
+            jobserver,
+            strict,
+            wrapper,
+            target_dir,
+            sysroot,
+            cargo_home,
+            policy,
+            test_hooks,
+            sink,
+            scripts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What identifies this build in every action's key.
+    pub fn key_context(&self) -> KeyContext<'_> {
+        KeyContext {
+            toolchain_id: &self.toolchain_id,
+            normalizer: &self.normalizer,
+        }
+    }
+
     /// Sends an event to the sink.
     pub fn emit(&self, e: BuildEvent) {
         self.sink.event(&self.graph, e);
@@ -210,46 +267,12 @@ pub fn execute(
     let start = Instant::now();
     let n = graph.actions.len();
     let jobs = opts.jobs.max(1);
+    let mut tally = Tally::new(&graph, opts.keep_going);
     start_thread_pool()?;
     let client =
         jobserver::Client::new(jobs).map_err(|source| ExecError::Jobserver { jobs, source })?;
-    let sh = Arc::new(ExecShared {
-        graph: graph.clone(),
-        normalizer: opts.normalizer,
-        toolchain_id: opts.toolchain_id,
-        file_states: opts.file_states,
-        store: opts.store,
-        env: opts.env,
-        jobserver: client.clone(),
-        strict: opts.strict,
-        wrapper: opts.wrapper,
-        target_dir: opts.target_dir,
-        sysroot: opts.sysroot,
-        cargo_home: opts.cargo_home,
-        fresh_only: opts.fresh_only,
-        test_hooks: opts.test_hooks,
-        sink,
-        scripts: Mutex::new(HashMap::new()),
-    });
-
-    let mut queue = DepQueue::new(
-        graph
-            .actions
-            .iter()
-            .map(|a| {
-                a.deps
-                    .iter()
-                    .map(|d| {
-                        let w = match d.needs {
-                            Needs::Metadata => Wait::Metadata,
-                            Needs::Full => Wait::Full,
-                        };
-                        (d.action.index(), w)
-                    })
-                    .collect()
-            })
-            .collect(),
-    );
+    let sh = Arc::new(ExecShared::new(graph.clone(), opts, client.clone(), sink));
+    let mut queue = dep_queue(&graph);
 
     let (tx, rx) = mpsc::channel::<Msg>();
     let token_tx = Mutex::new(tx.clone());
@@ -272,19 +295,11 @@ pub fn execute(
     let mut tokens: Vec<jobserver::Acquired> = Vec::new();
     let mut running = 0usize;
     let mut requested = 0usize;
-    let mut failed = false;
-    let mut failures = 0usize;
-    let mut summary = BuildSummary {
-        actions_total: n,
-        profile: graph.profile.clone(),
-        ..Default::default()
-    };
-    let mut reasons: Reasons = BTreeMap::new();
 
     loop {
         // Start what we can: the first job runs on the implicit token,
         // every further one on a jobserver token.
-        while !failed && queue.ready_len() > 0 && running < jobs {
+        while !tally.stopped() && queue.ready_len() > 0 && running < jobs {
             if running > 0 && tokens.len() < running {
                 if requested < queue.ready_len().min(jobs - 1) {
                     helper.request_token();
@@ -294,31 +309,9 @@ pub fn execute(
             }
             let i = queue.pop().expect("a ready action");
             running += 1;
-            let deps: Vec<DepResult> = graph.actions[i]
-                .deps
-                .iter()
-                .map(|d| match d.needs {
-                    Needs::Metadata => meta[d.action.index()].clone().expect("metadata ready"),
-                    Needs::Full => done[d.action.index()].clone().expect("dependency done"),
-                })
-                .collect();
-            if let Err(e) = spawn_worker(&sh, &tx, ActionId(i as u32), deps) {
-                // Handled like the action's own failure, by the loop below.
-                let _ = tx.send(Msg::Done(
-                    ActionId(i as u32),
-                    Ended::Reported(Box::new(Err(Failure {
-                        errors: 0,
-                        warnings: 0,
-                        message: format!(
-                            "cannot start a thread to run {}: {e}",
-                            graph.actions[i].display_name()
-                        ),
-                    }))),
-                    Duration::ZERO,
-                ));
-            }
+            start_action(&sh, &tx, i, &meta, &done);
         }
-        if running == 0 && (failed || queue.ready_len() == 0) {
+        if running == 0 && (tally.stopped() || queue.ready_len() == 0) {
             break;
         }
         let Ok(msg) = rx.recv() else { break };
@@ -343,76 +336,84 @@ pub fn execute(
                 if tokens.len() > running.saturating_sub(1) {
                     tokens.pop();
                 }
-                let a = &graph.actions[i];
-                let (res, cause) = match ended {
-                    Ended::Reported(r) => (*r, FailureCause::Action),
-                    Ended::Panicked(message) => {
-                        discard_stamp(&sh, a);
-                        let failure = Failure {
-                            errors: 0,
-                            warnings: 0,
-                            message,
-                        };
-                        (Err(failure), FailureCause::Internal)
+                if let Some(result) = tally.ended(&sh, id, ended, dur) {
+                    if let Some(s) = &result.script {
+                        sh.scripts_lock().insert(id, s.clone());
                     }
-                };
-                match res {
-                    Ok(f) => {
-                        match f.outcome {
-                            Outcome::Fresh => summary.fresh += 1,
-                            Outcome::LocalHit => summary.local_hits += 1,
-                            Outcome::RemoteHit => summary.remote_hits += 1,
-                            Outcome::Executed => summary.executed += 1,
-                        }
-                        if let Some(s) = &f.result.script {
-                            sh.scripts_lock().insert(id, s.clone());
-                        }
-                        sh.emit(BuildEvent::ActionFinished {
-                            id,
-                            outcome: f.outcome,
-                            warnings: 0,
-                            duration: dur,
-                        });
-                        if let Some(why) = &f.uncacheable {
-                            summary.uncacheable.push((a.display_name(), why.clone()));
-                        }
-                        reasons.insert(id, (f.outcome, f.reason));
-                        if meta[i].is_none() {
-                            meta[i] = Some(f.result.clone());
-                        }
-                        done[i] = Some(f.result);
-                        queue.finish(i);
+                    if meta[i].is_none() {
+                        meta[i] = Some(result.clone());
                     }
-                    Err(e) => {
-                        sh.emit(BuildEvent::ActionFailed {
-                            id,
-                            cause,
-                            errors: e.errors,
-                            warnings: e.warnings,
-                            message: e.message,
-                        });
-                        failures += 1;
-                        // With --keep-going, dependents of a failed action
-                        // simply never become ready.
-                        if !opts.keep_going {
-                            failed = true;
-                        }
-                    }
+                    done[i] = Some(result);
+                    queue.finish(i);
                 }
             }
         }
     }
     drop(helper);
-    summary.success = failures == 0 && done.iter().all(Option::is_some);
-    summary.skipped = done.iter().filter(|d| d.is_none()).count();
     // Outputs are copied into the cache while the build goes on; the build
     // is over when they are stored.
     sh.store.finish_saving();
-    summary.elapsed = start.elapsed();
+    let elapsed = start.elapsed();
     for w in sh.store.take_warnings() {
         sh.emit(BuildEvent::Warning(w));
     }
-    Ok((summary, reasons))
+    Ok(tally.finish(&done, elapsed))
+}
+
+/// The ready queue of `graph`: each action waits for its dependencies'
+/// metadata or completion, as its edges need.
+fn dep_queue(graph: &ActionGraph) -> DepQueue {
+    DepQueue::new(
+        graph
+            .actions
+            .iter()
+            .map(|a| {
+                a.deps
+                    .iter()
+                    .map(|d| {
+                        let w = match d.needs {
+                            Needs::Metadata => Wait::Metadata,
+                            Needs::Full => Wait::Full,
+                        };
+                        (d.action.index(), w)
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// Starts ready action `i` with what its dependencies gave (`meta`: their
+/// metadata, `done`: their results). A thread that cannot start fails the
+/// action, through the same message as the action's own failure.
+fn start_action(
+    sh: &Arc<ExecShared>,
+    tx: &mpsc::Sender<Msg>,
+    i: usize,
+    meta: &[Option<DepResult>],
+    done: &[Option<DepResult>],
+) {
+    let a = &sh.graph.actions[i];
+    let deps: Vec<DepResult> = a
+        .deps
+        .iter()
+        .map(|d| match d.needs {
+            Needs::Metadata => meta[d.action.index()].clone().expect("metadata ready"),
+            Needs::Full => done[d.action.index()].clone().expect("dependency done"),
+        })
+        .collect();
+    let id = ActionId(i as u32);
+    if let Err(e) = spawn_worker(sh, tx, id, deps) {
+        let failure = Failure::other(format!(
+            "cannot start a thread to run {}: {e}",
+            a.display_name()
+        ));
+        let _ = tx.send(Msg::Done(
+            id,
+            Ended::Reported(Box::new(Err(failure))),
+            Duration::ZERO,
+        ));
+    }
 }
 
 /// Starts the thread of action `id`; it reports to `tx` however it ends.
@@ -442,7 +443,7 @@ fn spawn_worker(
 /// the next build runs the action again rather than trusting what it left.
 /// A check-only run writes nothing, stamps included.
 fn discard_stamp(sh: &ExecShared, a: &crate::plan::Action) {
-    if !sh.fresh_only {
+    if sh.policy.may_write() {
         let _ = std::fs::remove_file(worker::stamp_path(a));
     }
 }

@@ -18,6 +18,9 @@
 //! the jobserver, the rustc wrapper...) are left out, and secret values
 //! ([`crate::core::secret`]) are keyed by their digest, never verbatim.
 //!
+//! What of an action fills these components is decided in
+//! [`super::compose`].
+//!
 //! A key is computed in two steps. The *pre-key* covers everything known
 //! before running (all but `inputs` and `tracked_env`); under it the cache
 //! keeps the list of files and variables the last run read (rustc's

@@ -2,7 +2,7 @@
 //!
 //! The check is the direct path itself: the saved analysis is loaded as a
 //! build would load it, and the executor runs in check-only mode
-//! ([`crate::exec::ExecOptions::fresh_only`]) over the same stamps, inputs
+//! ([`crate::exec::RunPolicy::CheckOnly`]) over the same stamps, inputs
 //! and outputs. Only when every action is fresh is the invocation a no-op,
 //! and the events of that run are what the next identical invocation
 //! prints.
@@ -129,7 +129,14 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
         .ok_or_else(|| "another build holds the target dir".to_string())?;
     let file_states = Arc::new(FileStates::load(&direct::file_states_path(&target_dir)));
     let store = Arc::new(Store::new(None, None));
-    let opts = direct::exec_options(&p.analysis, &p.req, &p.args, store, file_states, true);
+    let opts = direct::exec_options(
+        &p.analysis,
+        &p.req,
+        &p.args,
+        store,
+        file_states,
+        exec::RunPolicy::CheckOnly,
+    );
     let norm = direct::normalizer(&p.analysis, &p.req);
     let graph = Arc::new(p.analysis.graph);
     let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));

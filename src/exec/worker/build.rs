@@ -1,0 +1,189 @@
+//! Running an action that is neither fresh nor cached, and storing what
+//! it produced: its full key from what it read, the cache entry, the stamp.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::super::events::BuildEvent;
+use super::super::invoke::{execute_rustc, execute_script, Executed};
+use super::super::stamp::{refresh_moved, stamp_path, write_stamp};
+use super::super::ExecShared;
+use super::late_plan::Invocation;
+use super::outputs::{clean_outputs, local_result, output_files, uplift};
+use super::{fill_inputs, DepResult, Failure};
+use crate::cache::ActionResult;
+use crate::core::ActionKey;
+use crate::fingerprint::{DepDigests, KeyComponents};
+use crate::plan::action::ActionKind;
+use crate::plan::Action;
+
+/// What a run gives its dependents, and why it was not cached, if not.
+pub(super) struct Built {
+    pub(super) result: DepResult,
+    pub(super) uncacheable: Option<String>,
+}
+
+/// Runs `a` as `inv`, completes `comps` with what it read, stores the
+/// result under its key and stamps it.
+pub(super) fn run_and_store(
+    sh: &ExecShared,
+    a: &Action,
+    inv: &Invocation,
+    comps: &mut KeyComponents,
+    pre: ActionKey,
+    on_meta: &dyn Fn(DepResult),
+) -> Result<Built, Failure> {
+    let exec = run_process(sh, a, inv, comps, on_meta)?;
+    fill_inputs(sh, comps, &exec.manifest, &inv.env);
+    check_declared(sh, a, &exec)?;
+    let key = comps.key();
+    let uncacheable = uncacheable_reason(a, &exec);
+    let result = stored_result(sh, a, &exec, key, pre, uncacheable.is_none(), &inv.argv);
+    let digests = DepDigests::of_result(a, &result, comps);
+    // Links change the outputs' ctimes: stamp them after.
+    uplift(a)?;
+    write_stamp(
+        a,
+        pre,
+        key,
+        comps,
+        exec.manifest,
+        &result,
+        digests.meta,
+        digests.full,
+        exec.script.clone(),
+        exec.diagnostics,
+    );
+    Ok(Built {
+        result: DepResult {
+            digests,
+            script: exec.script.map(Arc::new),
+        },
+        uncacheable,
+    })
+}
+
+/// Runs the action's process on a clean slate.
+fn run_process(
+    sh: &ExecShared,
+    a: &Action,
+    inv: &Invocation,
+    comps: &KeyComponents,
+    on_meta: &dyn Fn(DepResult),
+) -> Result<Executed, Failure> {
+    sh.emit(BuildEvent::ActionStarted { id: a.id });
+    clean_outputs(a);
+    for o in &a.outputs {
+        if let Some(p) = o.parent() {
+            let _ = std::fs::create_dir_all(p);
+        }
+    }
+    let exec = match a.kind {
+        ActionKind::BuildScriptRun => execute_script(sh, a, &inv.program, &inv.env),
+        _ => execute_rustc(sh, a, &inv.argv, &inv.env, comps, on_meta),
+    }?;
+    sh.test_hooks.after_execute(a);
+    Ok(exec)
+}
+
+/// Reports files read outside the declared inputs; with `--strict` they
+/// fail the action.
+fn check_declared(sh: &ExecShared, a: &Action, exec: &Executed) -> Result<(), Failure> {
+    if sh.strict && !exec.undeclared.is_empty() {
+        return Err(Failure {
+            errors: 0,
+            warnings: exec.warnings,
+            message: format!(
+                "{} read files outside its declared inputs, so it cannot be cached correctly (--strict):\n  {}",
+                a.display_name(),
+                exec.undeclared.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
+            ),
+        });
+    }
+    for p in &exec.undeclared {
+        sh.emit(BuildEvent::Warning(format!(
+            "{} read `{}`, which is outside its declared inputs",
+            a.display_name(),
+            p.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The result of the run, saved in the cache (in the background) when
+/// `cacheable`, with the manifest of what it read under `pre`.
+fn stored_result(
+    sh: &ExecShared,
+    a: &Action,
+    exec: &Executed,
+    key: ActionKey,
+    pre: ActionKey,
+    cacheable: bool,
+    argv: &[String],
+) -> ActionResult {
+    let mut meta = BTreeMap::new();
+    if let Some(s) = &exec.script {
+        let portable = s.map_strings(|x| sh.normalizer.normalize(x).into());
+        meta.insert(
+            "script".into(),
+            serde_json::to_string(&portable).expect("script output serialises"),
+        );
+    }
+    let files = output_files(a);
+    let mut result = local_result(a, &files, meta);
+    result.stderr = exec.diagnostics.join("\n");
+    if !cacheable {
+        return result;
+    }
+    if result.outputs.len() == files.len() {
+        let (stamp_file, root) = (stamp_path(a), a.output_root.clone());
+        sh.store.save_in_background(
+            key,
+            a.output_root.clone(),
+            result.clone(),
+            // Incremental objects are correct but not reproducible: good
+            // for this machine, not for sharing.
+            !is_incremental(argv),
+            move |adopted| refresh_moved(&stamp_file, &root, key, &adopted),
+        );
+    } else {
+        sh.emit(BuildEvent::Warning(format!(
+            "{}: an output is outside `{}` or unreadable; not cached",
+            a.display_name(),
+            a.output_root.display()
+        )));
+    }
+    sh.store.put_manifest(&pre, &exec.manifest);
+    result
+}
+
+/// Why an executed action's result must not be cached, if it must not.
+fn uncacheable_reason(a: &Action, exec: &Executed) -> Option<String> {
+    if !exec.undeclared.is_empty() {
+        return Some(format!(
+            "{} read files outside its declared inputs",
+            a.display_name()
+        ));
+    }
+    None
+}
+
+/// Whether rustc runs with incremental compilation.
+fn is_incremental(argv: &[String]) -> bool {
+    argv.iter().any(|x| x.starts_with("incremental="))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incremental_runs_are_recognised() {
+        let argv: Vec<String> = ["--crate-name", "a", "-C", "incremental=/t/inc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(is_incremental(&argv));
+        assert!(!is_incremental(&argv[..2]));
+    }
+}

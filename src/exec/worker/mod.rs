@@ -1,0 +1,103 @@
+//! Running one action, in the order of its steps: the final invocation
+//! from build-script results (`late_plan`), the key
+//! ([`crate::fingerprint::compose`]), the fresh check (`fresh`), the cache
+//! (`restore`), and running and storing it (`build`).
+
+mod build;
+mod fresh;
+mod late_plan;
+mod outputs;
+mod restore;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::events::Outcome;
+pub use super::outcome::{DepResult, Failure, Finished, RunReason};
+pub use super::stamp::{load_stamp, stamp_path, Stamp};
+use super::store::Manifest;
+use super::ExecShared;
+use crate::fingerprint::compose::{self, ReadState};
+use crate::fingerprint::{DepDigests, KeyComponents};
+use crate::plan::Action;
+
+/// Runs one action. `deps` is indexed like `action.deps`; `on_meta` hears
+/// of a pipelined `.rmeta` before the action ends.
+pub fn run(
+    sh: &ExecShared,
+    a: &Action,
+    deps: &[DepResult],
+    on_meta: &dyn Fn(DepResult),
+) -> Result<Finished, Failure> {
+    let inv = late_plan::invocation(sh, a, deps);
+    let digests: Vec<DepDigests> = deps.iter().map(|d| d.digests).collect();
+    let cx = sh.key_context();
+    let mut comps = compose::compose(cx, &sh.graph, a, &inv.argv, &inv.env, &digests);
+    let pre = comps.pre_key();
+    let stamp = load_stamp(a);
+    let mut reason = RunReason {
+        previous: stamp.as_ref().map(|s| s.components.clone()),
+        ..Default::default()
+    };
+    let manifest = match &stamp {
+        Some(s) if s.pre == pre => Some(s.manifest.clone()),
+        _ => sh.store.manifest(&pre),
+    };
+    if let Some(m) = &manifest {
+        fill_inputs(sh, &mut comps, m, &inv.env);
+        let key = comps.key();
+        if let Some(result) = fresh::check(sh, a, stamp.as_ref(), key)? {
+            return Ok(finished(result, Outcome::Fresh, reason, comps, None));
+        }
+        sh.policy.past_fresh(a)?;
+        let keyed = restore::Keyed {
+            comps: &comps,
+            pre,
+            key,
+        };
+        if let Some((result, outcome)) = restore::from_cache(sh, a, keyed, m, &mut reason)? {
+            return Ok(finished(result, outcome, reason, comps, None));
+        }
+    }
+    sh.policy.past_fresh(a)?;
+    let built = build::run_and_store(sh, a, &inv, &mut comps, pre, on_meta)?;
+    Ok(finished(
+        built.result,
+        Outcome::Executed,
+        reason,
+        comps,
+        built.uncacheable,
+    ))
+}
+
+fn finished(
+    result: DepResult,
+    outcome: Outcome,
+    mut reason: RunReason,
+    comps: KeyComponents,
+    uncacheable: Option<String>,
+) -> Finished {
+    reason.current = Some(comps);
+    Finished {
+        result,
+        outcome,
+        reason,
+        uncacheable,
+    }
+}
+
+/// The second step of the key, from what the last run read.
+fn fill_inputs(
+    sh: &ExecShared,
+    comps: &mut KeyComponents,
+    m: &Manifest,
+    env: &BTreeMap<String, String>,
+) {
+    let digest_all = |paths: &[PathBuf]| sh.file_states.digest_all(paths);
+    let state = ReadState {
+        digest_all: &digest_all,
+        env,
+        process_env: &sh.env,
+    };
+    compose::fill_inputs(comps, &sh.normalizer, &m.files, &m.env, &state);
+}
