@@ -21,8 +21,6 @@ pub struct DepResult {
 /// Why an action ran rather than being a hit (input to `--explain`).
 #[derive(Clone, Debug, Default)]
 pub struct RunReason {
-    /// The previous build's key components of this action, if any.
-    pub previous: Option<KeyComponents>,
     /// The current components.
     pub current: Option<KeyComponents>,
     /// Cache miss details.

@@ -118,11 +118,6 @@ impl DepQueue {
             }
         }
     }
-
-    /// Whether a node and all its transitive dependencies finished.
-    pub fn is_full(&self, i: usize) -> bool {
-        self.full[i]
-    }
 }
 
 #[cfg(test)]
@@ -145,9 +140,9 @@ mod tests {
         // b finished, but a (reached through a metadata edge) has not: the
         // binary must not link yet.
         assert_eq!(q.pop(), None);
-        assert!(!q.is_full(1));
+        assert!(!q.full[1]);
         q.finish(0);
-        assert!(q.is_full(1));
+        assert!(q.full[1]);
         assert_eq!(q.pop(), Some(2));
     }
 

@@ -18,5 +18,5 @@ pub mod policy;
 
 pub use compose::{DepDigests, KeyContext};
 pub use file_state::FileStates;
-pub use key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
+pub use key::{KeyComponents, KEY_SCHEMA_VERSION};
 pub use normalize::{NormalizedText, PathNormalizer};

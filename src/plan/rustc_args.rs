@@ -26,8 +26,6 @@ pub struct Outputs {
     pub files: Vec<PathBuf>,
     /// The `.rmeta`, for pipelining.
     pub rmeta: Option<PathBuf>,
-    /// The file dependents link against (`.rlib`, `.so`), by crate type.
-    pub linkable: Option<PathBuf>,
     /// dep-info.
     pub dep_info: PathBuf,
     /// The executable, for bins/tests/examples/build scripts.
@@ -41,7 +39,6 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
     let dll = cx.dll_suffix(unit.kind);
     let mut files = Vec::new();
     let mut rmeta = None;
-    let mut linkable = None;
     let mut executable = None;
     if unit.mode == Mode::Test
         || matches!(
@@ -69,10 +66,6 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
                 "staticlib" => out_dir.join(format!("lib{crate_name}-{h}.a")),
                 other => out_dir.join(format!("lib{crate_name}-{h}.{other}")),
             };
-            // Dependents link against the rlib, proc-macro or dylib.
-            if ct.is_linkable() {
-                linkable = Some(f.clone());
-            }
             files.push(f);
         }
         // Only an rlib-only unit emits metadata separately.
@@ -87,7 +80,6 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
     Outputs {
         files,
         rmeta,
-        linkable,
         dep_info,
         executable,
     }

@@ -105,16 +105,6 @@ impl WatchSet {
         entry_changed && path.parent().is_some_and(|d| self.listings.contains(d))
     }
 
-    /// Number of paths watched for this set.
-    pub fn len(&self) -> usize {
-        self.dirs.len() + self.inodes.len()
-    }
-
-    /// Whether nothing is watched.
-    pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.inodes.is_empty()
-    }
-
     fn watch_points(&self) -> impl Iterator<Item = &PathBuf> {
         self.dirs.iter().chain(self.inodes.iter())
     }

@@ -33,8 +33,6 @@ pub struct Loaded {
     pub model: WorkspaceModel,
     /// guppy graph for feature resolution.
     pub graph: PackageGraph,
-    /// `cargo metadata` output, kept to persist the analysis.
-    pub json: String,
 }
 
 /// Runs `cargo metadata` and builds the model.
@@ -194,7 +192,7 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
         resolver,
         by_id,
     };
-    Ok(Loaded { model, graph, json })
+    Ok(Loaded { model, graph })
 }
 
 /// `rust-version` of each package as written (`1.80`): Cargo prints it so in

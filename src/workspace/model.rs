@@ -94,15 +94,6 @@ impl CrateType {
             CrateType::Other(s) => s,
         }
     }
-
-    /// Whether dependents link against it (an rlib, a proc-macro or a
-    /// Rust dylib).
-    pub fn is_linkable(&self) -> bool {
-        matches!(
-            self,
-            CrateType::Lib | CrateType::Rlib | CrateType::ProcMacro | CrateType::Dylib
-        )
-    }
 }
 
 impl From<String> for CrateType {

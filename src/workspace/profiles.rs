@@ -420,11 +420,6 @@ impl Profiles {
         Ok(p)
     }
 
-    /// The requested profile name.
-    pub fn requested(&self) -> &str {
-        &self.requested
-    }
-
     /// The directory name under the target dir (`debug`, `release`, `<name>`).
     pub fn dir_name(&self) -> String {
         match self.requested.as_str() {

@@ -208,11 +208,6 @@ pub fn find_cargo() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
-/// Whether `path` is inside `dir`.
-pub fn is_within(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
-}
-
 /// Where a bare program name resolves on `PATH` (None for a path).
 fn find_in_path(program: &Path, path_var: Option<&str>) -> Option<PathBuf> {
     if program.components().count() != 1 {

@@ -365,7 +365,7 @@ fn warm_cache(ws: &Ws, fixture_name: &str, cp_mode: &str) {
     // one never hit.
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "warm-cache-{fixture_name}-keys{}",
-        hbuild::fingerprint::KEY_SCHEMA_VERSION
+        hbuild::KEY_SCHEMA_VERSION
     ));
     std::fs::create_dir_all(base.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(base.with_extension("lock")).unwrap();

@@ -408,7 +408,7 @@ fn artifact(run: &crate::common::Run, target: &str) -> serde_json::Value {
 fn a_panic_in_an_action_fails_the_build_and_the_next_build_runs_it_again() {
     let ws = fixture("failures");
     let args = ["-p", "ok-bin", "-p", "broken-rs"];
-    let panic_in = [(hbuild::exec::job::PANIC_IN_VAR, "ok-bin (bin \"ok-bin\")")];
+    let panic_in = [(hbuild::PANIC_IN_VAR, "ok-bin (bin \"ok-bin\")")];
     let run = ws.hbuild_bounded(&args, &panic_in);
     assert_eq!(run.code, 101, "{}", run.stderr);
     assert!(

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use super::events::Outcome;
 pub use super::outcome::{DepResult, Failure, Finished, RunReason};
-pub use super::stamp::{load_stamp, stamp_path, Stamp};
+pub use super::stamp::{load_stamp, stamp_path};
 use super::store::Manifest;
 use super::ExecShared;
 use crate::fingerprint::compose::{self, ReadState};
@@ -35,10 +35,7 @@ pub fn run(
     let mut comps = compose::compose(cx, &sh.graph, a, &inv.argv, &inv.env, &digests);
     let pre = comps.pre_key();
     let stamp = load_stamp(a);
-    let mut reason = RunReason {
-        previous: stamp.as_ref().map(|s| s.components.clone()),
-        ..Default::default()
-    };
+    let mut reason = RunReason::default();
     let manifest = match &stamp {
         Some(s) if s.pre == pre => Some(s.manifest.clone()),
         _ => sh.store.manifest(&pre),

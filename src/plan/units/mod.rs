@@ -21,8 +21,6 @@ mod tests;
 
 use serde::Serialize;
 
-pub use hash::package_identity;
-
 use super::request::BuildRequest;
 use super::unit::{CompileKind, Mode, Unit};
 use super::PlanError;
