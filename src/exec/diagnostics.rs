@@ -1,7 +1,7 @@
 //! rustc's JSON diagnostics: which lines are diagnostics, and which of them
 //! are rustc's own summaries (replaced by hbuild's).
 
-use super::events::Diagnostic;
+use super::events::{Diagnostic, DiagnosticLevel};
 
 /// The diagnostic of a JSON line rustc printed, if it is one.
 pub(crate) fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
@@ -16,19 +16,17 @@ pub(crate) fn parse_diagnostic(line: &str) -> Option<Diagnostic> {
             .and_then(|r| r.as_str())
             .unwrap_or("")
             .to_string(),
-        level: v
-            .get("level")
-            .and_then(|r| r.as_str())
-            .unwrap_or("")
-            .to_string(),
+        level: DiagnosticLevel::parse(v.get("level").and_then(|r| r.as_str()).unwrap_or("")),
     })
 }
 
 /// Whether a diagnostic with `level` and `message` is one of rustc's
 /// summary lines (`aborting due to...`, `N warnings emitted`).
-pub(crate) fn is_summary(level: &str, message: &str) -> bool {
+pub(crate) fn is_summary(level: DiagnosticLevel, message: &str) -> bool {
     message.starts_with("aborting due to")
-        || (level == "warning" && message.ends_with("emitted") && message.contains("warning"))
+        || (level == DiagnosticLevel::Warning
+            && message.ends_with("emitted")
+            && message.contains("warning"))
 }
 
 #[cfg(test)]
@@ -42,8 +40,8 @@ mod tests {
             Some(Diagnostic::Rustc {
                 rendered, level, ..
             }) => assert_eq!(
-                (rendered.as_str(), level.as_str()),
-                ("warning: x\n", "warning")
+                (rendered.as_str(), level),
+                ("warning: x\n", DiagnosticLevel::Warning)
             ),
             other => panic!("{other:?}"),
         }
@@ -53,9 +51,10 @@ mod tests {
 
     #[test]
     fn summaries_are_recognised() {
-        assert!(is_summary("error", "aborting due to 2 previous errors"));
-        assert!(is_summary("warning", "3 warnings emitted"));
-        assert!(!is_summary("warning", "unused variable: `x`"));
-        assert!(!is_summary("note", "1 warning emitted"));
+        use DiagnosticLevel::*;
+        assert!(is_summary(Error, "aborting due to 2 previous errors"));
+        assert!(is_summary(Warning, "3 warnings emitted"));
+        assert!(!is_summary(Warning, "unused variable: `x`"));
+        assert!(!is_summary(Other, "1 warning emitted"));
     }
 }

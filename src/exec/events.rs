@@ -45,10 +45,32 @@ pub enum Diagnostic {
         /// `rendered` field.
         rendered: String,
         /// `level` field.
-        level: String,
+        level: DiagnosticLevel,
     },
     /// Text that is not JSON (e.g. an ICE or linker output).
     Text(String),
+}
+
+/// The `level` of a rustc diagnostic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum DiagnosticLevel {
+    /// `error`, and `error: internal compiler error`.
+    Error,
+    /// `warning`.
+    Warning,
+    /// `note`, `help`, `failure-note` and anything newer.
+    Other,
+}
+
+impl DiagnosticLevel {
+    /// The level of rustc's `level` string.
+    pub fn parse(level: &str) -> Self {
+        match level {
+            "error" | "error: internal compiler error" => DiagnosticLevel::Error,
+            "warning" => DiagnosticLevel::Warning,
+            _ => DiagnosticLevel::Other,
+        }
+    }
 }
 
 /// Events of a build, in the order they happen.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::dep_info;
 use super::diagnostics::{is_summary, parse_diagnostic};
-use super::events::{BuildEvent, Diagnostic};
+use super::events::{BuildEvent, Diagnostic, DiagnosticLevel};
 use super::outcome::{DepResult, Failure};
 use super::process;
 use super::script_output::ScriptOutput;
@@ -68,16 +68,18 @@ pub(super) fn execute_rustc(
                         return;
                     }
                     Some("diagnostic") => {
-                        let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
+                        let level = DiagnosticLevel::parse(
+                            v.get("level").and_then(|l| l.as_str()).unwrap_or(""),
+                        );
                         let msg = v.get("message").and_then(|l| l.as_str()).unwrap_or("");
                         // rustc's own summary lines are replaced by hbuild's.
                         if is_summary(level, msg) {
                             return;
                         }
                         match level {
-                            "error" | "error: internal compiler error" => errors += 1,
-                            "warning" => warnings += 1,
-                            _ => {}
+                            DiagnosticLevel::Error => errors += 1,
+                            DiagnosticLevel::Warning => warnings += 1,
+                            DiagnosticLevel::Other => {}
                         }
                         if let Some(d) = parse_diagnostic(line) {
                             sh.emit(BuildEvent::Diagnostic { id: a.id, diag: d });

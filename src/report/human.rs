@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{eprint_locked, strip_ansi, MessageFormat, ReportConfig};
 use crate::core::ActionId;
-use crate::exec::events::{BuildEvent, Diagnostic, FailureCause, Outcome};
+use crate::exec::events::{BuildEvent, Diagnostic, DiagnosticLevel, FailureCause, Outcome};
 use crate::exec::script_output::ScriptOutput;
 use crate::exec::BuildSummary;
 use crate::plan::{Action, ActionGraph, ActionKind};
@@ -196,11 +196,11 @@ impl Human {
             Diagnostic::Rustc {
                 rendered, level, ..
             } => {
-                if level == "warning" {
+                if level == DiagnosticLevel::Warning {
                     *self.warnings.entry(id).or_default() += 1;
                 }
                 // Registry crates are capped; their warnings are not ours to show.
-                if !a.is_local && level == "warning" && self.cfg.verbose < 2 {
+                if !a.is_local && level == DiagnosticLevel::Warning && self.cfg.verbose < 2 {
                     return;
                 }
                 let render = match self.cfg.format {
