@@ -23,8 +23,9 @@ use crate::workspace::model::{Source, WorkspaceModel};
 use crate::workspace::toolchain::Toolchain;
 
 /// Format of the saved record; 2 stamps files and directories by
-/// [`FileStamp`] (device, inode and ctime added).
-const FORMAT: u32 = 2;
+/// [`FileStamp`] (device, inode and ctime added); 3 keeps the origins of
+/// flags (for `--explain`).
+const FORMAT: u32 = 3;
 
 /// What an analysis was derived from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,8 @@ pub struct DepResult {
 pub struct RunReason {
     /// The current components.
     pub current: Option<KeyComponents>,
+    /// The flags build scripts added to the invocation.
+    pub script_flags: Vec<String>,
     /// Cache miss details.
     pub miss: MissInfo,
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use identity::UnitIdentity;
 pub use reason::Reason;
-use reason::{diff, RootCause, Snapshot};
+use reason::{diff, RootCause, Snapshot, TypedFlags};
 
 use crate::cli::args::ExplainArgs;
 use crate::cli::errors::{CliError, ExitCode};
@@ -55,8 +55,9 @@ pub struct BuildRecord {
     pub units: BTreeMap<String, UnitRecord>,
 }
 
-/// Version 2: records keyed by unit identity rather than by name.
-const RECORD_VERSION: u32 = 2;
+/// Version 2: records keyed by unit identity rather than by name; 3: flags
+/// of known origin recorded.
+const RECORD_VERSION: u32 = 3;
 
 /// Where the record of the last build of a target dir is kept.
 pub fn record_path(target_dir: &Path) -> PathBuf {
@@ -142,6 +143,11 @@ pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Expl
             features: a.features.clone(),
             profile: profile_map(a),
             is_run: a.kind == ActionKind::BuildScriptRun,
+            flags: TypedFlags {
+                rustflags: a.flag_origins.rustflags.clone(),
+                lints: a.flag_origins.lints.clone(),
+                script: rr.script_flags.clone(),
+            },
         };
         let i = a.id.index();
         let earlier = earlier_keys[i].as_ref().and_then(|k| prev.units.get(k));

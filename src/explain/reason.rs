@@ -70,8 +70,10 @@ pub enum Reason {
         /// New value.
         new: String,
     },
-    /// Compiler flags changed (e.g. RUSTFLAGS).
+    /// Compiler flags changed.
     FlagsChanged {
+        /// Where the flags come from.
+        origin: FlagOrigin,
         /// Flags added.
         added: Vec<String>,
         /// Flags removed.
@@ -89,6 +91,32 @@ pub enum Reason {
     },
     /// The build script binary changed.
     BuildScriptChanged,
+}
+
+/// Where a compiler flag comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlagOrigin {
+    /// `RUSTFLAGS`, `CARGO_ENCODED_RUSTFLAGS` or `build.rustflags`.
+    Rustflags,
+    /// The package's `[lints]` table.
+    Lints,
+    /// The package's build script (`cargo::rustc-cfg`, `rustc-link-lib`...).
+    BuildScript,
+    /// hbuild's own choice of flags (Cargo's), e.g. after a toolchain change.
+    Other,
+}
+
+/// The flags of an invocation whose origin is known, recorded beside its
+/// key components so that a change is reported by origin.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypedFlags {
+    /// From `RUSTFLAGS` and the like.
+    pub rustflags: Vec<String>,
+    /// From `[lints]`.
+    pub lints: Vec<String>,
+    /// Added from build-script directives.
+    pub script: Vec<String>,
 }
 
 /// How an input file changed.
@@ -158,7 +186,7 @@ fn unhash(flag: &str) -> String {
 
 /// Flags as the user thinks of them: a flag and its value together
 /// (`--cfg foo`), `--extern` by crate name only, hashes removed.
-fn flag_items(argv: &[NormalizedText]) -> Vec<String> {
+fn flag_items<S: AsRef<str>>(argv: &[S]) -> Vec<String> {
     const WITH_VALUE: [&str; 9] = [
         "--cfg",
         "--check-cfg",
@@ -173,9 +201,9 @@ fn flag_items(argv: &[NormalizedText]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < argv.len() {
-        let a = argv[i].as_str();
+        let a = argv[i].as_ref();
         if WITH_VALUE.contains(&a) && i + 1 < argv.len() {
-            let v = argv[i + 1].as_str();
+            let v = argv[i + 1].as_ref();
             let v = if a == "--extern" {
                 v.split('=').next().unwrap_or(v).to_string()
             } else {
@@ -202,6 +230,9 @@ pub struct Snapshot {
     pub profile: BTreeMap<String, String>,
     /// Whether this is a build-script run.
     pub is_run: bool,
+    /// The flags of known origin.
+    #[serde(default)]
+    pub flags: TypedFlags,
 }
 
 /// The reasons `new` differs from `old`, without dependency attribution
@@ -226,7 +257,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         .iter()
         .any(|r| matches!(r, Reason::ProfileChanged { .. }));
     if !profile_changed {
-        out.extend(diff_flags(&o.argv, &n.argv));
+        out.extend(diff_flags(old, new));
     }
     if o.program != n.program && n.program.starts_with("build-script:") {
         out.push(Reason::BuildScriptChanged);
@@ -336,9 +367,47 @@ fn diff_env(o: &KeyComponents, n: &KeyComponents, out: &mut Vec<Reason>) {
     }
 }
 
-/// Flags added or removed, leaving out those that features, the profile
-/// and dependencies already explain.
-fn diff_flags(old: &[NormalizedText], new: &[NormalizedText]) -> Option<Reason> {
+/// Flags added or removed, by origin, leaving out those that features,
+/// the profile and dependencies already explain.
+fn diff_flags(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
+    let (of, nf) = (&old.flags, &new.flags);
+    let mut out: Vec<Reason> = [
+        (FlagOrigin::Rustflags, &of.rustflags, &nf.rustflags),
+        (FlagOrigin::Lints, &of.lints, &nf.lints),
+        (FlagOrigin::BuildScript, &of.script, &nf.script),
+    ]
+    .into_iter()
+    .filter_map(|(origin, o, n)| flag_change(origin, count(flag_items(o)), count(flag_items(n))))
+    .collect();
+    // The rest of the argv is hbuild's (Cargo's) own.
+    let others = |s: &Snapshot| {
+        let mut all = count(flag_items(&s.components.argv));
+        let typed = [&s.flags.rustflags, &s.flags.lints, &s.flags.script];
+        for f in typed.into_iter().flat_map(|t| flag_items(t)) {
+            if let Some(c) = all.get_mut(&f) {
+                *c -= 1;
+            }
+        }
+        all.retain(|f, c| *c > 0 && !f.starts_with("--extern "));
+        all
+    };
+    out.extend(flag_change(FlagOrigin::Other, others(old), others(new)));
+    out
+}
+
+fn count(items: Vec<String>) -> BTreeMap<String, i32> {
+    let mut m: BTreeMap<String, i32> = BTreeMap::new();
+    for f in items {
+        *m.entry(f).or_default() += 1;
+    }
+    m
+}
+
+fn flag_change(
+    origin: FlagOrigin,
+    old: BTreeMap<String, i32>,
+    new: BTreeMap<String, i32>,
+) -> Option<Reason> {
     let explained = |f: &str| {
         f.starts_with("--cfg feature=")
             || f.starts_with("--check-cfg cfg(feature")
@@ -350,22 +419,18 @@ fn diff_flags(old: &[NormalizedText], new: &[NormalizedText]) -> Option<Reason> 
             || f.contains("<hash>")
             || f.starts_with("cfg(feature")
     };
-    let count = |v: &[NormalizedText]| {
-        let mut m: BTreeMap<String, i32> = BTreeMap::new();
-        for f in flag_items(v) {
-            *m.entry(f).or_default() += 1;
-        }
-        m
-    };
-    let (oc, nc) = (count(old), count(new));
     let more = |a: &BTreeMap<String, i32>, b: &BTreeMap<String, i32>| -> Vec<String> {
         a.iter()
             .filter(|(f, c)| **c > b.get(*f).copied().unwrap_or(0) && !explained(f))
             .map(|(f, _)| f.clone())
             .collect()
     };
-    let (added, removed) = (more(&nc, &oc), more(&oc, &nc));
-    (!added.is_empty() || !removed.is_empty()).then_some(Reason::FlagsChanged { added, removed })
+    let (added, removed) = (more(&new, &old), more(&old, &new));
+    (!added.is_empty() || !removed.is_empty()).then_some(Reason::FlagsChanged {
+        origin,
+        added,
+        removed,
+    })
 }
 
 #[cfg(test)]
@@ -391,6 +456,7 @@ mod tests {
             features: vec!["a".into()],
             profile: BTreeMap::from([("opt_level".into(), "0".into())]),
             is_run: false,
+            flags: TypedFlags::default(),
         }
     }
 
@@ -487,6 +553,7 @@ mod tests {
                 new: "2".into(),
             },
             Reason::FlagsChanged {
+                origin: FlagOrigin::Rustflags,
                 added: vec!["--cfg foo".into()],
                 removed: vec![],
             },
@@ -501,5 +568,47 @@ mod tests {
             Reason::BuildScriptChanged,
         ];
         insta::assert_json_snapshot!(all);
+    }
+
+    /// Each flag is reported under its origin, once: a flag of known origin
+    /// is not also a change of hbuild's own flags.
+    #[test]
+    fn flags_are_reported_by_origin() {
+        let old = snap();
+        let mut new = snap();
+        for (origin, flags) in [
+            ("rustflags", ["--cfg", "from_env"]),
+            ("lints", ["-W", "unused"]),
+            ("script", ["--cfg", "has_feature_x"]),
+        ] {
+            new.components.argv.extend(flags.map(NormalizedText::from));
+            let list = match origin {
+                "rustflags" => &mut new.flags.rustflags,
+                "lints" => &mut new.flags.lints,
+                _ => &mut new.flags.script,
+            };
+            list.extend(flags.map(String::from));
+        }
+        new.components.argv.push("--extern".into());
+        new.components.argv.push("dep=/x/libdep.rlib".into());
+        new.components.argv.push("-Zown".into());
+        let flags: Vec<_> = diff(&old, &new)
+            .into_iter()
+            .filter(|r| matches!(r, Reason::FlagsChanged { .. }))
+            .collect();
+        let change = |origin, added: &[&str]| Reason::FlagsChanged {
+            origin,
+            added: added.iter().map(|s| s.to_string()).collect(),
+            removed: vec![],
+        };
+        assert_eq!(
+            flags,
+            vec![
+                change(FlagOrigin::Rustflags, &["--cfg from_env"]),
+                change(FlagOrigin::Lints, &["-W", "unused"]),
+                change(FlagOrigin::BuildScript, &["--cfg has_feature_x"]),
+                change(FlagOrigin::Other, &["-Zown"]),
+            ]
+        );
     }
 }

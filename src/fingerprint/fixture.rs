@@ -51,6 +51,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 fn action(id: u32, kind: ActionKind, package: &str, name: &str) -> Action {
     let root = PathBuf::from(format!("/ws/target/debug/build-{id}"));
     Action {
+        flag_origins: Default::default(),
         id: ActionId(id),
         kind,
         package_id: PackageId(format!(

@@ -36,6 +36,12 @@ impl std::ops::Deref for NormalizedText {
     }
 }
 
+impl AsRef<str> for NormalizedText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl fmt::Display for NormalizedText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -44,6 +44,15 @@ pub struct ActionDep {
     pub needs: Needs,
 }
 
+/// Flags of a rustc invocation whose origin is the user's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FlagOrigins {
+    /// From `RUSTFLAGS`, `CARGO_ENCODED_RUSTFLAGS` or `build.rustflags`.
+    pub rustflags: Vec<String>,
+    /// From the package's `[lints]` table.
+    pub lints: Vec<String>,
+}
+
 /// How build-script results feed this action at execution time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ScriptInputs {
@@ -139,6 +148,10 @@ pub struct Action {
     pub program: PathBuf,
     /// Arguments (without the program).
     pub argv: Vec<String>,
+    /// The flags of `argv` that come from the user's configuration, by
+    /// origin (for `--explain`).
+    #[serde(default)]
+    pub flag_origins: FlagOrigins,
     /// Environment set for the action (the rest is inherited).
     pub env: BTreeMap<String, String>,
     /// Variables removed from the inherited environment.

@@ -1,7 +1,7 @@
 //! Rendering of `--explain`: why each executed action ran, as Cargo-like
 //! status lines or as `hbuild-explain` JSON messages.
 
-use crate::explain::reason::RootCause;
+use crate::explain::reason::{FlagOrigin, RootCause};
 use crate::explain::{ExplainedUnit, Explanation, Reason};
 use crate::plan::ActionGraph;
 
@@ -106,7 +106,11 @@ pub(crate) fn describe(r: &Reason) -> String {
         Reason::ProfileChanged { setting, old, new } => {
             format!("profile setting {setting} changed ({old} -> {new})")
         }
-        Reason::FlagsChanged { added, removed } => {
+        Reason::FlagsChanged {
+            origin,
+            added,
+            removed,
+        } => {
             let mut parts = Vec::new();
             if !added.is_empty() {
                 parts.push(format!("added {}", added.join(" ")));
@@ -114,7 +118,13 @@ pub(crate) fn describe(r: &Reason) -> String {
             if !removed.is_empty() {
                 parts.push(format!("removed {}", removed.join(" ")));
             }
-            format!("compiler flags changed ({})", parts.join("; "))
+            let what = match origin {
+                FlagOrigin::Rustflags => "RUSTFLAGS changed",
+                FlagOrigin::Lints => "lint flags from [lints] changed",
+                FlagOrigin::BuildScript => "flags from the build script changed",
+                FlagOrigin::Other => "compiler flags changed",
+            };
+            format!("{what} ({})", parts.join("; "))
         }
         Reason::DependencyChanged {
             dependency,

@@ -22,6 +22,8 @@ pub(super) struct Invocation {
     pub(super) argv: Vec<String>,
     /// The environment with the variables build scripts set.
     pub(super) env: BTreeMap<String, String>,
+    /// The flags build scripts added (the end of `argv`).
+    pub(super) script_flags: Vec<String>,
 }
 
 /// The final invocation of `a`; `deps` is indexed like `a.deps`.
@@ -36,6 +38,7 @@ pub(super) fn invocation(sh: &ExecShared, a: &Action, deps: &[DepResult]) -> Inv
         program: a.program.clone(),
         argv: a.argv.clone(),
         env: a.env.clone(),
+        script_flags: Vec::new(),
     };
     if a.kind == ActionKind::BuildScriptRun {
         if let Some(exe) = script_binary(sh, a) {
@@ -47,6 +50,7 @@ pub(super) fn invocation(sh: &ExecShared, a: &Action, deps: &[DepResult]) -> Inv
         if let Some(own) = a.script_inputs.own.and_then(script_of) {
             own_script_flags(a, &own, &mut inv);
         }
+        inv.script_flags = inv.argv[a.argv.len()..].to_vec();
     }
     inv
 }

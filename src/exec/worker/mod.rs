@@ -35,7 +35,10 @@ pub fn run(
     let mut comps = compose::compose(cx, &sh.graph, a, &inv.argv, &inv.env, &digests);
     let pre = comps.pre_key();
     let stamp = load_stamp(a);
-    let mut reason = RunReason::default();
+    let mut reason = RunReason {
+        script_flags: inv.script_flags.clone(),
+        ..Default::default()
+    };
     let manifest = match &stamp {
         Some(s) if s.pre == pre => Some(s.manifest.clone()),
         _ => sh.store.manifest(&pre),

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::{base_action, Step};
 use crate::core::ActionId;
-use crate::plan::action::{Action, ActionDep, ActionKind, InputFile, Needs, ScriptInputs, Uplift};
+use crate::plan::action::{
+    Action, ActionDep, ActionKind, FlagOrigins, InputFile, Needs, ScriptInputs, Uplift,
+};
 use crate::plan::rustc_args::{self, is_rlib_only, package_env, Outputs};
 use crate::plan::unit::{CompileKind, Mode};
 use crate::workspace::model::CrateType;
@@ -54,6 +56,10 @@ pub(super) fn compile_action(
         dep_dirs.push(cx.layout.deps(CompileKind::Host));
     }
     a.argv = rustc_args::rustc_argv(cx, u, pkg, target, &out_dir, &src, &externs, &dep_dirs);
+    a.flag_origins = FlagOrigins {
+        rustflags: cx.rustflags_for(u.kind).to_vec(),
+        lints: pkg.lint_flags.clone(),
+    };
     a.program = cx.toolchain.rustc.clone();
     a.cwd = cwd;
     a.crate_types = if u.mode == Mode::Test {

@@ -181,6 +181,7 @@ fn base_action(cx: &PlanContext<'_>, u: &Unit, i: usize, kind: ActionKind) -> Ac
         features: u.features.clone(),
         program: PathBuf::new(),
         argv: Vec::new(),
+        flag_origins: Default::default(),
         env: BTreeMap::new(),
         env_remove: Vec::new(),
         cwd: pkg.root().to_path_buf(),
