@@ -11,4 +11,5 @@ pub mod fingerprint;
 pub mod plan;
 pub mod report;
 pub mod server;
+pub mod settings;
 pub mod workspace;

@@ -200,10 +200,10 @@ impl Toolchain {
     }
 }
 
-/// Locates the real `cargo` binary: `$CARGO` (set by cargo for subcommands),
-/// else `cargo` from PATH.
-pub fn find_cargo() -> PathBuf {
-    std::env::var_os("CARGO")
+/// Locates the real `cargo` binary: `$CARGO` of the invocation's
+/// environment (set by cargo for subcommands), else `cargo` from PATH.
+pub fn find_cargo(env: &std::collections::BTreeMap<String, String>) -> PathBuf {
+    env.get("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }
