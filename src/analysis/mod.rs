@@ -58,7 +58,8 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         .rustc
         .clone()
         .unwrap_or_else(|| PathBuf::from("rustc"));
-    let mut toolchain = Toolchain::probe(rustc, find_cargo(&req.env), config.rustc_wrapper.clone())?;
+    let mut toolchain =
+        Toolchain::probe(rustc, find_cargo(&req.env), config.rustc_wrapper.clone())?;
     if config.rustc.is_none() {
         toolchain.bypass_rustup_proxy(req.env.get("PATH").map(String::as_str));
     }

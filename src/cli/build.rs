@@ -104,12 +104,11 @@ fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
         for a in &mut analysis.graph.actions {
             crate::core::secret::redact_env_for_display(&mut a.env);
         }
-        let json = serde_json::to_string_pretty(&analysis.graph).map_err(|source| {
-            CliError::Json {
+        let json =
+            serde_json::to_string_pretty(&analysis.graph).map_err(|source| CliError::Json {
                 what: "the action graph",
                 source,
-            }
-        })?;
+            })?;
         crate::report::print_stdout_line(&json);
         return Ok((ExitCode::OK, None));
     }

@@ -12,11 +12,9 @@ pub fn run(c: &CacheCommandSettings) -> Result<i32, CliError> {
             let cache = LocalCache::open(&c.dir)?;
             let s = cache.stats()?;
             if c.format.is_json() {
-                print_stdout_line(&serde_json::to_string(&s).map_err(|source| {
-                    CliError::Json {
-                        what: "the cache statistics",
-                        source,
-                    }
+                print_stdout_line(&serde_json::to_string(&s).map_err(|source| CliError::Json {
+                    what: "the cache statistics",
+                    source,
                 })?);
             } else {
                 print_stdout_line(&format!("cache: {}", cache.root().display()));

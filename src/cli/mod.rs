@@ -12,8 +12,8 @@ pub mod explain_cmd;
 
 use clap::Parser;
 
-pub use errors::ExitCode;
 use errors::CliError;
+pub use errors::ExitCode;
 
 use crate::settings::{
     CacheCommandSettings, ExplainSettings, Invocation, ServerSettings, Settings,

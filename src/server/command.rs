@@ -58,7 +58,9 @@ pub fn run(s: &ServerSettings) -> Result<(), ServerError> {
     let timeout = Duration::from_secs(2);
     let paths = ServerPaths::for_target(&s.target_dir);
     let as_json = s.format.is_json();
-    let idle = s.idle_timeout.unwrap_or(crate::settings::DEFAULT_IDLE_TIMEOUT);
+    let idle = s
+        .idle_timeout
+        .unwrap_or(crate::settings::DEFAULT_IDLE_TIMEOUT);
     match s.action {
         ServerAction::Run => super::daemon::run(paths, idle),
         ServerAction::Start => {

@@ -217,8 +217,10 @@ impl Settings {
             timeout: r.timeout.clone(),
             connect_timeout: r.connect_timeout.clone(),
         };
-        crate::cache::remote::RemoteConfig::from_lookup(&flags, |name| self.env().get(name).cloned())
-            .map_err(SettingsError::Remote)
+        crate::cache::remote::RemoteConfig::from_lookup(&flags, |name| {
+            self.env().get(name).cloned()
+        })
+        .map_err(SettingsError::Remote)
     }
 }
 
