@@ -15,6 +15,7 @@ pub(crate) mod fingerprint;
 pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod server;
+pub(crate) mod settings;
 pub(crate) mod workspace;
 
 pub use exec::job::PANIC_IN_VAR;

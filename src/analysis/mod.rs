@@ -4,6 +4,7 @@
 //! from, so an unchanged workspace skips `cargo metadata` and planning.
 
 pub mod persist;
+pub mod run;
 pub mod sources;
 
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ pub struct Analysis {
 }
 
 /// Options of the analysis that are not part of the build request proper.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct AnalysisOptions {
     /// Passed to `cargo metadata`.
     pub load: LoadOptions,
@@ -136,7 +137,8 @@ fn probe_toolchain(req: &BuildRequest, config: &CargoConfig) -> Result<Toolchain
         .rustc
         .clone()
         .unwrap_or_else(|| PathBuf::from("rustc"));
-    let mut toolchain = Toolchain::probe(rustc, find_cargo(), config.rustc_wrapper.clone())?;
+    let mut toolchain =
+        Toolchain::probe(rustc, find_cargo(&req.env), config.rustc_wrapper.clone())?;
     if config.rustc.is_none() {
         toolchain.bypass_rustup_proxy(req.env.get("PATH").map(String::as_str));
     }

@@ -1,31 +1,21 @@
-//! `cargo hbuild cache stats|gc`, and remote-cache configuration from flags.
+//! `cargo hbuild cache stats|gc`.
 
-use std::collections::BTreeMap;
-
-use super::args::{BuildArgs, CacheCommand};
-use super::build::cache_dir;
 use super::errors::{CliError, ExitCode};
-use crate::cache::local::{parse_size, LocalCache};
-use crate::cache::remote::{RemoteCache, RemoteConfig, RemoteFlags};
+use crate::cache::local::LocalCache;
 use crate::report::print_stdout_line;
-
-fn open(dir: Option<&std::path::PathBuf>) -> Result<LocalCache, CliError> {
-    let d = cache_dir(dir).ok_or_else(|| {
-        CliError::Other("no cache directory: set HBUILD_CACHE_DIR or pass --cache-dir".into())
-    })?;
-    Ok(LocalCache::open(&d)?)
-}
+use crate::settings::{CacheAction, CacheCommandSettings};
 
 /// Runs a `cache` subcommand.
-pub fn run(c: CacheCommand) -> Result<i32, CliError> {
-    match c {
-        CacheCommand::Stats(a) => {
-            let cache = open(a.cache_dir.as_ref())?;
+pub fn run(c: &CacheCommandSettings) -> Result<i32, CliError> {
+    match c.action {
+        CacheAction::Stats => {
+            let cache = LocalCache::open(&c.dir)?;
             let s = cache.stats()?;
-            if a.message_format.starts_with("json") {
-                print_stdout_line(
-                    &serde_json::to_string(&s).map_err(|e| CliError::Other(e.to_string()))?,
-                );
+            if c.format.is_json() {
+                print_stdout_line(&serde_json::to_string(&s).map_err(|source| CliError::Json {
+                    what: "the cache statistics",
+                    source,
+                })?);
             } else {
                 print_stdout_line(&format!("cache: {}", cache.root().display()));
                 print_stdout_line(&format!("entries: {}", s.entries));
@@ -63,41 +53,14 @@ pub fn run(c: CacheCommand) -> Result<i32, CliError> {
             }
             Ok(ExitCode::OK)
         }
-        CacheCommand::Gc { max_size, cache } => {
-            let limit = parse_size(&max_size)
-                .map_err(|e| CliError::Usage(format!("invalid value for `--max-size`: {e}")))?;
-            let c = open(cache.cache_dir.as_ref())?;
-            let r = c.gc(limit)?;
+        CacheAction::Gc { max_bytes } => {
+            let r = LocalCache::open(&c.dir)?.gc(max_bytes)?;
             print_stdout_line(&format!(
                 "removed {} entries and {} blobs; {} -> {} bytes",
                 r.entries_removed, r.blobs_removed, r.bytes_before, r.bytes_after
             ));
             Ok(ExitCode::OK)
         }
-    }
-}
-
-/// The remote cache for a build, from `--remote-cache*` and `HBUILD_REMOTE_CACHE*`.
-pub fn remote_from_args(
-    args: &BuildArgs,
-    env: &BTreeMap<String, String>,
-) -> Result<Option<RemoteCache>, CliError> {
-    if args.no_cache {
-        return Ok(None);
-    }
-    let _ = env;
-    let flags = RemoteFlags {
-        url: args.remote_cache.clone(),
-        read_only: args.remote_cache_read_only,
-        headers: args.remote_cache_header.clone(),
-        timeout: args.remote_cache_timeout.clone(),
-        connect_timeout: args.remote_cache_connect_timeout.clone(),
-    };
-    let cfg =
-        RemoteConfig::from_env_and_flags(&flags).map_err(|e| CliError::Usage(e.to_string()))?;
-    match cfg {
-        None => Ok(None),
-        Some(cfg) => Ok(Some(RemoteCache::new(cfg)?)),
     }
 }
 

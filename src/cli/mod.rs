@@ -1,16 +1,23 @@
-//! Layer 0: the command line. Parses arguments, resolves them with the
-//! environment into a [`BuildRequest`], runs the pipeline and maps every
-//! error to a message and an exit code. Nothing below this layer sees clap
-//! or exits the process.
+//! Layer 0: the command line. Parses arguments, has the settings layer
+//! resolve them with the environment and config files into typed settings,
+//! runs the command and maps every error to a message and an exit code
+//! (the error edge, [`errors`]). Nothing below this layer sees clap types
+//! except [`crate::settings`], and nothing below exits the process.
 
 pub mod args;
 pub mod build;
 pub mod cache_cmd;
 pub mod errors;
+pub mod explain_cmd;
 
 use clap::Parser;
 
+use errors::CliError;
 pub use errors::ExitCode;
+
+use crate::settings::{
+    CacheCommandSettings, ExplainSettings, Invocation, ServerSettings, Settings,
+};
 
 /// Entry point of the binary. Returns the process exit code.
 pub fn main() -> i32 {
@@ -27,17 +34,28 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let result = match cli.command {
-        None => build::run(cli.build, &argv),
-        Some(args::Command::Cache(c)) => cache_cmd::run(c),
-        Some(args::Command::Explain(e)) => build::explain_unit(e),
-        Some(args::Command::Server(s)) => crate::server::command::run(s),
-    };
-    match result {
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             crate::report::eprint_locked(&errors::render(&e));
             e.exit_code()
+        }
+    }
+}
+
+/// Resolves the settings of a command and runs it.
+fn run(cli: args::Cli) -> Result<i32, CliError> {
+    if matches!(cli.command, Some(args::Command::Server(_))) && !cfg!(target_os = "linux") {
+        return Err(crate::server::ServerError::Unsupported.into());
+    }
+    let inv = Invocation::current()?;
+    match cli.command {
+        None => build::run(&Settings::resolve(&cli.build, &inv)?),
+        Some(args::Command::Cache(c)) => cache_cmd::run(&CacheCommandSettings::resolve(&c, &inv)?),
+        Some(args::Command::Explain(e)) => explain_cmd::run(&ExplainSettings::resolve(&e, &inv)?),
+        Some(args::Command::Server(s)) => {
+            crate::server::command::run(&ServerSettings::resolve(&s, &inv)?)?;
+            Ok(ExitCode::OK)
         }
     }
 }

@@ -3,7 +3,6 @@
 //! (progress bar, plain lines, JSON).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -113,10 +112,6 @@ pub enum BuildEvent {
         id: ActionId,
         /// How.
         outcome: Outcome,
-        /// Warnings emitted.
-        warnings: usize,
-        /// Wall time.
-        duration: Duration,
     },
     /// An action failed.
     ActionFailed {

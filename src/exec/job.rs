@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::Sender;
-use std::time::Instant;
 
 use super::outcome::{Failure, Finished};
 use super::Msg;
@@ -28,17 +27,15 @@ pub(super) enum Ended {
 pub(super) struct FinishOnDrop {
     tx: Sender<Msg>,
     id: ActionId,
-    started: Instant,
     ended: Option<Ended>,
 }
 
 impl FinishOnDrop {
-    /// A guard for action `id`, timing it from now.
+    /// A guard for action `id`.
     pub(super) fn new(tx: Sender<Msg>, id: ActionId) -> Self {
         FinishOnDrop {
             tx,
             id,
-            started: Instant::now(),
             ended: None,
         }
     }
@@ -60,9 +57,7 @@ impl Drop for FinishOnDrop {
         });
         // The coordinator outlives every worker; a send can only fail if
         // it is itself unwinding, and then nobody is waiting.
-        let _ = self
-            .tx
-            .send(Msg::Done(self.id, ended, self.started.elapsed()));
+        let _ = self.tx.send(Msg::Done(self.id, ended));
     }
 }
 
@@ -140,7 +135,7 @@ mod tests {
             .expect("the guard reported");
         assert!(rx.try_recv().is_err(), "exactly one message");
         match msg {
-            Msg::Done(id, ended, _) => {
+            Msg::Done(id, ended) => {
                 assert_eq!(id, ActionId(7));
                 ended
             }

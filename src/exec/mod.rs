@@ -237,7 +237,7 @@ impl ExecShared {
 
 enum Msg {
     Meta(ActionId, DepResult),
-    Done(ActionId, Ended, Duration),
+    Done(ActionId, Ended),
     Token(std::io::Result<jobserver::Acquired>),
 }
 
@@ -329,14 +329,14 @@ pub fn execute(
                     queue.metadata_ready(i);
                 }
             }
-            Msg::Done(id, ended, dur) => {
+            Msg::Done(id, ended) => {
                 let i = id.index();
                 running -= 1;
                 // Release a token: the number held never exceeds running - 1.
                 if tokens.len() > running.saturating_sub(1) {
                     tokens.pop();
                 }
-                if let Some(result) = tally.ended(&sh, id, ended, dur) {
+                if let Some(result) = tally.ended(&sh, id, ended) {
                     if let Some(s) = &result.script {
                         sh.scripts_lock().insert(id, s.clone());
                     }
@@ -408,11 +408,7 @@ fn start_action(
             "cannot start a thread to run {}: {e}",
             a.display_name()
         ));
-        let _ = tx.send(Msg::Done(
-            id,
-            Ended::Reported(Box::new(Err(failure))),
-            Duration::ZERO,
-        ));
+        let _ = tx.send(Msg::Done(id, Ended::Reported(Box::new(Err(failure)))));
     }
 }
 

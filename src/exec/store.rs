@@ -85,16 +85,6 @@ impl Store {
         }
     }
 
-    /// Whether any cache is configured.
-    pub fn enabled(&self) -> bool {
-        self.local.is_some()
-    }
-
-    /// The local cache, if any.
-    pub fn local(&self) -> Option<&LocalCache> {
-        self.local.as_deref()
-    }
-
     /// The remote cache, if any.
     pub fn remote(&self) -> Option<&crate::cache::remote::RemoteCache> {
         self.remote.as_ref()

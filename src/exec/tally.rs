@@ -41,14 +41,13 @@ impl Tally {
         self.failures > 0 && !self.keep_going
     }
 
-    /// Counts and reports how action `id` ended after `dur`; its result
+    /// Counts and reports how action `id` ended; its result
     /// for dependents if it succeeded.
     pub(super) fn ended(
         &mut self,
         sh: &ExecShared,
         id: ActionId,
         ended: Ended,
-        dur: Duration,
     ) -> Option<DepResult> {
         let a = &sh.graph.actions[id.index()];
         let (res, cause) = match ended {
@@ -82,8 +81,6 @@ impl Tally {
         sh.emit(BuildEvent::ActionFinished {
             id,
             outcome: f.outcome,
-            warnings: 0,
-            duration: dur,
         });
         if let Some(why) = &f.uncacheable {
             s.uncacheable.push((a.display_name(), why.clone()));

@@ -15,13 +15,27 @@ use identity::UnitIdentity;
 pub use reason::Reason;
 use reason::{diff, RootCause, Snapshot, TypedFlags};
 
-use crate::cli::args::ExplainArgs;
-use crate::cli::errors::{CliError, ExitCode};
 use crate::exec::events::Outcome;
 use crate::exec::Reasons;
 use crate::plan::{Action, ActionGraph, ActionKind};
-use crate::report::explain::describe;
-use crate::report::print_stdout_line;
+
+/// Why `cargo hbuild explain` has nothing to show.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// No build recorded its units in the target dir.
+    #[error("no build has been recorded in `{}`; run `cargo hbuild` first", .0.display())]
+    NoRecord(PathBuf),
+    /// The last build has no unit of that name.
+    #[error("no unit `{0}` in the last build")]
+    NoUnit(String),
+}
+
+impl ExplainError {
+    /// Whether the command line named something that does not exist.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ExplainError::NoUnit(_))
+    }
+}
 
 /// What is kept per unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -311,55 +325,24 @@ fn spec_matches(spec: &str, u: &UnitRecord) -> bool {
     }
 }
 
-/// `cargo hbuild explain <package>[@<version>][:<target>]`: reasons from the last build's record.
-pub fn explain_command(e: &ExplainArgs) -> Result<i32, CliError> {
-    let target_dir = crate::cli::build::resolve_target_dir(
-        e.target_dir.as_deref(),
-        e.manifest_path.as_deref(),
-        &crate::cli::build::Invocation::current()?,
-    )?;
-    let record = load(&target_dir);
+/// The records of the last build in `target_dir` of the units that `unit`
+/// (`<package>[@<version>][:<target>]`) names.
+pub fn find_units(target_dir: &Path, unit: &str) -> Result<Vec<UnitRecord>, ExplainError> {
+    let record = load(target_dir);
     if record.units.is_empty() {
-        return Err(CliError::Other(format!(
-            "no build has been recorded in `{}`; run `cargo hbuild` first",
-            target_dir.display()
-        )));
+        return Err(ExplainError::NoRecord(target_dir.to_path_buf()));
     }
-    let (pkg, target) = e
-        .unit
+    let (pkg, target) = unit
         .split_once(':')
         .map(|(p, t)| (p, Some(t)))
-        .unwrap_or((e.unit.as_str(), None));
-    let matching: Vec<&UnitRecord> = record
+        .unwrap_or((unit, None));
+    let matching: Vec<UnitRecord> = record
         .units
-        .values()
+        .into_values()
         .filter(|u| spec_matches(pkg, u) && target.is_none_or(|t| u.target == t))
         .collect();
     if matching.is_empty() {
-        return Err(CliError::Usage(format!(
-            "no unit `{}` in the last build",
-            e.unit
-        )));
+        return Err(ExplainError::NoUnit(unit.to_string()));
     }
-    let json = e.message_format.starts_with("json");
-    for u in matching {
-        if json {
-            print_stdout_line(&serde_json::json!({"reason": "hbuild-explain", "package_id": u.package_id, "unit": u.display, "outcome": u.outcome, "reasons": u.reasons}).to_string());
-            continue;
-        }
-        let outcome = match u.outcome {
-            Outcome::Executed => "rebuilt in the last build",
-            Outcome::Fresh => "fresh in the last build",
-            Outcome::LocalHit => "restored from the local cache in the last build",
-            Outcome::RemoteHit => "restored from the remote cache in the last build",
-        };
-        crate::report::eprint_locked(&format!("{}: {outcome}\n", u.display));
-        if u.outcome != Outcome::Executed && !u.reasons.is_empty() {
-            crate::report::eprint_locked("  last rebuilt because:\n");
-        }
-        for r in &u.reasons {
-            crate::report::eprint_locked(&format!("  - {}\n", describe(r)));
-        }
-    }
-    Ok(ExitCode::OK)
+    Ok(matching)
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::workspace::target_dir::TargetDir;
 
 /// Which targets of the selected packages to build.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TargetSelection {
     /// `--lib`.
     pub lib: bool,
@@ -50,7 +50,7 @@ impl TargetSelection {
 }
 
 /// A validated build request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct BuildRequest {
     /// Working directory of the invocation.
     pub cwd: PathBuf,

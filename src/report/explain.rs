@@ -1,11 +1,12 @@
 //! Rendering of `--explain`: why each executed action ran, as Cargo-like
 //! status lines or as `hbuild-explain` JSON messages.
 
+use crate::exec::events::Outcome;
 use crate::explain::reason::{FlagOrigin, RootCause};
-use crate::explain::{ExplainedUnit, Explanation, Reason};
+use crate::explain::{ExplainedUnit, Explanation, Reason, UnitRecord};
 use crate::plan::ActionGraph;
 
-use super::{print_stdout_line, MessageFormat, Reporter};
+use super::{eprint_locked, print_stdout_line, MessageFormat, Reporter};
 
 /// Prints an explanation in the build's message format.
 pub fn print(graph: &ActionGraph, e: &Explanation, reporter: &Reporter, format: MessageFormat) {
@@ -27,6 +28,39 @@ pub fn print(graph: &ActionGraph, e: &Explanation, reporter: &Reporter, format: 
         return;
     }
     print_human(&e.units, reporter);
+}
+
+/// Prints the recorded reasons of units of the last build
+/// (`cargo hbuild explain`).
+pub fn print_units(units: &[UnitRecord], json: bool) {
+    for u in units {
+        if json {
+            print_stdout_line(
+                &serde_json::json!({
+                    "reason": "hbuild-explain",
+                    "package_id": u.package_id,
+                    "unit": u.display,
+                    "outcome": u.outcome,
+                    "reasons": u.reasons,
+                })
+                .to_string(),
+            );
+            continue;
+        }
+        let outcome = match u.outcome {
+            Outcome::Executed => "rebuilt in the last build",
+            Outcome::Fresh => "fresh in the last build",
+            Outcome::LocalHit => "restored from the local cache in the last build",
+            Outcome::RemoteHit => "restored from the remote cache in the last build",
+        };
+        eprint_locked(&format!("{}: {outcome}\n", u.display));
+        if u.outcome != Outcome::Executed && !u.reasons.is_empty() {
+            eprint_locked("  last rebuilt because:\n");
+        }
+        for r in &u.reasons {
+            eprint_locked(&format!("  - {}\n", describe(r)));
+        }
+    }
 }
 
 /// A root cause in words: the changed file itself, or the unit and why.

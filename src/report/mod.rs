@@ -152,11 +152,6 @@ impl Reporter {
         }
     }
 
-    /// Prints a final error (not tied to an action).
-    pub fn error(&self, msg: &str) {
-        self.human().error(msg);
-    }
-
     /// Access to the human renderer (explain output, summary).
     pub fn with_human<R>(&self, f: impl FnOnce(&mut human::Human) -> R) -> R {
         f(&mut self.human())

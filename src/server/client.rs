@@ -7,88 +7,18 @@
 //! directly": the server can make a build faster, never different.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::paths::ServerPaths;
-use super::protocol::{self, Reply, Request, WireInvocation};
-use crate::cli::args::BuildArgs;
-use crate::cli::build::Invocation;
-use crate::plan::BuildRequest;
+use super::protocol::{self, Reply, Request};
 use crate::report::ReportConfig;
+use crate::settings::{ServerUse, Settings};
 
 /// How long a client waits for an answer before building directly.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Whether and how a build uses the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Use {
-    /// Never (`--no-server`, `HBUILD_SERVER=0`).
-    Off,
-    /// A running server is used; none is started (the default).
-    Auto,
-    /// A server is started if none runs (`--server`, `HBUILD_SERVER=1`).
-    Start,
-}
-
-impl Use {
-    /// From the flags and `HBUILD_SERVER`.
-    pub fn decide(args: &BuildArgs, env: &BTreeMap<String, String>) -> Use {
-        if args.no_server {
-            return Use::Off;
-        }
-        if args.server {
-            return Use::Start;
-        }
-        match env
-            .get("HBUILD_SERVER")
-            .map(|v| v.to_ascii_lowercase())
-            .as_deref()
-        {
-            Some("0" | "off" | "false" | "no") => Use::Off,
-            Some("1" | "on" | "true" | "yes") => Use::Start,
-            _ => Use::Auto,
-        }
-    }
-
-    /// Whether a server may be used at all (Linux only).
-    pub fn active(self) -> bool {
-        self != Use::Off && cfg!(target_os = "linux")
-    }
-}
-
-/// Whether the server may answer this build: not `--plan` or `--explain`
-/// (they print more than a no-op's events), not with a remote cache (a
-/// direct build reports its statistics; and its headers, secrets, stay out
-/// of the invocation sent to the server).
-pub fn eligible(args: &BuildArgs, env: &BTreeMap<String, String>) -> bool {
-    !args.plan
-        && !args.explain
-        && args.remote_cache.is_none()
-        && args.remote_cache_header.is_empty()
-        && env.get("HBUILD_REMOTE_CACHE").is_none_or(|v| v.is_empty())
-}
-
-/// The invocation as sent to the server (None if an argument is not UTF-8).
-/// Secret values of the environment travel as their digests
-/// ([`crate::core::secret::recorded_env`]): the server compares and keys
-/// them but never needs them.
-pub fn wire_invocation(argv: &[OsString], inv: &Invocation) -> Option<WireInvocation> {
-    Some(WireInvocation {
-        // `--server` only says how to get the answer, not what it is.
-        argv: argv
-            .iter()
-            .skip(1)
-            .filter(|a| *a != "--server")
-            .map(|a| a.to_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()?,
-        cwd: inv.cwd.clone(),
-        env: crate::core::secret::recorded_env(&inv.env),
-    })
-}
 
 /// What a server answered for a verified no-op.
 pub struct Answer {
@@ -114,21 +44,21 @@ pub fn request(paths: &ServerPaths, req: &Request, timeout: Duration) -> Option<
     protocol::receive(&s).ok()
 }
 
-/// Asks the server of the request's target dir (resolved once, as the
-/// build would), if one runs.
+/// Asks the server of the build's target dir (resolved once, with the
+/// settings), if one runs. `settings` are [`Settings::for_server`]'s.
 pub fn query(
-    req: &BuildRequest,
-    inv: &WireInvocation,
+    settings: &Settings,
     report: &ReportConfig,
     cache_dir: Option<PathBuf>,
 ) -> Option<Answer> {
+    let req = &settings.request;
     let paths =
         Some(ServerPaths::for_target(&req.target_dir.path)).filter(|p| p.socket.exists())?;
     let reply = request(
         &paths,
         &Request::Query {
             exe: super::exe_identity(),
-            invocation: inv.clone(),
+            settings: Box::new(settings.clone()),
             report: report.clone(),
             cache_dir,
         },
@@ -155,42 +85,39 @@ pub fn query(
 }
 
 /// Tells the target dir's server about a successful build, starting the
-/// server first with [`Use::Start`]. Best effort.
-pub fn built(target_dir: &Path, inv: WireInvocation, how: Use) {
+/// server first with [`ServerUse::Start`] (and a valid idle timeout).
+/// Best effort. `settings` are [`Settings::for_server`]'s.
+pub fn built(target_dir: &Path, settings: Settings, how: ServerUse, idle: Option<Duration>) {
     let paths = ServerPaths::for_target(target_dir);
+    // The wire form has secrets as digests; the server is started without
+    // secret variables either way.
+    let env = settings.env().clone();
     let msg = Request::Built {
         exe: super::exe_identity(),
-        invocation: inv,
+        settings: Box::new(settings),
     };
     if request(&paths, &msg, QUERY_TIMEOUT).is_some() {
         return;
     }
-    if how == Use::Start && start(&paths, None).is_ok() {
+    let Some(idle) = idle.filter(|_| how == ServerUse::Start) else {
+        return;
+    };
+    if start(&paths, idle, &env).is_ok() {
         let _ = request(&paths, &msg, QUERY_TIMEOUT);
     }
 }
 
-/// The idle timeout from `HBUILD_SERVER_IDLE_TIMEOUT`, else the default.
-pub fn idle_timeout(flag: Option<&str>) -> Result<Duration, super::ServerError> {
-    match flag
-        .map(str::to_string)
-        .or_else(|| std::env::var("HBUILD_SERVER_IDLE_TIMEOUT").ok())
-    {
-        Some(v) if !v.is_empty() => super::parse_duration(&v),
-        _ => Ok(super::DEFAULT_IDLE_TIMEOUT),
-    }
-}
-
 /// Starts a server in the background and waits until it accepts
-/// connections. Returns its status.
+/// connections. Returns its status. The server gets `env` without its
+/// secret variables.
 pub fn start(
     paths: &ServerPaths,
-    idle: Option<&str>,
+    idle: Duration,
+    env: &BTreeMap<String, String>,
 ) -> Result<protocol::Status, super::ServerError> {
     if let Some(Reply::Status(s)) = request(paths, &Request::Status, QUERY_TIMEOUT) {
         return Ok(s);
     }
-    let idle = idle_timeout(idle)?;
     let dir = paths.log.parent().expect("log in a directory");
     std::fs::create_dir_all(dir).map_err(super::ServerError::io("cannot create", dir))?;
     let log = std::fs::File::create(&paths.log)
@@ -209,11 +136,10 @@ pub fn start(
         .stderr(log);
     // The server never builds nor talks to a remote cache: it has no use for
     // secrets, and its clients send them as digests.
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(crate::core::secret::is_secret_var) {
-            cmd.env_remove(k);
-        }
-    }
+    cmd.env_clear().envs(
+        env.iter()
+            .filter(|(k, _)| !crate::core::secret::is_secret_var(k)),
+    );
     {
         // Its own process group: Ctrl-C in the terminal stops the build, not
         // the server.

@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::paths::{ServerInfo, ServerPaths};
-use super::protocol::{self, Reply, Request, Status, WireInvocation};
+use super::protocol::{self, Reply, Request, Status};
 use super::verify::{self, Verified};
 use super::watch::{Notice, WatchSet, Watcher};
 use super::ServerError;
 use crate::core::Digest;
 use crate::report::ReportConfig;
+use crate::settings::Settings;
 
 /// Invocations remembered at most (least recently used ones are dropped).
 const MAX_INVOCATIONS: usize = 32;
@@ -27,7 +28,7 @@ const MAX_INVOCATIONS: usize = 32;
 /// under a millisecond; the margin is for a machine busy compiling).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// One invocation (argv + directory) the server knows.
+/// One invocation ([`Settings::invocation_key`]) the server knows.
 #[derive(Default)]
 struct Known {
     watch: Arc<WatchSet>,
@@ -49,7 +50,7 @@ struct Shared {
     last_request: Mutex<Instant>,
     known: Invocations,
     watcher: Watcher,
-    checks: Mutex<mpsc::Sender<WireInvocation>>,
+    checks: Mutex<mpsc::Sender<Settings>>,
     answered: AtomicU64,
     declined: AtomicU64,
     verified: AtomicU64,
@@ -57,12 +58,6 @@ struct Shared {
     /// Answers are given one at a time: they hold the target-dir lock,
     /// which another thread of this process could not take meanwhile.
     answering: Mutex<()>,
-}
-
-/// The identity of an invocation: what the client typed and where.
-pub fn invocation_key(inv: &WireInvocation) -> Digest {
-    let text = serde_json::to_vec(&(&inv.cwd, &inv.argv)).expect("invocation serialises");
-    Digest::of_bytes(&text)
 }
 
 fn on_notice(known: &Invocations, n: Notice<'_>) {
@@ -205,25 +200,26 @@ fn reaper(shared: &Shared) {
     }
 }
 
-fn checker(shared: &Shared, rx: mpsc::Receiver<WireInvocation>) {
+fn checker(shared: &Shared, rx: mpsc::Receiver<Settings>) {
     while let Ok(first) = rx.recv() {
         // Of several builds of one invocation queued meanwhile, the last counts.
-        let mut batch: Vec<WireInvocation> = vec![first];
+        let mut batch: Vec<Settings> = vec![first];
         while let Ok(more) = rx.try_recv() {
-            batch.retain(|b| invocation_key(b) != invocation_key(&more));
+            let key = more.invocation_key();
+            batch.retain(|b| b.invocation_key() != key);
             batch.push(more);
         }
-        for inv in batch {
-            let outcome = check_one(shared, &inv);
+        for settings in batch {
+            let outcome = check_one(shared, settings);
             shared.verified.fetch_add(1, Ordering::Relaxed);
             *shared.last_check.lock().expect("last check lock") = outcome.err();
         }
     }
 }
 
-fn check_one(shared: &Shared, inv: &WireInvocation) -> Result<(), String> {
-    let key = invocation_key(inv);
-    let prepared = verify::prepare(inv)?;
+fn check_one(shared: &Shared, settings: Settings) -> Result<(), String> {
+    let key = settings.invocation_key();
+    let prepared = verify::prepare(settings)?;
     let watch = Arc::new(prepared.watch.clone());
     {
         let mut known = shared.known.lock().expect("state lock");
@@ -279,12 +275,12 @@ fn connection(shared: &Shared, mut stream: UnixStream) {
     match req {
         Request::Query {
             exe,
-            invocation,
+            settings,
             report,
             cache_dir,
         } => {
             let t0 = Instant::now();
-            let (reply, summary) = answer(shared, &exe, &invocation, &report, t0);
+            let (reply, summary) = answer(shared, &exe, &settings, &report, t0);
             let ok = matches!(reply, Reply::UpToDate { .. });
             if ok {
                 shared.answered.fetch_add(1, Ordering::Relaxed);
@@ -296,7 +292,7 @@ fn connection(shared: &Shared, mut stream: UnixStream) {
             // After the reply, as a direct no-op would: log the build.
             if let (Some(s), Some(dir)) = (summary, cache_dir) {
                 if let Ok(l) = crate::cache::local::LocalCache::open(&dir) {
-                    crate::cli::build::record_build(&l, &s);
+                    crate::analysis::run::record_build(&l, &s);
                 }
             }
             if exe != shared.exe {
@@ -304,10 +300,10 @@ fn connection(shared: &Shared, mut stream: UnixStream) {
                 exit(shared);
             }
         }
-        Request::Built { exe, invocation } => {
+        Request::Built { exe, settings } => {
             let _ = protocol::send(&mut stream, &Reply::Ok);
             if exe == shared.exe {
-                let _ = shared.checks.lock().expect("checks lock").send(invocation);
+                let _ = shared.checks.lock().expect("checks lock").send(*settings);
             } else {
                 exit(shared);
             }
@@ -329,14 +325,14 @@ fn declined(why: impl Into<String>) -> (Reply, Option<crate::exec::BuildSummary>
 fn answer(
     shared: &Shared,
     exe: &str,
-    inv: &WireInvocation,
+    settings: &Settings,
     report: &ReportConfig,
     t0: Instant,
 ) -> (Reply, Option<crate::exec::BuildSummary>) {
     if exe != shared.exe {
         return declined("the server runs another hbuild binary");
     }
-    let key = invocation_key(inv);
+    let key = settings.invocation_key();
     let clean = {
         let mut known = shared.known.lock().expect("state lock");
         let Some(k) = known.get_mut(&key) else {
@@ -348,7 +344,7 @@ fn answer(
             None => return declined("a watched file changed, or the last build was not checked"),
         }
     };
-    if let Some(var) = clean.env_matches(&inv.env) {
+    if let Some(var) = clean.env_matches(settings.env()) {
         return declined(format!("`{var}` differs from the verified build"));
     }
     if clean.format != report.format {
@@ -466,22 +462,5 @@ mod tests {
         let known = known_with(WatchSet::default());
         on_notice(&known, Notice::Lost);
         assert!(!clean(&known));
-    }
-
-    #[test]
-    fn invocation_keys_separate_directories_and_arguments() {
-        let inv = |cwd: &str, argv: &[&str]| WireInvocation {
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            cwd: cwd.into(),
-            env: Default::default(),
-        };
-        let a = invocation_key(&inv("/w", &["-p", "a"]));
-        assert_eq!(a, invocation_key(&inv("/w", &["-p", "a"])));
-        assert_ne!(a, invocation_key(&inv("/w/sub", &["-p", "a"])));
-        assert_ne!(a, invocation_key(&inv("/w", &["-pa"])));
-        assert_ne!(
-            invocation_key(&inv("/w", &["a", "b"])),
-            invocation_key(&inv("/w", &["a\0b"]))
-        );
     }
 }

@@ -33,8 +33,6 @@ pub mod protocol;
 pub mod verify;
 pub mod watch;
 
-use std::time::Duration;
-
 /// Errors of the server layer.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -54,9 +52,15 @@ pub enum ServerError {
     /// A malformed or unexpected message.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// A bad setting.
+    /// The server or its watcher cannot be started.
     #[error("{0}")]
     Config(String),
+    /// `server stop` sent the request, and the server kept running.
+    #[error("the server (pid {pid}) did not stop within 10 s")]
+    NotStopped {
+        /// The server's process id.
+        pid: u32,
+    },
 }
 
 impl ServerError {
@@ -66,9 +70,6 @@ impl ServerError {
         move |source| ServerError::Io { what, path, source }
     }
 }
-
-/// Default idle timeout: as Bazel's `--max_idle_secs`.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
 /// Identity of the running binary: a server only answers clients of the
 /// same build of hbuild (another binary may plan or check differently).
@@ -81,28 +82,4 @@ pub fn exe_identity() -> String {
         exe.map(|e| e.display().to_string()).unwrap_or_default(),
         stamp,
     )
-}
-
-/// Parses an idle timeout (`90s`, `30m`, `3h`, `1d`...).
-pub fn parse_duration(s: &str) -> Result<Duration, ServerError> {
-    crate::core::parse_duration(s, crate::core::duration::UP_TO_DAYS).ok_or_else(|| {
-        ServerError::Config(format!(
-            "invalid duration `{}` (expected e.g. `90s`, `30m`, `3h`)",
-            s.trim()
-        ))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idle_timeouts_name_a_bad_value() {
-        assert_eq!(parse_duration("3h").unwrap(), Duration::from_secs(10800));
-        assert!(parse_duration("soon")
-            .unwrap_err()
-            .to_string()
-            .contains("`soon`"));
-    }
 }

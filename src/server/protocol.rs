@@ -1,7 +1,6 @@
 //! Messages between `cargo hbuild` and its server: one JSON object per
 //! line over a Unix socket, one request and one reply per connection.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -10,22 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::ServerError;
 use crate::report::ReportConfig;
+use crate::settings::Settings;
 
 /// Largest message accepted: an environment and a rendered no-op output
 /// fit easily; anything bigger is a broken peer.
 const MAX_MESSAGE: u64 = 64 << 20;
-
-/// A build invocation as the server sees it: the argv after `hbuild`, the
-/// directory and the environment of the client.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireInvocation {
-    /// Arguments (without the program name).
-    pub argv: Vec<String>,
-    /// Current directory.
-    pub cwd: PathBuf,
-    /// Environment.
-    pub env: BTreeMap<String, String>,
-}
 
 /// A request.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,8 +23,9 @@ pub enum Request {
     Query {
         /// [`super::exe_identity`] of the client.
         exe: String,
-        /// The invocation.
-        invocation: WireInvocation,
+        /// The invocation's settings, secrets as digests
+        /// ([`Settings::for_server`]).
+        settings: Box<Settings>,
         /// How the client prints.
         report: ReportConfig,
         /// The client's local cache dir (its build log records the no-op).
@@ -47,8 +36,8 @@ pub enum Request {
     Built {
         /// [`super::exe_identity`] of the client.
         exe: String,
-        /// The invocation.
-        invocation: WireInvocation,
+        /// The invocation's settings, secrets as digests.
+        settings: Box<Settings>,
     },
     /// The server's state.
     Status,

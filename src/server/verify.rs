@@ -12,26 +12,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
-
-use super::protocol::WireInvocation;
 use super::watch::WatchSet;
+use crate::analysis::run::{self as direct};
 use crate::analysis::{persist, Analysis};
-use crate::cli::args::{BuildArgs, Cli};
-use crate::cli::build::{self as direct, Invocation};
 use crate::core::FileStamp;
 use crate::exec::events::{BuildEvent, EventSink};
 use crate::exec::store::Store;
 use crate::exec::{self, worker, BuildSummary, Reasons};
 use crate::fingerprint::FileStates;
-use crate::plan::{ActionGraph, BuildRequest};
+use crate::plan::ActionGraph;
 use crate::report::{MessageFormat, ReportConfig, Reporter};
+use crate::settings::Settings;
 
-/// A build invocation resolved as the direct path resolves it.
+/// A build invocation with its saved analysis, as the direct path loads it.
 pub struct Prepared {
-    args: BuildArgs,
-    req: BuildRequest,
-    format: MessageFormat,
+    settings: Settings,
     analysis: Analysis,
     /// What the build depends on.
     pub watch: WatchSet,
@@ -65,21 +60,12 @@ impl EventSink for Recorder {
     }
 }
 
-/// Resolves an invocation: arguments, request, saved analysis, and the set
-/// of paths its result depends on (read from the actions' stamps).
-pub fn prepare(inv: &WireInvocation) -> Result<Prepared, String> {
-    let argv = std::iter::once("cargo-hbuild".to_string()).chain(inv.argv.iter().cloned());
-    let cli = Cli::try_parse_from(argv).map_err(|e| format!("arguments: {e}"))?;
-    if cli.command.is_some() {
-        return Err("not a build".into());
-    }
-    let args = cli.build;
-    let here = Invocation {
-        cwd: inv.cwd.clone(),
-        env: inv.env.clone(),
-    };
-    let (req, opts, format) = direct::request_from_args(&args, &here).map_err(|e| e.to_string())?;
-    let analysis = persist::load(&req, &opts)
+/// Loads the saved analysis of a build's settings (as the client resolved
+/// them), and the set of paths its result depends on (read from the
+/// actions' stamps).
+pub fn prepare(settings: Settings) -> Result<Prepared, String> {
+    let (req, opts) = (&settings.request, &settings.analysis);
+    let analysis = persist::load(req, opts)
         .ok_or_else(|| "the saved analysis is missing or out of date".to_string())?;
     let mut watch = WatchSet::default();
     for p in analysis.inputs.files.keys() {
@@ -92,10 +78,10 @@ pub fn prepare(inv: &WireInvocation) -> Result<Prepared, String> {
             watch.add_file(p);
         }
     }
-    if let Some(f) = persist::record_file(&req, &opts) {
+    if let Some(f) = persist::record_file(req, opts) {
         watch.add_file(&f);
     }
-    let norm = direct::normalizer(&analysis, &req);
+    let norm = direct::normalizer(&analysis, req);
     for a in &analysis.graph.actions {
         watch.add_file(&worker::stamp_path(a));
         for u in &a.uplift {
@@ -113,9 +99,7 @@ pub fn prepare(inv: &WireInvocation) -> Result<Prepared, String> {
         }
     }
     Ok(Prepared {
-        args,
-        req,
-        format,
+        settings,
         analysis,
         watch,
     })
@@ -129,15 +113,16 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
         .ok_or_else(|| "another build holds the target dir".to_string())?;
     let file_states = Arc::new(FileStates::load(&direct::file_states_path(&target_dir)));
     let store = Arc::new(Store::new(None, None));
+    let req = &p.settings.request;
     let opts = direct::exec_options(
         &p.analysis,
-        &p.req,
-        &p.args,
+        req,
+        p.settings.run,
         store,
         file_states,
         exec::RunPolicy::CheckOnly,
     );
-    let norm = direct::normalizer(&p.analysis, &p.req);
+    let norm = direct::normalizer(&p.analysis, req);
     let graph = Arc::new(p.analysis.graph);
     let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
     let (summary, reasons) =
@@ -184,7 +169,7 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
         }
     }
     for (k, v) in env.iter_mut() {
-        *v = p.req.env.get(k).cloned();
+        *v = req.env.get(k).cloned();
     }
     let verified = Verified {
         graph,
@@ -193,7 +178,7 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
         reasons,
         env,
         target_dir,
-        format: p.format,
+        format: p.settings.report.format,
         explain_stamp: Mutex::new(None),
     };
     write_explain_record(&verified);

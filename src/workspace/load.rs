@@ -3,7 +3,7 @@
 //! `PackageGraph` for feature resolution. Manifest facts that metadata
 //! omits (`[lints]`, `harness`, `resolver`) are read from the manifests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,7 +15,7 @@ use super::WorkspaceError;
 use crate::core::PackageId;
 
 /// Options passed through to `cargo metadata`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadOptions {
     /// `--manifest-path` (absolute), or None for the cwd's manifest.
     pub manifest_path: Option<PathBuf>,
@@ -377,14 +377,6 @@ fn lint_flags(doc: &toml::Table, root_doc: &toml::Table) -> Result<Vec<String>, 
         flags.push(c);
     }
     Ok(flags)
-}
-
-/// Environment variables hbuild reads, as a sorted map (the engine never
-/// reads the process environment itself).
-pub fn env_snapshot() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
 }
 
 #[cfg(test)]

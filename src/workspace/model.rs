@@ -258,14 +258,4 @@ impl WorkspaceModel {
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
     }
-
-    /// Rebuilds the id index (after deserialising).
-    pub fn reindex(&mut self) {
-        self.by_id = self
-            .packages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.0.clone(), i))
-            .collect();
-    }
 }

@@ -16,12 +16,12 @@ use super::config::CargoConfig;
 use super::WorkspaceError;
 
 /// Which setting decided the target dir.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TargetDirOrigin {
     /// `--target-dir`.
     Flag,
     /// `CARGO_TARGET_DIR` or `CARGO_BUILD_TARGET_DIR`.
-    Env(&'static str),
+    Env(TargetDirVar),
     /// `build.target-dir` in this config file.
     Config(PathBuf),
     /// None: `<workspace root>/target`, the root found from the manifests.
@@ -29,12 +29,23 @@ pub enum TargetDirOrigin {
 }
 
 /// The target dir of an invocation (absolute).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TargetDir {
     /// The directory.
     pub path: PathBuf,
     /// What decided it.
     pub origin: TargetDirOrigin,
+}
+
+/// A variable that sets the target dir.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TargetDirVar {
+    /// `CARGO_TARGET_DIR`.
+    #[serde(rename = "CARGO_TARGET_DIR")]
+    CargoTargetDir,
+    /// `CARGO_BUILD_TARGET_DIR`.
+    #[serde(rename = "CARGO_BUILD_TARGET_DIR")]
+    CargoBuildTargetDir,
 }
 
 /// What the target dir is resolved from.
@@ -75,7 +86,7 @@ pub fn resolve(i: &TargetDirInputs<'_>) -> Result<TargetDir, WorkspaceError> {
         }
         return Ok(TargetDir {
             path: i.cwd.join(v),
-            origin: TargetDirOrigin::Env("CARGO_TARGET_DIR"),
+            origin: TargetDirOrigin::Env(TargetDirVar::CargoTargetDir),
         });
     }
     if let Some(v) = i.env.get("CARGO_BUILD_TARGET_DIR") {
@@ -86,7 +97,7 @@ pub fn resolve(i: &TargetDirInputs<'_>) -> Result<TargetDir, WorkspaceError> {
         }
         return Ok(TargetDir {
             path: i.cwd.join(v),
-            origin: TargetDirOrigin::Env("CARGO_BUILD_TARGET_DIR"),
+            origin: TargetDirOrigin::Env(TargetDirVar::CargoBuildTargetDir),
         });
     }
     if let Some(s) = &i.config.target_dir {

@@ -190,20 +190,12 @@ impl Toolchain {
                 .collect(),
         })
     }
-
-    /// The rustlib dir of the host (`<sysroot>/lib/rustlib/<host>/lib`).
-    pub fn host_rustlib(&self) -> PathBuf {
-        self.sysroot
-            .join("lib/rustlib")
-            .join(&self.host)
-            .join("lib")
-    }
 }
 
-/// Locates the real `cargo` binary: `$CARGO` (set by cargo for subcommands),
-/// else `cargo` from PATH.
-pub fn find_cargo() -> PathBuf {
-    std::env::var_os("CARGO")
+/// Locates the real `cargo` binary: `$CARGO` of the invocation's
+/// environment (set by cargo for subcommands), else `cargo` from PATH.
+pub fn find_cargo(env: &std::collections::BTreeMap<String, String>) -> PathBuf {
+    env.get("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }

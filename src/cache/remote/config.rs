@@ -168,14 +168,9 @@ impl RemoteConfig {
         })
     }
 
-    /// Builds the configuration from command-line flags and the process
-    /// environment. `Ok(None)` when no URL is configured (remote disabled).
-    pub fn from_env_and_flags(flags: &RemoteFlags) -> Result<Option<Self>, CacheError> {
-        Self::from_lookup(flags, |name| std::env::var(name).ok())
-    }
-
-    /// Like [`RemoteConfig::from_env_and_flags`], with the environment given
-    /// as a lookup function (for tests and embedding).
+    /// Builds the configuration from command-line flags and an environment,
+    /// given as a lookup function (the settings layer passes its snapshot).
+    /// `Ok(None)` when no URL is configured (remote disabled).
     pub fn from_lookup(
         flags: &RemoteFlags,
         env: impl Fn(&str) -> Option<String>,

@@ -1,0 +1,325 @@
+//! Settings from argv + environment + config files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::args::{Cli, Command};
+use crate::report::MessageFormat;
+use crate::workspace::target_dir::{TargetDirOrigin, TargetDirVar};
+
+/// A workspace with one package and an empty `CARGO_HOME` (no user config).
+struct Ws {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Ws {
+    fn new(config: &str) -> Ws {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("ws/src")).unwrap();
+        std::fs::create_dir_all(root.join("home")).unwrap();
+        std::fs::write(
+            root.join("ws/Cargo.toml"),
+            "[package]\nname = \"a\"\nversion = \"0.1.0\"\n",
+        )
+        .unwrap();
+        if !config.is_empty() {
+            std::fs::create_dir_all(root.join("ws/.cargo")).unwrap();
+            std::fs::write(root.join("ws/.cargo/config.toml"), config).unwrap();
+        }
+        Ws { _dir: dir, root }
+    }
+
+    fn inv(&self, env: &[(&str, &str)]) -> Invocation {
+        let mut vars: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.insert(
+            "CARGO_HOME".into(),
+            self.root.join("home").display().to_string(),
+        );
+        Invocation {
+            cwd: self.root.join("ws"),
+            env: vars,
+            stderr_is_terminal: false,
+        }
+    }
+
+    fn settings(&self, argv: &[&str], env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::resolve(&build_args(argv), &self.inv(env))
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.join(p)
+    }
+}
+
+fn build_args(argv: &[&str]) -> crate::cli::args::BuildArgs {
+    let cli =
+        Cli::try_parse_from(std::iter::once("cargo-hbuild").chain(argv.iter().copied())).unwrap();
+    assert!(cli.command.is_none());
+    cli.build
+}
+
+fn target_dir(s: &Settings) -> (&Path, &TargetDirOrigin) {
+    (&s.request.target_dir.path, &s.request.target_dir.origin)
+}
+
+#[test]
+fn the_target_dir_follows_cargos_precedence() {
+    let ws = Ws::new("[build]\ntarget-dir = \"from-config\"\n");
+    let all = [
+        ("CARGO_TARGET_DIR", "from-env"),
+        ("CARGO_BUILD_TARGET_DIR", "from-build-env"),
+    ];
+    let s = ws.settings(&["--target-dir", "flag"], &all).unwrap();
+    assert_eq!(
+        target_dir(&s),
+        (&*ws.path("ws/flag"), &TargetDirOrigin::Flag)
+    );
+    let s = ws.settings(&[], &all).unwrap();
+    assert_eq!(
+        target_dir(&s),
+        (
+            &*ws.path("ws/from-env"),
+            &TargetDirOrigin::Env(TargetDirVar::CargoTargetDir)
+        )
+    );
+    let s = ws.settings(&[], &all[1..]).unwrap();
+    assert_eq!(
+        target_dir(&s),
+        (
+            &*ws.path("ws/from-build-env"),
+            &TargetDirOrigin::Env(TargetDirVar::CargoBuildTargetDir)
+        )
+    );
+    let s = ws.settings(&[], &[]).unwrap();
+    assert_eq!(s.request.target_dir.path, ws.path("ws/from-config"));
+    let plain = Ws::new("");
+    let s = plain.settings(&[], &[]).unwrap();
+    assert_eq!(
+        target_dir(&s),
+        (
+            &*plain.path("ws/target"),
+            &TargetDirOrigin::WorkspaceDefault
+        )
+    );
+}
+
+#[test]
+fn an_empty_target_dir_variable_is_an_error_naming_it() {
+    let ws = Ws::new("");
+    let e = ws.settings(&[], &[("CARGO_TARGET_DIR", "")]).unwrap_err();
+    assert!(!e.is_usage());
+    assert!(e.to_string().contains("`CARGO_TARGET_DIR`"), "{e}");
+}
+
+#[test]
+fn jobs_come_from_the_flag_then_the_variable_then_the_config() {
+    let ws = Ws::new("[build]\njobs = 3\n");
+    let jobs = |argv: &[&str], env: &[(&str, &str)]| ws.settings(argv, env).map(|s| s.request.jobs);
+    assert_eq!(jobs(&["-j", "5"], &[("CARGO_BUILD_JOBS", "4")]).unwrap(), 5);
+    assert_eq!(jobs(&[], &[("CARGO_BUILD_JOBS", "4")]).unwrap(), 4);
+    assert_eq!(jobs(&[], &[]).unwrap(), 3);
+    // "All CPUs but n", at least one.
+    assert_eq!(jobs(&["-j", "-100000"], &[]).unwrap(), 1);
+    let zero = jobs(&["-j", "0"], &[]).unwrap_err();
+    assert_eq!(zero.to_string(), "jobs may not be 0");
+    assert!(!zero.is_usage());
+    assert_eq!(
+        jobs(&[], &[("CARGO_BUILD_JOBS", "many")])
+            .unwrap_err()
+            .to_string(),
+        "could not parse `many`. Number of parallel jobs should be `default` or a number."
+    );
+}
+
+#[test]
+fn flags_become_the_request_and_report_options() {
+    let ws = Ws::new("");
+    let s = ws
+        .settings(
+            &[
+                "-p",
+                "a",
+                "--features",
+                "x,y z",
+                "--release",
+                "--message-format",
+                "short",
+                "-vv",
+                "--keep-going",
+                "--no-server",
+            ],
+            &[("HBUILD_SERVER", "1")],
+        )
+        .unwrap();
+    assert_eq!(s.kind, RequestKind::Build);
+    assert_eq!(s.request.packages, ["a"]);
+    assert_eq!(s.request.features, ["x", "y", "z"]);
+    assert_eq!(s.request.profile, "release");
+    assert!(s.request.very_verbose);
+    assert_eq!(s.report.format, MessageFormat::Short);
+    assert!(s.analysis.short_diagnostics);
+    assert_eq!(s.report.verbose, 2);
+    assert!(s.run.keep_going);
+    // The flag wins over the variable.
+    assert_eq!(s.server, ServerUse::Off);
+    assert_eq!(
+        ws.settings(&[], &[("HBUILD_SERVER", "yes")])
+            .unwrap()
+            .server,
+        ServerUse::Start
+    );
+}
+
+#[test]
+fn bad_flags_are_usage_errors_naming_the_flag() {
+    let ws = Ws::new("");
+    let e = ws
+        .settings(&["--message-format", "json,xml"], &[])
+        .unwrap_err();
+    assert!(e.is_usage());
+    assert!(
+        e.to_string()
+            .starts_with("invalid message format specifier for `--message-format`: `xml`"),
+        "{e}"
+    );
+    let e = ws
+        .settings(&["--release", "--profile", "bench"], &[])
+        .unwrap_err();
+    assert!(e.is_usage());
+    assert!(e
+        .to_string()
+        .starts_with("conflicting usage of --profile=bench and --release"));
+    let e = ws
+        .settings(&["--manifest-path", "x/Cargo.toml"], &[])
+        .unwrap_err();
+    assert_eq!(e.to_string(), "manifest path `x/Cargo.toml` does not exist");
+}
+
+#[test]
+fn colour_follows_the_terminal_and_the_snapshot() {
+    let ws = Ws::new("");
+    let mut inv = ws.inv(&[]);
+    let auto = |inv: &Invocation| Settings::resolve(&build_args(&[]), inv).unwrap().report;
+    assert!(!auto(&inv).color);
+    inv.stderr_is_terminal = true;
+    assert!(auto(&inv).color && auto(&inv).progress);
+    inv.env.insert("NO_COLOR".into(), "1".into());
+    assert!(!auto(&inv).color);
+}
+
+#[test]
+fn the_servers_copy_has_secret_values_digested_and_round_trips() {
+    let ws = Ws::new("");
+    let s = ws
+        .settings(
+            &[],
+            &[("HBUILD_REMOTE_CACHE_TOKEN", "hunter2"), ("PATH", "/bin")],
+        )
+        .unwrap();
+    let wire = s.for_server().unwrap();
+    let token = &wire.env()["HBUILD_REMOTE_CACHE_TOKEN"];
+    assert!(crate::core::secret::is_digest(token), "{token}");
+    assert_eq!(wire.env()["PATH"], "/bin");
+    let json = serde_json::to_string(&wire).unwrap();
+    assert!(!json.contains("hunter2"));
+    let back: Settings = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.invocation_key(), s.invocation_key());
+    assert_eq!(back.request.target_dir, s.request.target_dir);
+}
+
+#[test]
+fn invocation_keys_separate_requests_but_not_environments_or_terminals() {
+    let ws = Ws::new("");
+    let key =
+        |argv: &[&str], env: &[(&str, &str)]| ws.settings(argv, env).unwrap().invocation_key();
+    let a = key(&["-p", "a"], &[]);
+    assert_eq!(a, key(&["-pa"], &[("TERM", "xterm")]));
+    assert_eq!(a, key(&["-p", "a", "--server"], &[]));
+    assert_ne!(a, key(&["-p", "b"], &[]));
+    assert_ne!(a, key(&["-p", "a", "--release"], &[]));
+    assert_ne!(a, key(&["-p", "a", "--message-format", "json"], &[]));
+    let mut sub = ws.inv(&[]);
+    sub.cwd = ws.path("ws/src");
+    let elsewhere = Settings::resolve(&build_args(&["-p", "a"]), &sub).unwrap();
+    assert_ne!(a, elsewhere.invocation_key());
+}
+
+#[test]
+fn only_builds_without_a_remote_cache_or_extra_output_go_to_the_server() {
+    let ws = Ws::new("");
+    let may =
+        |argv: &[&str], env: &[(&str, &str)]| ws.settings(argv, env).unwrap().server_may_answer();
+    assert!(may(&[], &[]));
+    assert!(!may(&["--plan"], &[]));
+    assert!(!may(&["--explain"], &[]));
+    assert!(!may(&["--remote-cache", "http://cache"], &[]));
+    assert!(!may(&[], &[("HBUILD_REMOTE_CACHE", "http://cache")]));
+    assert!(may(&[], &[("HBUILD_REMOTE_CACHE", "")]));
+}
+
+#[test]
+fn remote_flags_win_over_the_snapshot_and_no_cache_disables_it() {
+    let ws = Ws::new("");
+    let env = [("HBUILD_REMOTE_CACHE", "http://env")];
+    let s = ws
+        .settings(&["--remote-cache", "http://flag"], &env)
+        .unwrap();
+    assert!(s.remote_config().unwrap().is_some());
+    let s = ws.settings(&["--no-cache"], &env).unwrap();
+    assert!(s.remote_config().unwrap().is_none());
+    let s = ws
+        .settings(&["--remote-cache-timeout", "soon"], &env)
+        .unwrap();
+    assert!(s.remote_config().unwrap_err().is_usage());
+}
+
+fn server_settings(
+    ws: &Ws,
+    argv: &[&str],
+    env: &[(&str, &str)],
+) -> Result<ServerSettings, SettingsError> {
+    let argv = ["cargo-hbuild", "server"]
+        .into_iter()
+        .chain(argv.iter().copied());
+    let Some(Command::Server(cmd)) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("not a server command");
+    };
+    ServerSettings::resolve(&cmd, &ws.inv(env))
+}
+
+#[test]
+fn server_commands_resolve_the_target_dir_and_idle_timeout() {
+    let ws = Ws::new("");
+    let s = server_settings(&ws, &["start", "--idle-timeout", "30m"], &[]).unwrap();
+    assert_eq!(s.target_dir, ws.path("ws/target"));
+    assert_eq!(s.idle_timeout, Some(std::time::Duration::from_secs(1800)));
+    let s = server_settings(&ws, &["start"], &[("HBUILD_SERVER_IDLE_TIMEOUT", "2h")]).unwrap();
+    assert_eq!(s.idle_timeout, Some(std::time::Duration::from_secs(7200)));
+    let e =
+        server_settings(&ws, &["start"], &[("HBUILD_SERVER_IDLE_TIMEOUT", "soon")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid duration `soon` (expected e.g. `90s`, `30m`, `3h`)"
+    );
+    // `status` does not care about the idle timeout.
+    let s = server_settings(&ws, &["status"], &[("HBUILD_SERVER_IDLE_TIMEOUT", "soon")]).unwrap();
+    assert_eq!(s.idle_timeout, None);
+    let e = server_settings(&ws, &["run"], &[]).unwrap_err();
+    assert!(
+        e.is_usage() && e.to_string().contains("--target-dir"),
+        "{e}"
+    );
+    // A build with a malformed idle timeout builds, and starts no server.
+    let b = ws
+        .settings(&[], &[("HBUILD_SERVER_IDLE_TIMEOUT", "soon")])
+        .unwrap();
+    assert_eq!(b.server_idle_timeout, None);
+}
