@@ -4,7 +4,6 @@
 //! (the error edge, [`errors`]). Nothing below this layer sees clap types
 //! except [`crate::settings`], and nothing below exits the process.
 
-pub mod args;
 pub mod build;
 pub mod cache_cmd;
 pub mod errors;
@@ -12,6 +11,7 @@ pub mod explain_cmd;
 
 use clap::Parser;
 
+use crate::settings::args;
 use errors::CliError;
 pub use errors::ExitCode;
 

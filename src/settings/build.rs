@@ -10,9 +10,9 @@ use super::{
 };
 use crate::analysis::run::RunOptions;
 use crate::analysis::AnalysisOptions;
-use crate::cli::args::{BuildArgs, Color};
 use crate::plan::{BuildRequest, TargetSelection};
 use crate::report::{MessageFormat, ReportConfig};
+use crate::settings::args::{BuildArgs, Color};
 use crate::workspace::config::{CargoConfig, JobsSetting};
 use crate::workspace::load::LoadOptions;
 use crate::workspace::target_dir::{self, TargetDir, TargetDirInputs};

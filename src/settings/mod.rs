@@ -7,6 +7,7 @@
 //! The resident server receives [`Settings`] over its socket and never
 //! parses a command line.
 
+pub mod args;
 mod build;
 mod error;
 mod format;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{resolve_target_dir, Invocation, ListingFormat, SettingsError};
-use crate::cli::args::{ServerArgs, ServerCommand};
+use crate::settings::args::{ServerArgs, ServerCommand};
 
 /// Default idle timeout: as Bazel's `--max_idle_secs`.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);

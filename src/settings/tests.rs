@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use super::*;
-use crate::cli::args::{Cli, Command};
 use crate::report::MessageFormat;
+use crate::settings::args::{Cli, Command};
 use crate::workspace::target_dir::{TargetDirOrigin, TargetDirVar};
 
 /// A workspace with one package and an empty `CARGO_HOME` (no user config).
@@ -59,7 +59,7 @@ impl Ws {
     }
 }
 
-fn build_args(argv: &[&str]) -> crate::cli::args::BuildArgs {
+fn build_args(argv: &[&str]) -> crate::settings::args::BuildArgs {
     let cli =
         Cli::try_parse_from(std::iter::once("cargo-hbuild").chain(argv.iter().copied())).unwrap();
     assert!(cli.command.is_none());

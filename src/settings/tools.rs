@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{resolve_target_dir, Invocation, ListingFormat, SettingsError};
 use crate::cache::local::{parse_size, LocalCache};
-use crate::cli::args::{CacheArgs, CacheCommand, ExplainArgs};
+use crate::settings::args::{CacheArgs, CacheCommand, ExplainArgs};
 
 /// The local cache directory: `--cache-dir`, `HBUILD_CACHE_DIR`, then the
 /// per-user cache dir.

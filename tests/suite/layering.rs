@@ -14,8 +14,8 @@ use crate::common::repo_root;
 const LAYERS: &[&str] = &[
     "cli",
     "server",
-    "analysis",
     "settings",
+    "analysis",
     "report",
     "explain",
     "exec",
