@@ -18,48 +18,46 @@ fn short(f: &Fixture, ug: &super::UnitGraph, what: &str) -> String {
 /// it was split into modules.
 #[test]
 fn unit_hashes_are_pinned() {
+    #[derive(Clone, Copy)]
+    enum Req {
+        Dev,
+        Release,
+        Target,
+    }
+    use Req::*;
+    let pins = [
+        (Dev, "util lib:util_lib build host", "7bd4294cc13bc7e3"),
+        (Dev, "app lib:app_core build host", "9bfd86c7e37e58c1"),
+        (Dev, "app bin:app-cli build host", "3a3b69943fb1b101"),
+        (
+            Dev,
+            "foo-sys custom-build:build-script-build run host",
+            "22a0351ce3bc6604",
+        ),
+        (Release, "app bin:app-cli build host", "c4cc560d7022daa3"),
+        (
+            Release,
+            "mymacro lib:mymacro build host for-host",
+            "e560769e211f8754",
+        ),
+        (Target, "app bin:app-cli build target", "3e4fd1066d062794"),
+        (
+            Target,
+            "app custom-build:build-script-build run target",
+            "71a6075447bf0a9e",
+        ),
+    ];
     let f = Fixture::kitchen_sink();
-    let ug = f.plan(&f.request()).unwrap();
-    assert_eq!(
-        short(&f, &ug, "util lib:util_lib build host"),
-        "7bd4294cc13bc7e3"
-    );
-    assert_eq!(
-        short(&f, &ug, "app lib:app_core build host"),
-        "9bfd86c7e37e58c1"
-    );
-    assert_eq!(
-        short(&f, &ug, "app bin:app-cli build host"),
-        "3a3b69943fb1b101"
-    );
-    assert_eq!(
-        short(&f, &ug, "foo-sys custom-build:build-script-build run host"),
-        "22a0351ce3bc6604"
-    );
-
-    let mut req = f.request();
-    req.profile = "release".into();
-    let ug = f.plan(&req).unwrap();
-    assert_eq!(
-        short(&f, &ug, "app bin:app-cli build host"),
-        "c4cc560d7022daa3"
-    );
-    assert_eq!(
-        short(&f, &ug, "mymacro lib:mymacro build host for-host"),
-        "e560769e211f8754"
-    );
-
-    let mut req = f.request();
-    req.target = Some(HOST.into());
-    let ug = f.plan(&req).unwrap();
-    assert_eq!(
-        short(&f, &ug, "app bin:app-cli build target"),
-        "3e4fd1066d062794"
-    );
-    assert_eq!(
-        short(&f, &ug, "app custom-build:build-script-build run target"),
-        "71a6075447bf0a9e"
-    );
+    for (which, unit, hash) in pins {
+        let mut req = f.request();
+        match which {
+            Dev => {}
+            Release => req.profile = "release".into(),
+            Target => req.target = Some(HOST.into()),
+        }
+        let ug = f.plan(&req).unwrap();
+        assert_eq!(short(&f, &ug, unit), hash, "{unit}");
+    }
 }
 
 #[test]
