@@ -6,7 +6,7 @@ mod common;
 
 use common::dirstore::{pseudo_random_bytes, DirStore};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,7 +19,7 @@ use hbuild::cache::remote::proto::{
     METADATA_PATH,
 };
 use hbuild::cache::remote::{RemoteCache, RemoteConfig, RemoteLookup};
-use hbuild::cache::{ActionResult, ENTRY_FORMAT_VERSION};
+use hbuild::cache::{ActionResult, ResultMeta, ENTRY_FORMAT_VERSION};
 use hbuild::core::{ActionKey, Digest, RelPath};
 
 // ---------------------------------------------------------------------------
@@ -285,7 +285,10 @@ fn seed_entry(server: &FakeServer, k: ActionKey, content: &[u8]) -> ActionResult
         outputs: vec![src.add(OUTPUT, content, false)],
         stdout: "out\n".into(),
         stderr: String::new(),
-        meta: BTreeMap::from([("k".to_string(), "v".to_string())]),
+        meta: ResultMeta {
+            script: Some("v".into()),
+            ..Default::default()
+        },
     };
     let rc = remote(server);
     rc.upload(k, result.clone(), src.clone());
@@ -649,7 +652,7 @@ fn craft_entry(server: &FakeServer, k: ActionKey, outputs: &[(&str, &[u8], Diges
         format: METADATA_FORMAT.into(),
         version: ENTRY_FORMAT_VERSION,
         outputs: meta_outputs,
-        meta: BTreeMap::new(),
+        meta: ResultMeta::default(),
     };
     let meta_bytes = serde_json::to_vec(&meta).unwrap();
     let meta_sha = sha256_hex(&meta_bytes);

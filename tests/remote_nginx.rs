@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use common::dirstore::{pseudo_random_bytes, DirStore};
 use common::nginx::{LogLine, Nginx, NginxOptions};
 use hbuild::cache::remote::proto::sha256_hex;
 use hbuild::cache::remote::{RemoteCache, RemoteConfig, RemoteLookup};
-use hbuild::cache::{ActionResult, BlobStore};
+use hbuild::cache::{ActionResult, BlobStore, ResultMeta};
 use hbuild::core::{ActionKey, Digest};
 
 fn key(name: &str) -> ActionKey {
@@ -23,9 +22,10 @@ const BIG: usize = 20 << 20;
 /// An action result with a 20 MB blob, an executable, an empty file and
 /// two files with equal content.
 fn sample(store: &DirStore) -> ActionResult {
-    let mut meta = BTreeMap::new();
-    meta.insert("rustc-link-lib".to_string(), "static=foo".to_string());
-    meta.insert("exit".to_string(), "0".to_string());
+    let meta = ResultMeta {
+        script: Some("{\"link_libs\":[\"static=foo\"]}".into()),
+        ..Default::default()
+    };
     ActionResult {
         outputs: vec![
             store.add("bin/tool", &pseudo_random_bytes("tool", 4096), true),

@@ -12,8 +12,6 @@
 pub mod local;
 pub mod remote;
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::core::{Digest, RelPath};
@@ -46,8 +44,22 @@ pub struct ActionResult {
     pub stdout: String,
     /// Captured standard error, replayed on a hit.
     pub stderr: String,
-    /// Extra key/value metadata owned by the executor.
-    pub meta: BTreeMap<String, String>,
+    /// What the executor keeps beside the outputs.
+    pub meta: ResultMeta,
+}
+
+/// What the executor keeps beside an action's outputs. The cache stores it
+/// as it is; each field is a JSON document of a type the executor owns.
+/// Serialised like the map of named strings it replaced, so entries keep
+/// their format.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultMeta {
+    /// For a manifest entry: the files and variables an action read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// For a build-script run: its parsed directives, in portable form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
 }
 
 impl ActionResult {
@@ -131,4 +143,25 @@ pub trait BlobStore: Send + Sync {
     /// A directory on the store's filesystem for temporary downloads, so that
     /// adopting a file is a rename.
     fn scratch_dir(&self) -> std::path::PathBuf;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResultMeta;
+
+    /// Entries written when the metadata was a map of named strings read
+    /// back the same, and new entries are written as that map was.
+    #[test]
+    fn result_meta_keeps_the_entry_format() {
+        let m = ResultMeta {
+            manifest: Some("m".into()),
+            script: Some("s".into()),
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(text, r#"{"manifest":"m","script":"s"}"#);
+        assert_eq!(serde_json::to_string(&ResultMeta::default()).unwrap(), "{}");
+        let old: ResultMeta = serde_json::from_str(r#"{"script":"s"}"#).unwrap();
+        assert_eq!(old.script.as_deref(), Some("s"));
+        assert_eq!(old.manifest, None);
+    }
 }

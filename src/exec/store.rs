@@ -149,17 +149,14 @@ impl Store {
         let mkey = KeyComponents::manifest_key(pre);
         let (found, _) = self.lookup(&mkey);
         let (r, _) = found?;
-        serde_json::from_str(r.meta.get("manifest")?).ok()
+        serde_json::from_str(r.meta.manifest.as_deref()?).ok()
     }
 
     /// Records the input manifest of a pre-key.
     pub fn put_manifest(&self, pre: &ActionKey, m: &Manifest) {
         let Some(local) = &self.local else { return };
         let mut r = ActionResult::default();
-        r.meta.insert(
-            "manifest".into(),
-            serde_json::to_string(m).expect("manifest serialises"),
-        );
+        r.meta.manifest = Some(serde_json::to_string(m).expect("manifest serialises"));
         let mkey = KeyComponents::manifest_key(pre);
         if let Err(e) = local.put(&mkey, &r) {
             self.warn(format!("could not record inputs in the cache: {e}"));

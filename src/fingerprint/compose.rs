@@ -212,7 +212,7 @@ fn consumed_digest(a: &Action, r: &ActionResult) -> Digest {
         h.update(&[0, o.executable as u8]);
         h.update(o.digest.as_bytes());
     }
-    if let Some(script) = r.meta.get("script") {
+    if let Some(script) = &r.meta.script {
         h.update(b"\0script\0");
         h.update(script.as_bytes());
     }

@@ -244,7 +244,10 @@ pub(crate) fn script_result(
             output(a, "output", stdout),
             output(a, "stderr", b""),
         ],
-        meta: BTreeMap::from([("script".to_string(), directives.to_string())]),
+        meta: crate::cache::ResultMeta {
+            script: Some(directives.to_string()),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

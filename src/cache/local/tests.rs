@@ -37,7 +37,10 @@ pub(super) fn result(mut outputs: Vec<OutputFile>) -> ActionResult {
         outputs,
         stdout: "out".into(),
         stderr: "err".into(),
-        meta: [("k".to_string(), "v".to_string())].into_iter().collect(),
+        meta: crate::cache::ResultMeta {
+            script: Some("v".into()),
+            ..Default::default()
+        },
     }
 }
 

@@ -8,7 +8,7 @@
 //! directory, every digest is 64 lowercase hex with a sane size, and the
 //! metadata blob describes exactly the output files of the protobuf.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -115,8 +115,8 @@ pub struct Metadata {
     pub version: u32,
     /// Every output file, sorted by path.
     pub outputs: Vec<MetaOutput>,
-    /// The executor's key/value metadata.
-    pub meta: BTreeMap<String, String>,
+    /// What the executor keeps beside the outputs.
+    pub meta: crate::cache::ResultMeta,
 }
 
 /// A CAS blob reference: SHA-256 hex and size.
@@ -354,7 +354,7 @@ mod tests {
                 size: 3,
                 executable: false,
             }],
-            meta: BTreeMap::new(),
+            meta: Default::default(),
         };
         (outputs, meta)
     }

@@ -1,7 +1,6 @@
 //! Running an action that is neither fresh nor cached, and storing what
 //! it produced: its full key from what it read, the cache entry, the stamp.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::super::events::BuildEvent;
@@ -11,7 +10,7 @@ use super::super::ExecShared;
 use super::late_plan::Invocation;
 use super::outputs::{clean_outputs, local_result, output_files, uplift};
 use super::{fill_inputs, DepResult, Failure};
-use crate::cache::ActionResult;
+use crate::cache::{ActionResult, ResultMeta};
 use crate::core::ActionKey;
 use crate::fingerprint::{DepDigests, KeyComponents};
 use crate::plan::action::ActionKind;
@@ -121,13 +120,10 @@ fn stored_result(
     cacheable: bool,
     argv: &[String],
 ) -> ActionResult {
-    let mut meta = BTreeMap::new();
+    let mut meta = ResultMeta::default();
     if let Some(s) = &exec.script {
         let portable = s.map_strings(|x| sh.normalizer.normalize(x).into());
-        meta.insert(
-            "script".into(),
-            serde_json::to_string(&portable).expect("script output serialises"),
-        );
+        meta.script = Some(serde_json::to_string(&portable).expect("script output serialises"));
     }
     let files = output_files(a);
     let mut result = local_result(a, &files, meta);

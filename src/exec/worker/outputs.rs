@@ -2,7 +2,6 @@
 //! them, the uplifted copies, the stamps' refresh at the end of a build,
 //! and replaying what a fresh or restored action printed.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::super::diagnostics::parse_diagnostic;
@@ -11,7 +10,7 @@ use super::super::script_output::ScriptOutput;
 use super::super::stamp::{refresh_moved, stamp_path};
 use super::super::ExecShared;
 use super::Failure;
-use crate::cache::{ActionResult, OutputFile};
+use crate::cache::{ActionResult, OutputFile, ResultMeta};
 use crate::core::{ActionKey, Digest, RelPath};
 use crate::plan::Action;
 
@@ -40,11 +39,7 @@ pub(super) fn output_files(a: &Action) -> Vec<PathBuf> {
 }
 
 /// The result of an executed action: its outputs hashed in place.
-pub(super) fn local_result(
-    a: &Action,
-    files: &[PathBuf],
-    meta: BTreeMap<String, String>,
-) -> ActionResult {
+pub(super) fn local_result(a: &Action, files: &[PathBuf], meta: ResultMeta) -> ActionResult {
     let mut outputs = Vec::new();
     for f in files {
         let (Some(path), Ok((digest, size))) =

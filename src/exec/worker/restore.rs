@@ -66,7 +66,8 @@ fn restored(
 ) -> Result<DepResult, Failure> {
     let script = r
         .meta
-        .get("script")
+        .script
+        .as_deref()
         .and_then(|s| serde_json::from_str::<ScriptOutput>(s).ok())
         .map(|s| s.map_strings(|x| sh.normalizer.expand_all(x)));
     let diags: Vec<String> = r.stderr.lines().map(str::to_string).collect();
