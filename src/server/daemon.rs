@@ -75,7 +75,10 @@ fn on_notice(known: &Invocations, n: Notice<'_>) {
                 if ev.paths.is_empty() || ev.paths.iter().any(|p| k.watch.covers(&ev.kind, p)) {
                     if k.clean.is_some() {
                         // The server's stderr is its log.
-                        eprintln!("changed: {:?} {:?}", ev.kind, ev.paths);
+                        crate::report::eprint_locked(&format!(
+                            "changed: {:?} {:?}\n",
+                            ev.kind, ev.paths
+                        ));
                     }
                     k.epoch += 1;
                     k.clean = None;
