@@ -105,6 +105,14 @@ pub fn redact_json_times(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// Pins `text` as the snapshot `name`, kept in `tests/suite/snapshots/`.
+pub fn pin(name: &str, text: &str) {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.set_snapshot_path(super::repo_root().join("tests/suite/snapshots"));
+    s.bind(|| insta::assert_snapshot!(name, text));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

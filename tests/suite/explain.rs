@@ -1,6 +1,6 @@
 //! `--explain`: the printed reasons for each kind of change.
 
-use crate::common::snap::redact;
+use crate::common::snap::{pin, redact};
 use crate::common::{fixture, warm_cache_for, Run, Ws};
 
 /// The explain report of a build's human output, redacted: its `Rebuilt` and
@@ -21,14 +21,6 @@ fn report(ws: &Ws, r: &Run) -> String {
         }
     }
     redact(ws, &lines.join("\n"))
-}
-
-/// Pins `text` as the snapshot `name` (in tests/suite/snapshots).
-fn pin(name: &str, text: &str) {
-    let mut s = insta::Settings::clone_current();
-    s.set_prepend_module_to_snapshot(false);
-    s.set_snapshot_path("snapshots");
-    s.bind(|| insta::assert_snapshot!(name, text));
 }
 
 fn explain(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Run {
