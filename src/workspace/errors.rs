@@ -28,24 +28,13 @@ pub enum WorkspaceError {
     #[error("excluded package(s) `{0}` not found in workspace")]
     UnknownExclude(String),
     /// A feature that the package does not declare.
-    #[error("the package '{package}' does not contain this feature: {feature}")]
+    #[error("the package `{package}` does not contain this feature: {feature}")]
     UnknownFeature {
         /// The package.
         package: String,
         /// The feature.
         feature: String,
     },
-    /// A feature that none of several selected packages declares.
-    #[error("none of the selected packages contains this feature: {feature}\nselected packages: {selected}")]
-    NoSelectedPackageHasFeature {
-        /// The feature as given.
-        feature: String,
-        /// The selected packages, comma-separated.
-        selected: String,
-    },
-    /// `--features dep/feature` for a dependency of a selected package.
-    #[error("`--features {0}`: enabling a feature of a dependency from the command line is not supported yet; enable it in the `[features]` table of a workspace member instead")]
-    DependencyFeature(String),
     /// A `--bin`/`--example`/`--test` target that does not exist.
     #[error("no {kind} target named `{name}`{hint}")]
     UnknownTarget {

@@ -98,7 +98,7 @@ pub fn resolve(
     let host_spec = platform(host)?;
     let target_spec = platform(target)?;
     let fgraph = graph.feature_graph();
-    let initial_ids = initial_features(model, req, &dependency_names(graph, model, req)?)?;
+    let initial_ids = initial_features(model, req)?;
     let pkg_ids: Vec<guppy::PackageId> = initial_ids
         .iter()
         .map(|(id, _)| guppy::PackageId::new(id.clone()))
@@ -129,62 +129,28 @@ pub fn resolve(
     Ok(Resolution { features, edges })
 }
 
-/// The names (as written in the manifest, renames included) of the direct
-/// dependencies of the selected packages.
-fn dependency_names(
-    graph: &PackageGraph,
-    model: &WorkspaceModel,
-    req: &FeatureRequest,
-) -> Result<BTreeSet<String>, WorkspaceError> {
-    let mut names = BTreeSet::new();
-    for &ix in &req.packages {
-        let pid = guppy::PackageId::new(model.packages[ix].id.0.clone());
-        let meta = graph.metadata(&pid).map_err(graph_err)?;
-        names.extend(meta.direct_links().map(|l| l.dep_name().to_string()));
-    }
-    Ok(names)
-}
-
 /// The initial feature ids, as (package id, feature; `None` for the base):
 /// base, default and requested features of each selected package.
 fn initial_features(
     model: &WorkspaceModel,
     req: &FeatureRequest,
-    dep_names: &BTreeSet<String>,
 ) -> Result<Vec<(String, Option<String>)>, WorkspaceError> {
     let mut initial_ids: Vec<(String, Option<String>)> = Vec::new();
-    let mut unmatched: Vec<String> = Vec::new();
-    let selected = |name: &str| {
-        req.packages
-            .iter()
-            .map(|&i| &model.packages[i])
-            .find(|p| p.name == name)
-    };
+    let mut unmatched: BTreeSet<String> = BTreeSet::new();
     for f in &req.features {
         if let Some((pkg, feat)) = f.split_once('/') {
-            // As Cargo: a selected package's own feature, else a feature of a
-            // dependency of the selected packages.
-            match selected(pkg) {
-                Some(p) if p.declared_features.iter().any(|d| d == feat) => {
-                    initial_ids.push((p.id.0.clone(), Some(feat.to_string())));
-                }
-                Some(p) => {
-                    return Err(WorkspaceError::UnknownFeature {
-                        package: p.name.clone(),
-                        feature: feat.to_string(),
-                    })
-                }
-                None if dep_names.contains(pkg) => {
-                    return Err(WorkspaceError::DependencyFeature(f.clone()))
-                }
-                None => unmatched.push(f.clone()),
+            let Some(p) = model.packages.iter().find(|p| p.is_member && p.name == pkg) else {
+                return Err(WorkspaceError::UnknownPackage(pkg.to_string()));
+            };
+            if !p.declared_features.contains(&feat.to_string()) {
+                return Err(WorkspaceError::UnknownFeature {
+                    package: p.name.clone(),
+                    feature: feat.to_string(),
+                });
             }
-        } else if !req
-            .packages
-            .iter()
-            .any(|&i| model.packages[i].declared_features.contains(f))
-        {
-            unmatched.push(f.clone());
+            initial_ids.push((p.id.0.clone(), Some(feat.to_string())));
+        } else {
+            unmatched.insert(f.clone());
         }
     }
     for &ix in &req.packages {
@@ -203,24 +169,19 @@ fn initial_features(
                 .collect()
         };
         for f in wanted {
+            unmatched.remove(&f);
             initial_ids.push((p.id.0.clone(), Some(f)));
         }
     }
-    if let Some(feature) = unmatched.into_iter().next() {
-        let names: Vec<&str> = req
+    if let Some(f) = unmatched.into_iter().next() {
+        let package = req
             .packages
-            .iter()
-            .map(|&i| model.packages[i].name.as_str())
-            .collect();
-        return Err(match names.as_slice() {
-            [one] => WorkspaceError::UnknownFeature {
-                package: one.to_string(),
-                feature,
-            },
-            _ => WorkspaceError::NoSelectedPackageHasFeature {
-                feature,
-                selected: names.join(", "),
-            },
+            .first()
+            .map(|&i| model.packages[i].name.clone())
+            .unwrap_or_default();
+        return Err(WorkspaceError::UnknownFeature {
+            package,
+            feature: f,
         });
     }
     Ok(initial_ids)

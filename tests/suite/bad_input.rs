@@ -142,36 +142,3 @@ fn rust_version_newer_than_rustc_fails_like_cargo_unless_ignored() {
     let again = ws.hbuild(&[]);
     assert_eq!((again.code, error(&again)), (101, expected));
 }
-
-/// Feature errors read as Cargo's, word for word: an unknown feature of the
-/// one selected package, a `pkg/feature` whose package is neither selected
-/// nor a dependency, with one and with several packages selected. A
-/// dependency's feature, which Cargo accepts, is refused with a clear
-/// message.
-#[test]
-fn feature_errors_match_cargo() {
-    let ws = fixture("kitchen-sink");
-    let error = |stderr: &str| {
-        let at = stderr.find("error: ").unwrap_or(0);
-        stderr[at..].to_string()
-    };
-    for args in [
-        &["-p", "app", "--features", "warp-drive"][..],
-        &["-p", "app", "--features", "util/fancy"],
-        &["--features", "util/fancy"],
-        &["--features", "warp-drive"],
-    ] {
-        let mut cargo_args = vec!["build"];
-        cargo_args.extend_from_slice(args);
-        let cargo = ws.cargo(&cargo_args, &[]);
-        let hbuild = ws.hbuild(args);
-        assert_eq!(
-            (hbuild.code, error(&hbuild.stderr)),
-            (cargo.code, error(&cargo.stderr)),
-            "{args:?}"
-        );
-    }
-    let r = ws.hbuild(&["-p", "app", "--features", "myutil/fancy"]);
-    assert_eq!(r.code, 101);
-    pin("bad_input_dependency_feature", &redact(&ws, &r.stderr));
-}
