@@ -13,7 +13,7 @@ use crate::plan::layout::Layout;
 use crate::plan::units::{self, select, GraphInputs};
 use crate::plan::{graph, ActionGraph, BuildRequest, PlanContext, PlanError};
 use crate::workspace::config::CargoConfig;
-use crate::workspace::features::{self, FeatureRequest};
+use crate::workspace::features;
 use crate::workspace::load::{self, LoadOptions};
 use crate::workspace::model::WorkspaceModel;
 use crate::workspace::profiles::Profiles;
@@ -72,13 +72,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         &req.profile,
         incremental_setting(&req.env),
     )?;
-    let freq = FeatureRequest {
-        packages: selected.clone(),
-        features: req.features.clone(),
-        all_features: req.all_features,
-        no_default_features: req.no_default_features,
-        include_dev: req.targets.needs_dev_deps(),
-    };
+    let freq = req.feature_request(selected.clone());
     let resolution = features::resolve(&loaded.graph, &model, &freq, &host_info, &target_info)?;
     let mut req_eff = req.clone();
     req_eff.target = target_triple.clone();

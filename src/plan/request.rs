@@ -83,3 +83,20 @@ pub struct BuildRequest {
     /// Whether registry build-script warnings are shown (`-vv`).
     pub very_verbose: bool,
 }
+
+impl BuildRequest {
+    /// What feature resolution needs of this request, for the selected
+    /// packages (model indices).
+    pub fn feature_request(
+        &self,
+        packages: Vec<usize>,
+    ) -> crate::workspace::features::FeatureRequest {
+        crate::workspace::features::FeatureRequest {
+            packages,
+            features: self.features.clone(),
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            include_dev: self.targets.needs_dev_deps(),
+        }
+    }
+}

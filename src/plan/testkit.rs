@@ -16,7 +16,7 @@ use super::request::{BuildRequest, TargetSelection};
 use super::unit::{CompileKind, Mode, Unit};
 use super::units::{self, GraphInputs, UnitGraph};
 use super::PlanError;
-use crate::workspace::features::{self, FeatureRequest, Resolution};
+use crate::workspace::features::{self, Resolution};
 use crate::workspace::load::{self, Loaded};
 use crate::workspace::profiles::Profiles;
 use crate::workspace::target_dir::{TargetDir, TargetDirOrigin};
@@ -132,13 +132,7 @@ impl Fixture {
         let model = &self.loaded.model;
         let selected = units::select::packages(model, req)?;
         let info = linux_info();
-        let freq = FeatureRequest {
-            packages: selected.clone(),
-            features: req.features.clone(),
-            all_features: req.all_features,
-            no_default_features: req.no_default_features,
-            include_dev: req.targets.needs_dev_deps(),
-        };
+        let freq = req.feature_request(selected.clone());
         let mut resolution = features::resolve(&self.loaded.graph, model, &freq, &info, &info)?;
         edit(&mut resolution);
         let flags: Vec<String> = Vec::new();
