@@ -7,10 +7,21 @@
 #   MODE  cold    cargo cold build vs hbuild cold build (no cache)
 #         warm    cargo cold build vs hbuild with a warm local cache, fresh copy in another dir
 #         remote  cargo cold build vs hbuild with an empty local cache and a warm remote (nginx)
+#         remote-grpc  the same with a warm REAPI gRPC remote (BuildGrid, cache-only; the venv
+#                 of scripts/test-deps.sh or HBUILD_TEST_BUILDGRID)
 #         noop    no-op `cargo build` vs no-op `cargo hbuild`, without and with the
 #                 resident server (bench/noop.py; ROUNDS defaults to 30 there)
 #         edit    a comment appended to one leaf file, then rebuild (cargo vs hbuild)
 #         edit-code  a function added to that file, then rebuild
+#         test-cold  `cargo test` cold vs `cargo hbuild test` cold (no cache)
+#         test-warm  `cargo test` cold vs `cargo hbuild test` with a warm cache, copy in another dir
+#         test-edit  a function added to one leaf file, then `cargo test` vs `cargo hbuild test`
+#         check-cold   `cargo check` cold vs `cargo hbuild check` cold (no cache)
+#         check-warm   `cargo check` cold vs `cargo hbuild check` with a warm cache, copy in another dir
+#         clippy-cold  `cargo clippy` cold vs `cargo hbuild clippy` cold (no cache)
+#         clippy-warm  `cargo clippy` cold vs `cargo hbuild clippy` with a warm cache, copy in another dir
+#   TEST_ARGS: arguments of the test modes (default `--workspace --no-fail-fast`).
+#   LINT_ARGS: arguments of the check and clippy modes (default `--workspace --all-targets`).
 #   WORKSPACE defaults to testdata/workspaces/big; ROUNDS to 3.
 set -euo pipefail
 mode=${1:?mode}
@@ -23,11 +34,19 @@ if [ -z "${HBUILD_BIN:-}" ]; then
 fi
 hb="${HBUILD_BIN:-$repo/target/release/cargo-hbuild}"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null || true' EXIT
+trap 'rm -rf "$work"; [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null; [ -n "${bgd_pid:-}" ] && kill "$bgd_pid" 2>/dev/null || true' EXIT
 
 fresh_copy() { rm -rf "$1"; mkdir -p "$1"; (cd "$ws_src" && tar --exclude=./target -cf - .) | (cd "$1" && tar xf -); }
 now() { date +%s.%N; }
-time_it() { local t0; t0=$(now); "$@" >/dev/null 2>&1; python3 -c "print(round($(now) - $t0, 3))"; }
+time_it() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || true; python3 -c "print(round($(now) - $t0, 3))"; }
+read -r -a test_args <<< "${TEST_ARGS:---workspace --no-fail-fast}"
+ctest() { (cd "$1" && cargo test "${test_args[@]}"); }
+htest() { (cd "$1" && "$hb" hbuild test "${@:2}" "${test_args[@]}"); }
+read -r -a lint_args <<< "${LINT_ARGS:---workspace --all-targets}"
+# `clippy` or `check`, per mode.
+lint_cmd=${mode%%-*}
+clint() { (cd "$1" && cargo "$lint_cmd" "${lint_args[@]}"); }
+hlint() { (cd "$1" && "$hb" hbuild "$lint_cmd" "${@:2}" "${lint_args[@]}"); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cargo fetch --locked --manifest-path "$ws_src/Cargo.toml" -q
@@ -53,6 +72,32 @@ NGINX
   # outputs are never uploaded); the measured builds use the dev defaults.
   fresh_copy "$work/seed"; CARGO_INCREMENTAL=0 HBUILD_CACHE_DIR="$work/seed-cache" "$hb" hbuild --manifest-path "$work/seed/Cargo.toml" >/dev/null 2>&1
 fi
+if [ "$mode" = remote-grpc ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$work/cas"
+  cat > "$work/bgd.yml" <<BGD
+server:
+  - !channel {address: "127.0.0.1:$port", insecure-mode: true}
+authorization: {method: none}
+storages:
+  - !disk-storage &cas {path: "$work/cas"}
+caches:
+  - !lru-action-cache &cache {storage: *cas, max-cached-refs: 100000, allow-updates: true, cache-failed-actions: false}
+instances:
+  - name: ""
+    services: [!cas {storage: *cas}, !bytestream {storage: *cas}, !action-cache {cache: *cache}]
+BGD
+  "${HBUILD_TEST_BUILDGRID:-/opt/hbuild-test/buildgrid}/bin/bgd" server start "$work/bgd.yml" > "$work/bgd.log" 2>&1 & bgd_pid=$!
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; do sleep 0.2; done
+  export HBUILD_REMOTE_CACHE="grpc://127.0.0.1:$port"
+  fresh_copy "$work/seed"; CARGO_INCREMENTAL=0 HBUILD_CACHE_DIR="$work/seed-cache" "$hb" hbuild --manifest-path "$work/seed/Cargo.toml" >/dev/null 2>&1
+fi
+if [ "$mode" = test-warm ]; then
+  fresh_copy "$work/seed"; HBUILD_CACHE_DIR="$work/warm-cache" htest "$work/seed" >/dev/null 2>&1 || true
+fi
+if [ "$mode" = check-warm ] || [ "$mode" = clippy-warm ]; then
+  fresh_copy "$work/seed"; HBUILD_CACHE_DIR="$work/warm-cache" hlint "$work/seed" >/dev/null 2>&1 || true
+fi
 if [ "$mode" = warm ]; then
   fresh_copy "$work/seed"; HBUILD_CACHE_DIR="$work/warm-cache" "$hb" hbuild --manifest-path "$work/seed/Cargo.toml" >/dev/null 2>&1
 fi
@@ -72,6 +117,10 @@ for i in $(seq "$rounds"); do
       time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"
       HBUILD_CACHE_DIR="$work/empty-cache-$i" time_it "$hb" hbuild --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t"
       echo "round $i: bytes downloaded: $(awk '$9==200 && $6=="\"GET" {s+=$10} END {print s+0}' "$work/access.log")";;
+    remote-grpc)
+      fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
+      time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"
+      HBUILD_CACHE_DIR="$work/empty-cache-$i" time_it "$hb" hbuild --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t";;
     edit|edit-code)
       if [ "$i" = 1 ]; then
         fresh_copy "$work/c"; fresh_copy "$work/h"
@@ -83,6 +132,33 @@ for i in $(seq "$rounds"); do
       echo "$line" >> "$cf"; echo "$line" >> "$hf"
       time_it cargo build --manifest-path "$work/c/Cargo.toml" >> "$work/cargo.t"
       HBUILD_CACHE_DIR="$work/cache" time_it "$hb" hbuild --manifest-path "$work/h/Cargo.toml" >> "$work/hbuild.t";;
+    test-cold)
+      fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
+      time_it ctest "$work/c$i" >> "$work/cargo.t"
+      time_it htest "$work/h$i" --no-cache >> "$work/hbuild.t";;
+    test-warm)
+      fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
+      time_it ctest "$work/c$i" >> "$work/cargo.t"
+      HBUILD_CACHE_DIR="$work/warm-cache" time_it htest "$work/h$i" >> "$work/hbuild.t";;
+    test-edit)
+      if [ "$i" = 1 ]; then
+        fresh_copy "$work/c"; fresh_copy "$work/h"
+        ctest "$work/c" >/dev/null 2>&1 || true
+        HBUILD_CACHE_DIR="$work/cache" htest "$work/h" >/dev/null 2>&1 || true
+        cf=$(edit_file "$work/c"); hf=$(edit_file "$work/h")
+      fi
+      line="#[allow(dead_code)] fn bench_edit_$i() -> u32 { $i }"
+      echo "$line" >> "$cf"; echo "$line" >> "$hf"
+      time_it ctest "$work/c" >> "$work/cargo.t"
+      HBUILD_CACHE_DIR="$work/cache" time_it htest "$work/h" >> "$work/hbuild.t";;
+    check-cold|clippy-cold)
+      fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
+      time_it clint "$work/c$i" >> "$work/cargo.t"
+      time_it hlint "$work/h$i" --no-cache >> "$work/hbuild.t";;
+    check-warm|clippy-warm)
+      fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
+      time_it clint "$work/c$i" >> "$work/cargo.t"
+      HBUILD_CACHE_DIR="$work/warm-cache" time_it hlint "$work/h$i" >> "$work/hbuild.t";;
     *) echo "unknown mode $mode" >&2; exit 2;;
   esac
   echo "round $i: cargo $(tail -1 "$work/cargo.t")s  hbuild $(tail -1 "$work/hbuild.t")s"

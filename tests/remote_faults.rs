@@ -871,8 +871,14 @@ fn failed_blob_upload_sends_no_entry() {
         assert_eq!((report.uploaded, report.failed), (0, 1), "HTTP {code}");
         let requests = server.requests();
         assert!(requests.iter().all(|r| !r.contains("/ac/")), "{requests:?}");
-        // HEAD (404: missing), then the refused PUT, nothing more.
-        assert_eq!(requests.len(), 2, "{requests:?}");
+        // The HEADs of both blobs (output and metadata; 404: missing), then
+        // the first, refused PUT, nothing more.
+        assert_eq!(requests.len(), 3, "{requests:?}");
+        assert!(
+            requests[..2].iter().all(|r| r.starts_with("HEAD")),
+            "{requests:?}"
+        );
+        assert!(requests[2].starts_with("PUT"), "{requests:?}");
         assert_eq!(rc.stats().faults, 1, "HTTP {code}");
     }
 }

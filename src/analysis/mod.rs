@@ -13,8 +13,8 @@ use crate::plan::layout::Layout;
 use crate::plan::units::{self, select, GraphInputs};
 use crate::plan::{graph, ActionGraph, BuildRequest, PlanContext, PlanError};
 use crate::workspace::config::CargoConfig;
-use crate::workspace::features;
-use crate::workspace::load::{self, LoadOptions};
+use crate::workspace::features::{self, Resolution};
+use crate::workspace::load::{self, LoadOptions, Loaded};
 use crate::workspace::model::WorkspaceModel;
 use crate::workspace::profiles::Profiles;
 use crate::workspace::rust_version::{RustVersionCheck, RustcVersion};
@@ -53,10 +53,18 @@ pub struct AnalysisOptions {
 
 /// Runs the analysis.
 pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, PlanError> {
-    let config = CargoConfig::load(&req.cwd, req.cargo_home.as_deref(), &req.env)?;
+    let config = CargoConfig::load(
+        &req.cwd,
+        req.cargo_home.as_deref(),
+        &opts.load.config,
+        &req.env,
+    )?;
     let toolchain = probe_toolchain(req, &config)?;
+    let clippy_driver = match req.check.as_ref().and_then(|c| c.clippy.as_ref()) {
+        Some(_) => Some(toolchain.clippy_driver(req.env.get("PATH").map(String::as_str))?),
+        None => None,
+    };
     let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load)?;
-    let model = loaded.model;
     let Platforms {
         triple: target_triple,
         host_info,
@@ -65,17 +73,20 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         target_flags,
         linkers,
     } = probe_platforms(req, &config, &toolchain)?;
-
-    let selected = select::packages(&model, req)?;
-    let profiles = Profiles::load(
-        &model.root_manifest,
-        &req.profile,
-        incremental_setting(&req.env),
+    let (loaded, selected, profiles, resolution) = select_and_resolve(
+        req,
+        opts,
+        &toolchain,
+        &config,
+        loaded,
+        [&host_info, &target_info],
     )?;
-    let freq = req.feature_request(selected.clone());
-    let resolution = features::resolve(&loaded.graph, &model, &freq, &host_info, &target_info)?;
+    let model = loaded.model;
     let mut req_eff = req.clone();
     req_eff.target = target_triple.clone();
+    if req.run {
+        req_eff.targets = select::run_targets(&model, &selected, &req.targets)?;
+    }
     let ug = units::build(&GraphInputs {
         model: &model,
         resolution: &resolution,
@@ -103,6 +114,8 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         linkers,
         short_diagnostics: opts.short_diagnostics,
         package_files: &package_files,
+        selected: &selected,
+        clippy_driver: clippy_driver.as_ref(),
     };
     let graph = graph::build(&cx, &ug);
     let toolchain_id = format!(
@@ -112,7 +125,10 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
             .map(|l| l.display().to_string())
             .unwrap_or_else(|| "default".into())
     );
-    let inputs = persist::Inputs::collect(&model, &config, &toolchain, req, opts);
+    let mut inputs = persist::Inputs::collect(&model, &config, &toolchain, req, opts);
+    if let Some(d) = &clippy_driver {
+        inputs.add_binary(&d.path);
+    }
     let rust_version = rust_version_check(&model, &ug, &toolchain);
     Ok(Analysis {
         workspace_root: model.root.clone(),
@@ -123,6 +139,40 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         inputs,
         rust_version,
     })
+}
+
+/// Selects the packages and resolves the features; loads the workspace
+/// again when the command line asks a dependency for a feature the first
+/// resolve did not have: the feature may turn on optional dependencies of
+/// its own, which only a resolve with it lists.
+fn select_and_resolve(
+    req: &BuildRequest,
+    opts: &AnalysisOptions,
+    toolchain: &Toolchain,
+    config: &CargoConfig,
+    mut loaded: Loaded,
+    [host_info, target_info]: [&TargetInfo; 2],
+) -> Result<(Loaded, Vec<usize>, Profiles, Resolution), PlanError> {
+    let mut selected = select::packages(&loaded.model, req)?;
+    let profiles = Profiles::load_with_config(
+        &loaded.model.root_manifest,
+        &config.profile,
+        &req.profile,
+        incremental_setting(&req.env),
+    )?;
+    let resolve = |loaded: &Loaded, selected: &[usize]| {
+        let freq = req.feature_request(selected.to_vec());
+        features::resolve(&loaded.graph, &loaded.model, &freq, host_info, target_info)
+    };
+    let mut resolution = resolve(&loaded, &selected)?;
+    if !resolution.reload_with.is_empty() {
+        let mut load_opts = opts.load.clone();
+        load_opts.features = resolution.reload_with.clone();
+        loaded = load::load(&toolchain.cargo, &req.cwd, &load_opts)?;
+        selected = select::packages(&loaded.model, req)?;
+        resolution = resolve(&loaded, &selected)?;
+    }
+    Ok((loaded, selected, profiles, resolution))
 }
 
 /// The rustc named by the config (else `rustc`), probed.

@@ -161,6 +161,12 @@ impl Inputs {
         }
     }
 
+    /// Records a tool the analysis probed (its identity is planned), by
+    /// [`FileStamp`], as the toolchain's rustc.
+    pub fn add_binary(&mut self, path: &Path) {
+        self.stamps.insert(path.to_path_buf(), stamp(path));
+    }
+
     /// Whether every input is as recorded.
     fn unchanged(&self, env: &BTreeMap<String, String>) -> bool {
         let extra: Vec<String> = self
@@ -177,31 +183,17 @@ impl Inputs {
     }
 }
 
-/// Identity of a request: everything that selects what is planned.
+/// Identity of a request: everything that selects what is planned. The
+/// whole request but its environment snapshot (whose relevant variables
+/// are inputs of their own), so that no new field can be forgotten.
 fn request_key(req: &BuildRequest, opts: &AnalysisOptions) -> Digest {
+    let mut request = req.clone();
+    request.env.clear();
     let text = format!(
-        "{FORMAT}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{:?}\n{}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{}\n{:?}",
+        "{FORMAT}\n{}\n{}\n{}",
         env!("CARGO_PKG_VERSION"),
-        req.cwd,
-        req.packages,
-        req.workspace,
-        req.exclude,
-        req.targets,
-        req.profile,
-        req.all_features,
-        req.features,
-        req.target,
-        req.no_default_features,
-        req.target_dir,
-        req.jobs,
-        (
-            &opts.load.manifest_path,
-            opts.load.locked,
-            opts.load.offline,
-            opts.load.frozen,
-            opts.short_diagnostics,
-            req.very_verbose
-        ),
+        serde_json::to_string(&request).unwrap_or_default(),
+        serde_json::to_string(opts).unwrap_or_default(),
     );
     Digest::of_bytes(text.as_bytes())
 }
@@ -243,7 +235,7 @@ pub fn load(req: &BuildRequest, opts: &AnalysisOptions) -> Option<Analysis> {
         return None;
     }
     let mut analysis = saved.analysis;
-    restore_secrets(&mut analysis, req).then_some(analysis)
+    restore_secrets(&mut analysis, req, opts).then_some(analysis)
 }
 
 /// Replaces the secret values of the actions' environments (`[env]` entries
@@ -271,7 +263,7 @@ fn put_back_secrets(analysis: &mut Analysis, taken: Vec<(usize, String, String)>
 /// Puts the secret values of a loaded analysis back, from the config files
 /// (unchanged, or the record would not have been loaded). False when one
 /// cannot be found with the recorded digest: the analysis must run again.
-fn restore_secrets(analysis: &mut Analysis, req: &BuildRequest) -> bool {
+fn restore_secrets(analysis: &mut Analysis, req: &BuildRequest, opts: &AnalysisOptions) -> bool {
     let digested = |v: &String| secret::is_digest(v);
     if !analysis
         .graph
@@ -281,7 +273,12 @@ fn restore_secrets(analysis: &mut Analysis, req: &BuildRequest) -> bool {
     {
         return true;
     }
-    let Ok(config) = CargoConfig::load(&req.cwd, req.cargo_home.as_deref(), &req.env) else {
+    let Ok(config) = CargoConfig::load(
+        &req.cwd,
+        req.cargo_home.as_deref(),
+        &opts.load.config,
+        &req.env,
+    ) else {
         return false;
     };
     for a in &mut analysis.graph.actions {

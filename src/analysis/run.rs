@@ -16,12 +16,24 @@ use crate::plan::BuildRequest;
 use crate::report::Reporter;
 
 /// How the executor runs, as asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOptions {
     /// `--keep-going`.
     pub keep_going: bool,
     /// `--strict`.
     pub strict: bool,
+    /// `test --no-fail-fast`: every test binary runs, whatever failed.
+    #[serde(default)]
+    pub no_fail_fast: bool,
+    /// Whether passing test results are taken from and put in the cache
+    /// (`--no-cache-test-results`, `HBUILD_CACHE_TEST_RESULTS=0` turn it
+    /// off).
+    #[serde(default = "yes")]
+    pub cache_test_results: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Executor options of a build of `analysis`.
@@ -37,6 +49,8 @@ pub fn exec_options(
         jobs: req.jobs,
         keep_going: run.keep_going,
         strict: run.strict,
+        no_fail_fast: run.no_fail_fast,
+        cache_test_results: run.cache_test_results,
         toolchain_id: analysis.toolchain_id.clone(),
         normalizer: normalizer(analysis, req),
         file_states,
@@ -48,6 +62,7 @@ pub fn exec_options(
         cargo_home: req.cargo_home.clone(),
         policy,
         test_hooks: exec::job::TestHooks::from_env(&req.env),
+        remote_exec: None,
     }
 }
 

@@ -8,8 +8,9 @@ use super::errors::{CliError, ExitCode};
 use crate::analysis::run::{self as glue, record_build};
 use crate::analysis::{analyse, AnalysisOptions};
 use crate::cache::local::LocalCache;
-use crate::cache::remote::RemoteCache;
+use crate::cache::remote::{RemoteCache, RemoteExecutor};
 use crate::exec::events::{BuildEvent, EventSink};
+use crate::exec::remote::RemoteExec;
 use crate::exec::store::Store;
 use crate::fingerprint::FileStates;
 use crate::plan::BuildRequest;
@@ -49,7 +50,9 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             return Ok(reply.exit_code);
         }
     }
-    let (code, target_dir) = run_direct(settings)?;
+    let Direct {
+        code, target_dir, ..
+    } = run_direct(settings)?;
     if let (Some(w), Some(t)) = (wire, target_dir) {
         if code == ExitCode::OK {
             crate::server::client::built(&t, w, settings.server, settings.server_idle_timeout);
@@ -85,8 +88,31 @@ fn remote_cache(settings: &Settings) -> Result<Option<RemoteCache>, CliError> {
     }
 }
 
-/// A build without the server. Returns the exit code and the target dir.
-fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
+/// The remote-execution engine of a build, from `--remote-executor` and
+/// `HBUILD_REMOTE_EXECUTOR`.
+fn remote_executor(settings: &Settings) -> Result<Option<Arc<RemoteExec>>, CliError> {
+    match settings.remote_exec_config()? {
+        None => Ok(None),
+        Some(cfg) => Ok(Some(Arc::new(RemoteExec::new(Arc::new(
+            RemoteExecutor::new(cfg)?,
+        ))))),
+    }
+}
+
+/// What a direct build ended with.
+pub(super) struct Direct {
+    /// The exit code.
+    pub(super) code: i32,
+    /// The target dir, when it built.
+    pub(super) target_dir: Option<PathBuf>,
+    /// For `run`: the program to start.
+    pub(super) run: Option<crate::plan::graph::RunTarget>,
+    /// For `doc`: the index pages written.
+    pub(super) doc_pages: Vec<PathBuf>,
+}
+
+/// A build without the server.
+pub(super) fn run_direct(settings: &Settings) -> Result<Direct, CliError> {
     let (req, opts) = (&settings.request, &settings.analysis);
     let (mut analysis, reused) = match crate::analysis::persist::load(req, opts) {
         Some(a) => (a, true),
@@ -110,7 +136,12 @@ fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
                 source,
             })?;
         crate::report::print_stdout_line(&json);
-        return Ok((ExitCode::OK, None));
+        return Ok(Direct {
+            code: ExitCode::OK,
+            target_dir: None,
+            run: None,
+            doc_pages: Vec::new(),
+        });
     }
     let reporter = Arc::new(Reporter::new(settings.report.clone()));
     if reused && settings.report.verbose > 0 {
@@ -139,7 +170,7 @@ fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
     let store = Arc::new(Store::new(local.clone(), remote));
     let states_path = glue::file_states_path(&target_dir);
     let file_states = Arc::new(FileStates::load(&states_path));
-    let exec_opts = glue::exec_options(
+    let mut exec_opts = glue::exec_options(
         &analysis,
         req,
         settings.run,
@@ -147,6 +178,8 @@ fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
         file_states.clone(),
         crate::exec::RunPolicy::Build,
     );
+    let remote_exec = remote_executor(settings)?;
+    exec_opts.remote_exec = remote_exec.clone();
     let graph = Arc::new(analysis.graph);
     let sink: Arc<dyn EventSink> = reporter.clone();
     let (mut summary, reasons) = crate::exec::execute(graph.clone(), exec_opts, sink.clone())?;
@@ -166,6 +199,9 @@ fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
             reporter.with_human(|h| h.warning(&w));
         }
     }
+    if let Some(rx) = &remote_exec {
+        summary.remote_exec = Some(rx.executor().stats());
+    }
     drop(cache_guard);
     if let Some(l) = &local {
         record_build(l, &summary);
@@ -175,12 +211,26 @@ fn run_direct(settings: &Settings) -> Result<(i32, Option<PathBuf>), CliError> {
     if settings.report.explain {
         crate::report::explain::print(&graph, &explanation, &reporter, settings.report.format);
     }
-    let success = summary.success;
+    let code = exit_code(&summary);
     reporter.event(&graph, BuildEvent::Finished(summary));
-    let code = if success {
-        ExitCode::OK
-    } else {
-        ExitCode::FAILURE
-    };
-    Ok((code, Some(target_dir)))
+    Ok(Direct {
+        code,
+        target_dir: Some(target_dir),
+        run: graph.run.clone(),
+        doc_pages: graph.doc_pages.clone(),
+    })
+}
+
+/// Cargo's exit code: 0, or 101; when a test failed under fail-fast, the
+/// exit code of that test.
+fn exit_code(s: &crate::exec::BuildSummary) -> i32 {
+    if s.success {
+        return ExitCode::OK;
+    }
+    s.tests
+        .as_ref()
+        .filter(|t| !t.no_fail_fast)
+        .and_then(|t| t.first_exit_code)
+        .filter(|&c| c != 0)
+        .unwrap_or(ExitCode::FAILURE)
 }

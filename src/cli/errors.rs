@@ -63,6 +63,15 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// `run`: the program could not be started.
+    #[error("could not execute process `{}`: {source}", program.display())]
+    Run {
+        /// The program.
+        program: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// No thread for the analysis.
     #[error("cannot start the analysis thread: {0}")]
     AnalysisThread(#[source] std::io::Error),
@@ -91,6 +100,7 @@ impl CliError {
             | CliError::Exec(_)
             | CliError::Server(_)
             | CliError::Io { .. }
+            | CliError::Run { .. }
             | CliError::AnalysisThread(_) => ErrorClass::Environment,
             CliError::AnalysisPanicked | CliError::Json { .. } => ErrorClass::Internal,
         }

@@ -6,8 +6,10 @@
 
 pub mod build;
 pub mod cache_cmd;
+pub mod doc_cmd;
 pub mod errors;
 pub mod explain_cmd;
+pub mod run_cmd;
 
 use clap::Parser;
 
@@ -51,6 +53,11 @@ fn run(cli: args::Cli) -> Result<i32, CliError> {
     let inv = Invocation::current()?;
     match cli.command {
         None => build::run(&Settings::resolve(&cli.build, &inv)?),
+        Some(args::Command::Test(t)) => build::run(&Settings::resolve_test(&t, &inv)?),
+        Some(args::Command::Doc(d)) => doc_cmd::run(&Settings::resolve_doc(&d, &inv)?, d.open),
+        Some(args::Command::Run(r)) => run_cmd::run(&Settings::resolve_run(&r, &inv)?, &r.args),
+        Some(args::Command::Check(c)) => build::run(&Settings::resolve_check(&c, &inv)?),
+        Some(args::Command::Clippy(c)) => build::run(&Settings::resolve_clippy(&c, &inv)?),
         Some(args::Command::Cache(c)) => cache_cmd::run(&CacheCommandSettings::resolve(&c, &inv)?),
         Some(args::Command::Explain(e)) => explain_cmd::run(&ExplainSettings::resolve(&e, &inv)?),
         Some(args::Command::Server(s)) => {

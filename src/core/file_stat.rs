@@ -65,6 +65,12 @@ impl FileStamp {
         self.mtime_ns
     }
 
+    /// The status-change time (ns since the epoch): moved by the kernel on
+    /// every write, for the same rule.
+    pub fn ctime_ns(&self) -> i128 {
+        self.ctime_ns
+    }
+
     /// Whether `other` is the same inode with the same size and mtime, and
     /// only its change time moved. That happens when a hard link to it is
     /// made or removed (the cache adopts outputs by hard link) or its mode

@@ -3,6 +3,7 @@
 //! (progress bar, plain lines, JSON).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -21,6 +22,20 @@ pub enum Outcome {
     RemoteHit,
     /// Executed.
     Executed,
+}
+
+/// When an action was ready, ran and ended, each measured from the start of
+/// the build (fresh actions and cache hits included: their time is the
+/// key, the check and the restore).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActionSpan {
+    /// Every dependency it waits for had given what it needs.
+    pub ready: Duration,
+    /// Its thread started (no later than `ready` plus the wait for a job
+    /// slot).
+    pub start: Duration,
+    /// The coordinator heard that it ended.
+    pub end: Duration,
 }
 
 /// Who failed when an action failed.
@@ -112,6 +127,8 @@ pub enum BuildEvent {
         id: ActionId,
         /// How.
         outcome: Outcome,
+        /// When it was ready, started and ended.
+        span: ActionSpan,
     },
     /// An action failed.
     ActionFailed {
@@ -125,9 +142,41 @@ pub enum BuildEvent {
         warnings: usize,
         /// Human-readable cause (exit status, script output).
         message: String,
+        /// For a test run, the test process's exit code, if it exited.
+        exit_code: Option<i32>,
+        /// When it was ready, started and ended.
+        span: ActionSpan,
+    },
+    /// A test run's captured output, run now or replayed from its cached
+    /// passing result (before its `ActionFinished` or `ActionFailed`).
+    TestOutput {
+        /// The test run.
+        id: ActionId,
+        /// Whether it ran now.
+        outcome: Outcome,
+        /// What the test wrote to stdout.
+        stdout: String,
+        /// What the test wrote to stderr.
+        stderr: String,
+    },
+    /// Every action but the test runs has ended (sent only by builds with
+    /// test runs, before any of their events): Cargo's `Finished` line
+    /// comes here, and the tests' output after it.
+    BuildPhaseDone {
+        /// Whether the build part succeeded.
+        success: bool,
+        /// Time since the build started.
+        elapsed: Duration,
     },
     /// A warning from hbuild itself (cache, remote).
     Warning(String),
+    /// A warning of hbuild's about one action, reported with its events.
+    ActionWarning {
+        /// The action.
+        id: ActionId,
+        /// The warning.
+        message: String,
+    },
     /// The build ended.
     Finished(super::BuildSummary),
 }

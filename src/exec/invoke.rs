@@ -24,32 +24,98 @@ pub(super) struct Executed {
     pub(super) script: Option<ScriptOutput>,
     pub(super) diagnostics: Vec<String>,
     pub(super) warnings: usize,
+    /// Set when a remote engine ran it.
+    pub(super) remote: Option<super::outcome::RemoteRun>,
+}
+
+/// A compile action's final rustc invocation.
+pub(super) struct RustcCall<'a> {
+    /// rustc's arguments.
+    pub(super) argv: &'a [String],
+    /// Its environment.
+    pub(super) env: &'a BTreeMap<String, String>,
+    /// Files it may read besides the action's declared inputs: the Clippy
+    /// configuration of a linted action, keyed already.
+    pub(super) also_declared: &'a [PathBuf],
 }
 
 /// Runs rustc for a compile action (reporting `.rmeta` readiness through
 /// `on_meta`, with digests from `comps`, the action's key components) and
-/// reads back its dep-info.
+/// reads back its dep-info. A linted action runs rustc through
+/// `clippy-driver`, as Cargo runs a `RUSTC_WORKSPACE_WRAPPER`.
 pub(super) fn execute_rustc(
     sh: &ExecShared,
     a: &Action,
-    argv: &[String],
-    env: &BTreeMap<String, String>,
+    call: RustcCall<'_>,
     comps: &KeyComponents,
     on_meta: &dyn Fn(DepResult),
 ) -> Result<Executed, Failure> {
-    let cmd = process::command(
-        &a.program,
-        sh.wrapper.as_deref(),
-        a,
-        argv,
-        env,
-        &sh.jobserver,
-    );
-    let mut diagnostics = Vec::new();
-    let mut errors = 0usize;
-    let mut warnings = 0usize;
-    let mut texts = Vec::new();
-    let out = process::run_streaming(cmd, |line| {
+    let (argv, env) = (call.argv, call.env);
+    let driven: Vec<String>;
+    let (program, args) = match &a.lint {
+        Some(d) => {
+            driven = std::iter::once(a.program.display().to_string())
+                .chain(argv.iter().cloned())
+                .collect();
+            (d.path.as_path(), driven.as_slice())
+        }
+        None => (a.program.as_path(), argv),
+    };
+    let cmd = process::command(program, sh.wrapper.as_deref(), a, args, env, &sh.jobserver);
+    let mut lines = RustcStderr::new(sh, a, comps, on_meta);
+    let out = process::run_streaming(cmd, |line| lines.line(line));
+    let out = out.map_err(|e| Failure {
+        errors: 1,
+        warnings: 0,
+        message: format!(
+            "could not execute process `{}`: {e}",
+            process::display_command(program, args)
+        ),
+        exit_code: None,
+    })?;
+    if !out.status.success() {
+        let status = out.status.to_string();
+        return Err(lines.failure(&process::display_command(program, args), &status));
+    }
+    Ok(lines.executed(call.also_declared))
+}
+
+/// What rustc printed on stderr, line by line: JSON diagnostics become
+/// events (rustc's own summary lines dropped), the `.rmeta` artifact
+/// notification unblocks pipelined dependents, other text is passed on.
+pub(super) struct RustcStderr<'a> {
+    sh: &'a ExecShared,
+    a: &'a Action,
+    comps: &'a KeyComponents,
+    on_meta: &'a dyn Fn(DepResult),
+    diagnostics: Vec<String>,
+    errors: usize,
+    warnings: usize,
+    texts: usize,
+}
+
+impl<'a> RustcStderr<'a> {
+    pub(super) fn new(
+        sh: &'a ExecShared,
+        a: &'a Action,
+        comps: &'a KeyComponents,
+        on_meta: &'a dyn Fn(DepResult),
+    ) -> Self {
+        RustcStderr {
+            sh,
+            a,
+            comps,
+            on_meta,
+            diagnostics: Vec::new(),
+            errors: 0,
+            warnings: 0,
+            texts: 0,
+        }
+    }
+
+    /// Takes one line of rustc's stderr.
+    pub(super) fn line(&mut self, line: &str) {
+        let (sh, a) = (self.sh, self.a);
         if line.starts_with('{') {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
                 match v.get("$message_type").and_then(|t| t.as_str()) {
@@ -58,8 +124,8 @@ pub(super) fn execute_rustc(
                             // The .rmeta exists: unblock pipelined dependents.
                             if let Some(p) = v.get("artifact").and_then(|p| p.as_str()) {
                                 if let Ok((d, _)) = Digest::of_file(Path::new(p)) {
-                                    on_meta(DepResult {
-                                        digests: DepDigests::pipelined(d, comps),
+                                    (self.on_meta)(DepResult {
+                                        digests: DepDigests::pipelined(d, self.comps),
                                         script: None,
                                     });
                                 }
@@ -77,14 +143,14 @@ pub(super) fn execute_rustc(
                             return;
                         }
                         match level {
-                            DiagnosticLevel::Error => errors += 1,
-                            DiagnosticLevel::Warning => warnings += 1,
+                            DiagnosticLevel::Error => self.errors += 1,
+                            DiagnosticLevel::Warning => self.warnings += 1,
                             DiagnosticLevel::Other => {}
                         }
                         if let Some(d) = parse_diagnostic(line) {
                             sh.emit(BuildEvent::Diagnostic { id: a.id, diag: d });
                         }
-                        diagnostics.push(line.to_string());
+                        self.diagnostics.push(line.to_string());
                         return;
                     }
                     Some(_) => return,
@@ -92,53 +158,66 @@ pub(super) fn execute_rustc(
                 }
             }
         }
-        texts.push(line.to_string());
+        self.texts += 1;
         sh.emit(BuildEvent::Diagnostic {
             id: a.id,
             diag: Diagnostic::Text(line.to_string()),
         });
-    });
-    let out = out.map_err(|e| Failure {
-        errors: 1,
-        warnings: 0,
-        message: format!(
-            "could not execute process `{}`: {e}",
-            process::display_command(&a.program, argv)
-        ),
-    })?;
-    if !out.status.success() {
-        return Err(Failure {
-            errors: errors.max(if texts.is_empty() { 0 } else { 1 }),
-            warnings,
-            message: format!(
-                "process didn't exit successfully: `{}` ({})",
-                process::display_command(&a.program, argv),
-                out.status
-            ),
-        });
     }
-    let (manifest, undeclared) = read_dep_info(sh, a);
-    Ok(Executed {
-        manifest,
-        undeclared,
-        script: None,
-        diagnostics,
-        warnings,
-    })
+
+    /// The failure of a rustc that exited with `status`.
+    pub(super) fn failure(&self, command: &str, status: &str) -> Failure {
+        Failure {
+            errors: self.errors.max(usize::from(self.texts > 0)),
+            warnings: self.warnings,
+            message: format!("process didn't exit successfully: `{command}` ({status})"),
+            exit_code: None,
+        }
+    }
+
+    /// What a successful rustc produced, with what it read from its
+    /// dep-info.
+    pub(super) fn executed(self, also_declared: &[PathBuf]) -> Executed {
+        let (manifest, undeclared) = read_dep_info(self.sh, self.a, also_declared);
+        Executed {
+            manifest,
+            undeclared,
+            script: None,
+            diagnostics: self.diagnostics,
+            warnings: self.warnings,
+            remote: None,
+        }
+    }
 }
 
 /// What rustc read, from its dep-info: the files to key (not the target
 /// dir's, the sysroot's or cargo home's) and those of them a local package
 /// did not declare.
-fn read_dep_info(sh: &ExecShared, a: &Action) -> (Manifest, Vec<PathBuf>) {
+fn read_dep_info(sh: &ExecShared, a: &Action, also: &[PathBuf]) -> (Manifest, Vec<PathBuf>) {
     let mut manifest = Manifest::default();
     let mut undeclared = Vec::new();
+    if a.dep_info.is_none() {
+        // rustdoc writes no dep-info: the package's files are the inputs.
+        manifest.files = a
+            .inputs
+            .iter()
+            .map(|i| sh.normalizer.path(&i.path))
+            .collect();
+    }
     if let Some(dp) = &a.dep_info {
         if let Ok(text) = std::fs::read_to_string(dp) {
             let info = dep_info::parse(&text, &a.cwd);
-            let declared: std::collections::HashSet<&Path> =
-                a.inputs.iter().map(|i| i.path.as_path()).collect();
-            for f in info.files.into_iter().map(|f| lexical(&f)) {
+            let declared: std::collections::HashSet<&Path> = a
+                .inputs
+                .iter()
+                .map(|i| i.path.as_path())
+                .chain(also.iter().map(PathBuf::as_path))
+                .collect();
+            for f in info
+                .files
+                .into_iter()
+                .map(|f| super::observe::path::normalize(&f))
+            {
                 if f.starts_with(&sh.target_dir)
                     || f.starts_with(&sh.sysroot)
                     || sh.cargo_home.as_ref().is_some_and(|h| f.starts_with(h))
@@ -178,10 +257,41 @@ pub(super) fn execute_script(
         errors: 1,
         warnings: 0,
         message: format!("could not execute process `{}`: {e}", program.display()),
+        exit_code: None,
     })?;
+    let status = (!out.status.success()).then(|| out.status.to_string());
+    script_finished(
+        sh,
+        a,
+        program,
+        ScriptRun {
+            stdout: &out.stdout,
+            stderr: &out.stderr,
+            failed: status.as_deref(),
+        },
+    )
+}
+
+/// What a build-script run printed and how it ended.
+pub(super) struct ScriptRun<'a> {
+    pub(super) stdout: &'a str,
+    pub(super) stderr: &'a str,
+    /// The exit status, when it failed.
+    pub(super) failed: Option<&'a str>,
+}
+
+/// Reads a finished build-script run (here or on a remote engine): its
+/// output files beside OUT_DIR, its directives, what it depends on.
+pub(super) fn script_finished(
+    sh: &ExecShared,
+    a: &Action,
+    program: &Path,
+    run: ScriptRun<'_>,
+) -> Result<Executed, Failure> {
+    let od = a.out_dir.clone().unwrap_or_default();
     let dir = od.parent().map(Path::to_path_buf).unwrap_or_default();
-    let _ = std::fs::write(dir.join("output"), &out.stdout);
-    let _ = std::fs::write(dir.join("stderr"), &out.stderr);
+    let _ = std::fs::write(dir.join("output"), run.stdout);
+    let _ = std::fs::write(dir.join("stderr"), run.stderr);
     let indent = |s: &str| {
         s.lines()
             .map(|l| format!("  {l}"))
@@ -196,19 +306,19 @@ pub(super) fn execute_script(
             "failed to run custom build command for `{} v{}`\n\nCaused by:\n  {why}\n  --- stdout\n{}\n  --- stderr\n{}",
             a.package_name,
             a.package_version,
-            indent(&out.stdout),
-            indent(&out.stderr)
+            indent(run.stdout),
+            indent(run.stderr)
         ),
+        exit_code: None,
     }
     };
-    if !out.status.success() {
+    if let Some(status) = run.failed {
         return Err(failure(format!(
-            "process didn't exit successfully: `{}` ({})",
+            "process didn't exit successfully: `{}` ({status})",
             program.display(),
-            out.status
         )));
     }
-    let parsed = ScriptOutput::parse(&out.stdout).map_err(|e| failure(e.to_string()))?;
+    let parsed = ScriptOutput::parse(run.stdout).map_err(|e| failure(e.to_string()))?;
     if !parsed.errors.is_empty() {
         let mut f = failure("build script logged errors".into());
         f.message = parsed
@@ -260,21 +370,6 @@ pub(super) fn execute_script(
         script: Some(parsed),
         diagnostics: Vec::new(),
         warnings: 0,
+        remote: None,
     })
-}
-
-/// `a/b/../c` → `a/c`, without touching the file system (dep-info paths
-/// are as rustc resolved them relative to the source file).
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }

@@ -125,6 +125,7 @@ mod tests {
             errors: 0,
             warnings: 0,
             message: message.into(),
+            exit_code: None,
         }
     }
 

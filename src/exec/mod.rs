@@ -9,27 +9,33 @@
 //! happens in an action, a panic included, ends as a message to the
 //! coordinator ([`job`]), so a build always ends.
 
+mod clock;
 pub mod dep_info;
 mod diagnostics;
+mod doc_index;
 pub mod events;
 mod invoke;
 pub mod job;
+mod lint;
 pub mod lock;
+pub(crate) mod observe;
 pub mod outcome;
 pub mod policy;
 pub mod process;
 pub mod queue;
+pub mod remote;
 pub mod script_output;
 pub mod stamp;
 pub mod store;
 mod tally;
+mod test_run;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -37,6 +43,7 @@ use crate::core::ActionId;
 use crate::fingerprint::{FileStates, KeyContext, PathNormalizer};
 use crate::plan::action::Needs;
 use crate::plan::ActionGraph;
+use clock::Clock;
 use events::{BuildEvent, EventSink, Outcome};
 use job::{Ended, TestHooks};
 use outcome::{DepResult, Failure, RunReason};
@@ -96,6 +103,31 @@ pub struct BuildSummary {
     pub profile: String,
     /// Remote cache statistics, when configured.
     pub remote: Option<crate::cache::remote::RemoteStats>,
+    /// Remote-execution statistics, with `--remote-executor`.
+    pub remote_exec: Option<crate::cache::remote::ExecStats>,
+    /// Test runs, when the build has any.
+    pub tests: Option<TestSummary>,
+}
+
+/// What the test runs of a `test` build did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TestSummary {
+    /// Test runs in the graph (binaries and doctests).
+    pub total: usize,
+    /// Runs executed now.
+    pub run: usize,
+    /// Passing results taken from the target dir or a cache.
+    pub cached: usize,
+    /// Runs that passed (now or cached).
+    pub passed: usize,
+    /// Runs that failed.
+    pub failed: usize,
+    /// The rerun flags of the failed runs, in Cargo's order.
+    pub failures: Vec<String>,
+    /// The exit code of the first failed run, when it exited with one.
+    pub first_exit_code: Option<i32>,
+    /// Whether every run ran whatever failed (`--no-fail-fast`).
+    pub no_fail_fast: bool,
 }
 
 /// Options of one execution.
@@ -106,6 +138,10 @@ pub struct ExecOptions {
     pub keep_going: bool,
     /// `--strict`.
     pub strict: bool,
+    /// `test --no-fail-fast`.
+    pub no_fail_fast: bool,
+    /// Whether passing test results come from the cache.
+    pub cache_test_results: bool,
     /// `rustc -vV` (+ linker).
     pub toolchain_id: String,
     /// Path normaliser for keys.
@@ -129,6 +165,8 @@ pub struct ExecOptions {
     pub policy: RunPolicy,
     /// Faults injected by the integration tests.
     pub test_hooks: TestHooks,
+    /// `--remote-executor`: compile actions run on this engine.
+    pub remote_exec: Option<Arc<remote::RemoteExec>>,
 }
 
 /// State shared with workers (read-only apart from thread-safe parts).
@@ -149,6 +187,10 @@ pub struct ExecShared {
     pub jobserver: jobserver::Client,
     /// `--strict`.
     pub strict: bool,
+    /// See [`ExecOptions::cache_test_results`].
+    pub cache_test_results: bool,
+    /// How test runs see which files they open.
+    pub observer: test_run::Observer,
     /// Wrapper.
     pub wrapper: Option<PathBuf>,
     /// Target dir.
@@ -161,8 +203,13 @@ pub struct ExecShared {
     pub policy: RunPolicy,
     /// See [`ExecOptions::test_hooks`].
     pub test_hooks: TestHooks,
+    /// See [`ExecOptions::remote_exec`].
+    pub remote_exec: Option<Arc<remote::RemoteExec>>,
     sink: Arc<dyn EventSink>,
     scripts: Mutex<HashMap<ActionId, Arc<ScriptOutput>>>,
+    /// Events of test runs held back while the rest of the build goes on
+    /// (`None` once it ended, or in a build without test runs).
+    held: Mutex<Option<Vec<BuildEvent>>>,
 }
 
 impl ExecShared {
@@ -177,6 +224,8 @@ impl ExecShared {
         let ExecOptions {
             jobs: _,
             keep_going: _,
+            no_fail_fast: _,
+            cache_test_results,
             strict,
             toolchain_id,
             normalizer,
@@ -189,8 +238,15 @@ impl ExecShared {
             cargo_home,
             policy,
             test_hooks,
+            remote_exec,
         } = opts;
+        let has_tests = graph.actions.iter().any(|a| a.test.is_some());
+        let observer =
+            test_run::Observer::new(has_tests, &target_dir, env.get("CC").map(PathBuf::from));
         ExecShared {
+            held: Mutex::new(has_tests.then(Vec::new)),
+            cache_test_results,
+            observer,
             graph,
             normalizer,
             toolchain_id,
@@ -205,6 +261,7 @@ impl ExecShared {
             cargo_home,
             policy,
             test_hooks,
+            remote_exec,
             sink,
             scripts: Mutex::new(HashMap::new()),
         }
@@ -218,9 +275,38 @@ impl ExecShared {
         }
     }
 
-    /// Sends an event to the sink.
+    /// Sends an event to the sink; a test run's events wait until the
+    /// rest of the build ended, so that they follow Cargo's `Finished`.
     pub fn emit(&self, e: BuildEvent) {
+        if let Some(id) = event_action(&e) {
+            if self.graph.actions[id.index()].test.is_some() {
+                let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(h) = held.as_mut() {
+                    h.push(e);
+                    return;
+                }
+            }
+        }
         self.sink.event(&self.graph, e);
+    }
+
+    /// Ends the build phase: reports it, then the held test-run events.
+    /// After a failed build they are dropped, as Cargo runs no test then.
+    ///
+    /// The lock is kept while the held events are replayed: a test run
+    /// ending meanwhile waits in [`Self::emit`] instead of overtaking the
+    /// runs before it.
+    fn end_build_phase(&self, success: bool, elapsed: Duration) {
+        let mut guard = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(held) = guard.take() else { return };
+        self.sink
+            .event(&self.graph, BuildEvent::BuildPhaseDone { success, elapsed });
+        if success {
+            for e in held {
+                self.sink.event(&self.graph, e);
+            }
+        }
+        drop(guard);
     }
 
     /// A finished build script's output (for transitive `-L` paths).
@@ -232,6 +318,20 @@ impl ExecShared {
     // its insertions are single calls.
     fn scripts_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActionId, Arc<ScriptOutput>>> {
         self.scripts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The action an event is about, if any.
+fn event_action(e: &BuildEvent) -> Option<ActionId> {
+    match e {
+        BuildEvent::ActionStarted { id }
+        | BuildEvent::Diagnostic { id, .. }
+        | BuildEvent::ScriptFinished { id, .. }
+        | BuildEvent::ActionFinished { id, .. }
+        | BuildEvent::ActionFailed { id, .. }
+        | BuildEvent::TestOutput { id, .. }
+        | BuildEvent::ActionWarning { id, .. } => Some(*id),
+        _ => None,
     }
 }
 
@@ -264,15 +364,18 @@ pub fn execute(
     opts: ExecOptions,
     sink: Arc<dyn EventSink>,
 ) -> Result<(BuildSummary, Reasons), ExecError> {
-    let start = Instant::now();
+    let mut clock = Clock::new(graph.actions.len());
     let n = graph.actions.len();
     let jobs = opts.jobs.max(1);
+    let no_fail_fast = opts.no_fail_fast;
     let mut tally = Tally::new(&graph, opts.keep_going);
+    let mut builds_left = graph.actions.iter().filter(|a| a.test.is_none()).count();
     start_thread_pool()?;
     let client =
         jobserver::Client::new(jobs).map_err(|source| ExecError::Jobserver { jobs, source })?;
     let sh = Arc::new(ExecShared::new(graph.clone(), opts, client.clone(), sink));
     let mut queue = dep_queue(&graph);
+    clock.ready(queue.take_newly_ready());
 
     let (tx, rx) = mpsc::channel::<Msg>();
     let token_tx = Mutex::new(tx.clone());
@@ -288,7 +391,11 @@ pub fn execute(
             what: "the jobserver helper thread",
             source,
         })?;
+    create_target_tmpdirs(&graph);
     sh.emit(BuildEvent::Started { total: n });
+    if builds_left == 0 {
+        sh.end_build_phase(true, clock.elapsed());
+    }
 
     let mut meta: Vec<Option<DepResult>> = vec![None; n];
     let mut done: Vec<Option<DepResult>> = vec![None; n];
@@ -309,6 +416,7 @@ pub fn execute(
             }
             let i = queue.pop().expect("a ready action");
             running += 1;
+            clock.started(i);
             start_action(&sh, &tx, i, &meta, &done);
         }
         if running == 0 && (tally.stopped() || queue.ready_len() == 0) {
@@ -327,6 +435,7 @@ pub fn execute(
                 if meta[i].is_none() {
                     meta[i] = Some(r);
                     queue.metadata_ready(i);
+                    clock.ready(queue.take_newly_ready());
                 }
             }
             Msg::Done(id, ended) => {
@@ -336,7 +445,8 @@ pub fn execute(
                 if tokens.len() > running.saturating_sub(1) {
                     tokens.pop();
                 }
-                if let Some(result) = tally.ended(&sh, id, ended) {
+                let is_test = sh.graph.actions[i].test.is_some();
+                if let Some(result) = tally.ended(&sh, id, ended, clock.ended(i)) {
                     if let Some(s) = &result.script {
                         sh.scripts_lock().insert(id, s.clone());
                     }
@@ -345,19 +455,48 @@ pub fn execute(
                     }
                     done[i] = Some(result);
                     queue.finish(i);
+                } else if is_test && no_fail_fast {
+                    // The next test run waits for this one only to keep
+                    // Cargo's order.
+                    queue.finish(i);
+                }
+                clock.ready(queue.take_newly_ready());
+                if !is_test {
+                    builds_left -= 1;
+                    if builds_left == 0 {
+                        sh.end_build_phase(!tally.build_failed(), clock.elapsed());
+                    }
                 }
             }
         }
     }
+    sh.end_build_phase(false, clock.elapsed());
     drop(helper);
     // Outputs are copied into the cache while the build goes on; the build
     // is over when they are stored.
     sh.store.finish_saving();
-    let elapsed = start.elapsed();
+    let elapsed = clock.elapsed();
     for w in sh.store.take_warnings() {
         sh.emit(BuildEvent::Warning(w));
     }
-    Ok(tally.finish(&done, elapsed))
+    let (mut summary, reasons) = tally.finish(&done, elapsed);
+    if let Some(t) = summary.tests.as_mut() {
+        t.no_fail_fast = no_fail_fast;
+    }
+    Ok((summary, reasons))
+}
+
+/// Creates the `CARGO_TARGET_TMPDIR` of integration tests, as Cargo does
+/// when it builds them: tests expect the directory to exist.
+fn create_target_tmpdirs(graph: &ActionGraph) {
+    let dirs: std::collections::BTreeSet<&String> = graph
+        .actions
+        .iter()
+        .filter_map(|a| a.env.get("CARGO_TARGET_TMPDIR"))
+        .collect();
+    for d in dirs {
+        let _ = std::fs::create_dir_all(d);
+    }
 }
 
 /// The ready queue of `graph`: each action waits for its dependencies'
@@ -368,6 +507,7 @@ fn dep_queue(graph: &ActionGraph) -> DepQueue {
             .actions
             .iter()
             .map(|a| {
+                let order = a.test.as_ref().and_then(|t| t.after);
                 a.deps
                     .iter()
                     .map(|d| {
@@ -377,6 +517,7 @@ fn dep_queue(graph: &ActionGraph) -> DepQueue {
                         };
                         (d.action.index(), w)
                     })
+                    .chain(order.map(|o| (o.index(), Wait::Full)))
                     .collect()
             })
             .collect(),

@@ -27,6 +27,19 @@ pub struct RunReason {
     pub script_flags: Vec<String>,
     /// Cache miss details.
     pub miss: MissInfo,
+    /// Where it ran, when a remote engine ran it.
+    pub remote: Option<RemoteRun>,
+}
+
+/// An action a remote-execution engine ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteRun {
+    /// The engine, without credentials.
+    pub engine: String,
+    /// The worker, as the engine names it.
+    pub worker: String,
+    /// The engine answered from its own action cache.
+    pub engine_cached: bool,
 }
 
 /// Result of one action.
@@ -51,6 +64,9 @@ pub struct Failure {
     pub warnings: usize,
     /// Message.
     pub message: String,
+    /// For a test run, the exit code of the test process (Cargo exits
+    /// with it under fail-fast).
+    pub exit_code: Option<i32>,
 }
 
 impl Failure {
@@ -60,6 +76,7 @@ impl Failure {
             errors: 0,
             warnings: 0,
             message,
+            exit_code: None,
         }
     }
 

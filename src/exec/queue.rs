@@ -29,6 +29,8 @@ pub struct DepQueue {
     full: Vec<bool>,
     queued: Vec<bool>,
     ready: BinaryHeap<(usize, Reverse<usize>)>,
+    /// Nodes that became ready since the last [`DepQueue::take_newly_ready`].
+    newly_ready: Vec<usize>,
 }
 
 impl DepQueue {
@@ -59,6 +61,7 @@ impl DepQueue {
             full: vec![false; n],
             queued: vec![false; n],
             ready: BinaryHeap::new(),
+            newly_ready: Vec::new(),
         };
         for i in 0..n {
             q.consider(i);
@@ -77,12 +80,19 @@ impl DepQueue {
         if !self.queued[i] && self.is_ready(i) {
             self.queued[i] = true;
             self.ready.push((self.priority[i], Reverse(i)));
+            self.newly_ready.push(i);
         }
     }
 
     /// The ready node with the highest priority, if any.
     pub fn pop(&mut self) -> Option<usize> {
         self.ready.pop().map(|(_, Reverse(i))| i)
+    }
+
+    /// The nodes that became ready since the last call (or since the
+    /// queue was made), in that order: for the build's timings.
+    pub fn take_newly_ready(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.newly_ready)
     }
 
     /// Number of ready nodes.
@@ -132,9 +142,11 @@ mod tests {
             vec![(0, Wait::Metadata)],
             vec![(1, Wait::Full)],
         ]);
+        assert_eq!(q.take_newly_ready(), [0]);
         assert_eq!(q.pop(), Some(0));
         assert_eq!(q.pop(), None);
         q.metadata_ready(0);
+        assert_eq!(q.take_newly_ready(), [1]);
         assert_eq!(q.pop(), Some(1));
         q.finish(1);
         // b finished, but a (reached through a metadata edge) has not: the
@@ -143,6 +155,8 @@ mod tests {
         assert!(!q.full[1]);
         q.finish(0);
         assert!(q.full[1]);
+        assert_eq!(q.take_newly_ready(), [2]);
+        assert_eq!(q.take_newly_ready(), Vec::<usize>::new());
         assert_eq!(q.pop(), Some(2));
     }
 

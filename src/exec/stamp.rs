@@ -59,6 +59,9 @@ pub fn stamp_path(a: &Action) -> PathBuf {
         ActionKind::Compile => "compile",
         ActionKind::BuildScriptCompile => "script",
         ActionKind::BuildScriptRun => "run",
+        ActionKind::TestRun => "test",
+        ActionKind::Doc => "doc",
+        ActionKind::DocIndex => "doc-index",
     };
     a.output_root
         .join(".hbuild-stamps")

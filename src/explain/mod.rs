@@ -112,6 +112,8 @@ pub struct ExplainedUnit {
     pub reasons: Vec<Reason>,
     /// Whether it has reasons of its own (not only changed dependencies).
     pub root_cause: bool,
+    /// Where a remote-execution engine ran it.
+    pub remote: Option<crate::exec::outcome::RemoteRun>,
 }
 
 /// Why each executed action of a build ran, in build order.
@@ -189,6 +191,7 @@ pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Expl
                 unit: names[i].clone(),
                 reasons: rs.clone(),
                 root_cause: is_root_cause,
+                remote: rr.remote.clone(),
             });
         }
         // A unit that was not rebuilt keeps the reasons of its last rebuild.

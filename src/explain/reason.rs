@@ -103,6 +103,9 @@ pub enum FlagOrigin {
     Lints,
     /// The package's build script (`cargo::rustc-cfg`, `rustc-link-lib`...).
     BuildScript,
+    /// `cargo hbuild clippy`: the arguments after `--`, and whether
+    /// `clippy-driver` lints the unit at all.
+    Clippy,
     /// hbuild's own choice of flags (Cargo's), e.g. after a toolchain change.
     Other,
 }
@@ -268,17 +271,15 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
 /// Input files added, removed or modified (for a build-script run: its
 /// `rerun-if-changed` files).
 fn diff_files(old: &Snapshot, new: &Snapshot, out: &mut Vec<Reason>) {
-    let (o, n) = (&old.components, &new.components);
-    let om: BTreeMap<&str, _> = o
-        .inputs
-        .iter()
-        .map(|i| (i.path.as_str(), i.digest))
-        .collect();
-    let nm: BTreeMap<&str, _> = n
-        .inputs
-        .iter()
-        .map(|i| (i.path.as_str(), i.digest))
-        .collect();
+    // A linted unit's `clippy.toml` is an input like its sources.
+    let files = |c: &KeyComponents| -> BTreeMap<String, Option<crate::core::Digest>> {
+        c.inputs
+            .iter()
+            .chain(c.lint_config.iter().flatten())
+            .map(|i| (i.path.as_str().to_string(), i.digest))
+            .collect()
+    };
+    let (om, nm) = (files(&old.components), files(&new.components));
     for (p, d) in &nm {
         let change = match om.get(p) {
             None => Some(FileChange::Added),
@@ -343,7 +344,11 @@ fn diff_env(o: &KeyComponents, n: &KeyComponents, out: &mut Vec<Reason>) {
             .or_else(|| c.tracked_env.get(name).cloned().flatten())
     };
     for name in env_names {
-        if name.starts_with("CARGO_FEATURE_") || name == "CARGO_CFG_FEATURE" || name == "OUT_DIR" {
+        if name.starts_with("CARGO_FEATURE_")
+            || name == "CARGO_CFG_FEATURE"
+            || name == "OUT_DIR"
+            || name == CLIPPY_ARGS
+        {
             continue;
         }
         let (ov, nv) = (value(o, name), value(n, name));
@@ -375,6 +380,11 @@ fn diff_flags(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
         (FlagOrigin::Rustflags, &of.rustflags, &nf.rustflags),
         (FlagOrigin::Lints, &of.lints, &nf.lints),
         (FlagOrigin::BuildScript, &of.script, &nf.script),
+        (
+            FlagOrigin::Clippy,
+            &clippy_flags(&old.components),
+            &clippy_flags(&new.components),
+        ),
     ]
     .into_iter()
     .filter_map(|(origin, o, n)| flag_change(origin, count(flag_items(o)), count(flag_items(n))))
@@ -393,6 +403,22 @@ fn diff_flags(old: &Snapshot, new: &Snapshot) -> Vec<Reason> {
     };
     out.extend(flag_change(FlagOrigin::Other, others(old), others(new)));
     out
+}
+
+/// The variable through which `clippy-driver` gets its arguments.
+const CLIPPY_ARGS: &str = "CLIPPY_ARGS";
+
+/// What Clippy does to a unit, as flags: `clippy-driver` when it lints
+/// the unit, then the arguments after `--` (from `CLIPPY_ARGS`).
+fn clippy_flags(c: &KeyComponents) -> Vec<String> {
+    if !c.program.starts_with("clippy-driver") {
+        return Vec::new();
+    }
+    let args = c.env.get(CLIPPY_ARGS).map_or("", |v| v.as_str());
+    std::iter::once("clippy-driver")
+        .chain(args.split("__CLIPPY_HACKERY__").filter(|a| !a.is_empty()))
+        .map(str::to_string)
+        .collect()
 }
 
 fn count(items: Vec<String>) -> BTreeMap<String, i32> {
@@ -568,6 +594,51 @@ mod tests {
             Reason::BuildScriptChanged,
         ];
         insta::assert_json_snapshot!(all);
+    }
+
+    /// A changed Clippy argument is a flag change of its own, not a
+    /// changed variable; a changed `clippy.toml` is a changed file.
+    #[test]
+    fn clippy_arguments_and_configuration_are_reported_as_such() {
+        let linted = |args: &str, conf: &[u8]| {
+            let mut s = snap();
+            s.components.program = "clippy-driver\nclippy 0.1.95".into();
+            s.components.env.insert(CLIPPY_ARGS.into(), args.into());
+            s.components.lint_config = Some(vec![InputDigest {
+                path: "${WORKSPACE}/clippy.toml".into(),
+                digest: Some(crate::core::Digest::of_bytes(conf)),
+            }]);
+            s
+        };
+        let old = linted(
+            "-W__CLIPPY_HACKERY__clippy::pedantic__CLIPPY_HACKERY__",
+            b"a",
+        );
+        let new = linted("-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__", b"b");
+        assert_eq!(
+            diff(&old, &new),
+            vec![
+                Reason::FileChanged {
+                    path: "clippy.toml".into(),
+                    change: FileChange::Modified
+                },
+                Reason::FlagsChanged {
+                    origin: FlagOrigin::Clippy,
+                    added: vec!["-D".into(), "warnings".into()],
+                    removed: vec!["-W".into(), "clippy::pedantic".into()],
+                }
+            ]
+        );
+        // A unit checked by rustc, then linted.
+        let r = diff(&snap(), &linted("", b"a"));
+        assert!(
+            r.contains(&Reason::FlagsChanged {
+                origin: FlagOrigin::Clippy,
+                added: vec!["clippy-driver".into()],
+                removed: vec![],
+            }),
+            "{r:?}"
+        );
     }
 
     /// Each flag is reported under its origin, once: a flag of known origin

@@ -104,7 +104,34 @@ pub fn compose(
         package: package_identity(a),
         inputs: Vec::new(),
         tracked_env: BTreeMap::new(),
+        lint_config: None,
     };
+    if let Some(d) = &a.lint {
+        // Clippy's lints and its rustc: what a linted check's result is.
+        // The configuration is added by [`lint_config`].
+        comps.program = format!("clippy-driver\n{}", norm.normalize(&d.identity).as_str());
+        comps.lint_config = Some(Vec::new());
+    }
+    if a.kind == ActionKind::TestRun {
+        // A test binary is keyed through its digest (a dependency edge);
+        // doctests through rustdoc's argv and the toolchain.
+        comps.program = if a.test.as_ref().is_some_and(|t| t.doc) {
+            "rustdoc --test".into()
+        } else {
+            "test-run".into()
+        };
+    }
+    if a.kind == ActionKind::Doc {
+        comps.program = "rustdoc".into();
+        // rustdoc names the pages of generated sources (`include!` from
+        // OUT_DIR) by their absolute path: such docs belong to one target
+        // dir and are not shared with other checkouts.
+        if let Some(run) = a.script_inputs.own {
+            if let Some(od) = &graph.actions[run.index()].out_dir {
+                comps.program = format!("rustdoc in {}", od.display());
+            }
+        }
+    }
     for (d, r) in a.deps.iter().zip(deps) {
         let dep = &graph.actions[d.action.index()];
         if a.kind == ActionKind::BuildScriptRun && dep.kind == ActionKind::BuildScriptCompile {
@@ -149,6 +176,30 @@ pub fn key_argv(argv: &[String]) -> impl Iterator<Item = &String> {
             true
         })
         .map(|(_, x)| x)
+}
+
+/// Sets the Clippy configuration of a linted action: the files that apply
+/// (`files`, absolute) with their current digests, known before it runs,
+/// so that a new, edited or removed `clippy.toml` changes its pre-key.
+pub fn lint_config(
+    comps: &mut KeyComponents,
+    norm: &PathNormalizer,
+    files: &[PathBuf],
+    digests: Vec<Option<Digest>>,
+) {
+    if comps.lint_config.is_none() {
+        return;
+    }
+    comps.lint_config = Some(
+        files
+            .iter()
+            .zip(digests)
+            .map(|(f, digest)| InputDigest {
+                path: norm.path(f),
+                digest,
+            })
+            .collect(),
+    );
 }
 
 /// Where the second step's values come from.

@@ -17,24 +17,64 @@ fn stat(path: &Path) -> Option<FileStamp> {
     m.is_file().then(|| FileStamp::from_metadata(&m))
 }
 
+/// A memoised digest: the stamp it was read under and when the reading
+/// began (ns since the epoch), for git's racy-entry rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Entry {
+    stamp: FileStamp,
+    digest: Digest,
+    read_ns: i128,
+}
+
+impl Entry {
+    /// Whether the file was last changed long enough before it was read
+    /// that any later write shows in its stamp. A write in the same clock
+    /// granule as the reading could leave mtime and ctime as they were
+    /// (git's "racily clean" entries): such an entry is read again, until
+    /// a reading that starts a granule after the last change settles it.
+    fn settled(&self) -> bool {
+        let changed = self.stamp.mtime_ns().max(self.stamp.ctime_ns());
+        self.read_ns - changed > granularity(&self.stamp)
+    }
+}
+
+/// The timestamp granularity to allow for: file timestamps come from the
+/// kernel's coarse clock (a tick of a few ms behind the real one); a file
+/// system with whole-second timestamps (or FAT's two) gets two seconds.
+fn granularity(st: &FileStamp) -> i128 {
+    const SECOND: i128 = 1_000_000_000;
+    if st.mtime_ns() % SECOND == 0 && st.ctime_ns() % SECOND == 0 {
+        2 * SECOND
+    } else {
+        50_000_000
+    }
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
 #[derive(Default, Serialize, Deserialize)]
 struct Stored {
     version: u32,
-    entries: HashMap<PathBuf, (FileStamp, Digest)>,
+    entries: HashMap<PathBuf, Entry>,
 }
 
 /// The memo. Thread-safe; persisted in the target dir between builds.
 #[derive(Default)]
 pub struct FileStates {
-    entries: Mutex<HashMap<PathBuf, (FileStamp, Digest)>>,
+    entries: Mutex<HashMap<PathBuf, Entry>>,
     /// Files actually hashed during this process (for tests and stats).
     hashed: std::sync::atomic::AtomicUsize,
 }
 
 /// Version of the saved memo; 2 added the device and the ctime to the
 /// stamps, so memos of version 1 (blind to in-place edits whose mtime was
-/// restored) are dropped.
-const VERSION: u32 = 2;
+/// restored) are dropped; 3 records when each file was read.
+const VERSION: u32 = 3;
 
 impl FileStates {
     /// Loads the memo from `path` (a missing or unreadable file is an empty memo).
@@ -66,25 +106,30 @@ impl FileStates {
         std::fs::rename(tmp, path)
     }
 
-    /// Digest of one file, or None if it does not exist. A file whose mtime
-    /// is within the last two seconds is always re-hashed, since a write in
-    /// the same timestamp granule could otherwise go unnoticed.
+    /// Digest of one file, or None if it does not exist. The memo is
+    /// trusted when the stamp is unchanged and the entry is settled (see
+    /// `Entry::settled`); otherwise the file is read again.
     pub fn digest(&self, path: &Path) -> Option<Digest> {
         let st = stat(path)?;
-        if let Some((old, d)) = self.entries.lock().expect("file state lock").get(path) {
-            if *old == st && !recent(st) {
-                return Some(*d);
+        if let Some(e) = self.entries.lock().expect("file state lock").get(path) {
+            if e.stamp == st && e.settled() {
+                return Some(e.digest);
             }
         }
+        let read_ns = now_ns();
         let (d, _) = Digest::of_file(path).ok()?;
         self.hashed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Re-stat: if the file changed while hashing, do not memoise.
         if stat(path) == Some(st) {
-            self.entries
-                .lock()
-                .expect("file state lock")
-                .insert(path.to_path_buf(), (st, d));
+            self.entries.lock().expect("file state lock").insert(
+                path.to_path_buf(),
+                Entry {
+                    stamp: st,
+                    digest: d,
+                    read_ns,
+                },
+            );
         }
         Some(d)
     }
@@ -93,14 +138,6 @@ impl FileStates {
     pub fn digest_all(&self, paths: &[PathBuf]) -> Vec<Option<Digest>> {
         paths.par_iter().map(|p| self.digest(p)).collect()
     }
-}
-
-fn recent(st: FileStamp) -> bool {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0);
-    now - st.mtime_ns() < 2_000_000_000
 }
 
 #[cfg(test)]
@@ -120,6 +157,8 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
+        // Setting the mtime moved the ctime: let a granule pass.
+        std::thread::sleep(std::time::Duration::from_millis(120));
         let fs = FileStates::default();
         let a = fs.digest(&f).unwrap();
         let b = fs.digest(&f).unwrap();
@@ -160,6 +199,52 @@ mod tests {
         let loaded = FileStates::load(&memo);
         assert_eq!(loaded.digest(&f), Some(Digest::of_bytes(b"print(\"new\")")));
         assert_eq!(loaded.hashed.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_file_read_in_the_granule_of_its_change_is_read_again_until_settled() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.rs");
+        std::fs::write(&f, "one").unwrap();
+        let fs = FileStates::default();
+        // Read right after the write: racy, so the next look reads again.
+        assert_eq!(fs.digest(&f), Some(Digest::of_bytes(b"one")));
+        assert_eq!(fs.digest(&f), Some(Digest::of_bytes(b"one")));
+        assert_eq!(fs.hashed.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // A reading that begins a granule after the change settles it...
+        std::thread::sleep(std::time::Duration::from_millis(120));
+        fs.digest(&f);
+        assert_eq!(fs.hashed.load(std::sync::atomic::Ordering::Relaxed), 3);
+        // ...and from then on the stamp alone answers.
+        fs.digest(&f);
+        fs.digest(&f);
+        assert_eq!(fs.hashed.load(std::sync::atomic::Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn racy_and_settled_entries_by_the_numbers() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let st = stat(f.path()).unwrap();
+        let changed = st.mtime_ns().max(st.ctime_ns());
+        let entry = |read_ns| Entry {
+            stamp: st,
+            digest: Digest::of_bytes(b""),
+            read_ns,
+        };
+        let g = granularity(&st);
+        assert!(!entry(changed).settled());
+        assert!(!entry(changed + g).settled());
+        assert!(entry(changed + g + 1).settled());
+        // Whole-second timestamps get two seconds.
+        assert_eq!(granularity(&stamp_at(5_000_000_000)), 2_000_000_000);
+    }
+
+    /// A stamp whose mtime and ctime are both `ns`.
+    fn stamp_at(ns: i128) -> FileStamp {
+        serde_json::from_value(serde_json::json!({
+            "dev": 1, "ino": 1, "size": 0, "mtime_ns": ns, "ctime_ns": ns
+        }))
+        .unwrap()
     }
 
     #[test]

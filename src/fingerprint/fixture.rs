@@ -91,6 +91,8 @@ fn action(id: u32, kind: ActionKind, package: &str, name: &str) -> Action {
         is_local: false,
         executable: None,
         unit_hash: format!("{id:016x}"),
+        test: None,
+        lint: None,
     }
 }
 
@@ -196,6 +198,9 @@ pub(crate) fn graph() -> ActionGraph {
         workspace_root: PathBuf::from("/ws"),
         actions: vec![dep, script, run, app],
         roots: vec![ActionId(3)],
+        test_binaries: Vec::new(),
+        run: None,
+        doc_pages: Vec::new(),
     }
 }
 

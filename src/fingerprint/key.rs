@@ -5,13 +5,14 @@
 //! |----------------|----------------------------------------------------------------|
 //! | `schema`       | [`KEY_SCHEMA_VERSION`], bumped whenever the encoding changes     |
 //! | `toolchain`    | `rustc -vV` and the linker                                      |
-//! | `program`      | `rustc`, or the digest of the build-script binary               |
+//! | `program`      | `rustc`, `rustdoc`, `test-run`, or the build-script binary's digest |
 //! | `argv`         | full argument list, paths normalised                            |
 //! | `env`          | variables hbuild sets for the action, paths normalised          |
 //! | `deps`         | per dependency edge: name and output digest (closure)           |
 //! | `package`      | package identity (registry sources are immutable)               |
 //! | `inputs`       | workspace-relative path and digest of every file read           |
 //! | `tracked_env`  | values of variables the action declared it reads                |
+//! | `lint_config`  | linted actions only: the `clippy.toml` that applies, by content |
 //!
 //! Both environment components follow [`super::policy`]: execution details
 //! ([`super::policy::EXECUTION_ONLY_ENV`]: `NUM_JOBS`, `CARGO_MAKEFLAGS`,
@@ -54,7 +55,8 @@ pub struct InputDigest {
 /// [`NormalizedText`], made only by the
 /// [`PathNormalizer`](super::PathNormalizer); `program` (`rustc` or a
 /// digest) and `package` (a name and version, or a registry or git source)
-/// carry none.
+/// carry none, but for the docs of a package with a build script, whose
+/// `program` names its OUT_DIR on purpose (see [`super::compose`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyComponents {
     /// Schema salt.
@@ -76,6 +78,12 @@ pub struct KeyComponents {
     /// Tracked variables and their keyed values (second step; see
     /// [`super::policy::keyed_tracked_env`]).
     pub tracked_env: BTreeMap<String, Option<NormalizedText>>,
+    /// For an action Clippy lints: the configuration files that apply
+    /// (`clippy.toml`), by path and content, known before it runs. Absent
+    /// from the encoding of every other action, whose keys it leaves as
+    /// they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint_config: Option<Vec<InputDigest>>,
 }
 
 fn hash_json<T: Serialize>(v: &T) -> Digest {
@@ -139,6 +147,10 @@ mod tests {
         let mut c = base();
         c.tracked_env.insert("K".into(), Some("v".into()));
         assert_ne!(c.key(), k);
+        let mut c = base();
+        c.lint_config = Some(Vec::new());
+        assert_ne!(c.key(), k, "a linted action differs from a checked one");
+        assert_ne!(c.pre_key(), base().pre_key(), "known before it runs");
         let mut c = base();
         c.toolchain = "rustc 1.95.0x".into();
         assert_ne!(c.key(), k);

@@ -10,6 +10,7 @@ use crate::core::{ActionId, PackageId};
 use crate::workspace::model::CrateType;
 use crate::workspace::model::TargetKind;
 use crate::workspace::profiles::Profile;
+use crate::workspace::toolchain::ClippyDriver;
 
 /// Kind of action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -21,6 +22,35 @@ pub enum ActionKind {
     BuildScriptCompile,
     /// Execute a compiled build script.
     BuildScriptRun,
+    /// Run a test binary, or a library's doctests with `rustdoc --test`.
+    TestRun,
+    /// Document a target with rustdoc, into a private directory.
+    Doc,
+    /// Assemble `target/doc/` and its search index from every `Doc`.
+    DocIndex,
+}
+
+/// What a test run is, for running it in order and reporting it as Cargo
+/// does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TestRunInfo {
+    /// What Cargo's `Running` line names: `unittests src/lib.rs`,
+    /// `tests/cli.rs`; for doctests, the library (`Doc-tests calc`).
+    pub label: String,
+    /// The flags that select this binary alone (`-p calc --lib`), for
+    /// "to rerun pass".
+    pub rerun: String,
+    /// Doctests (`rustdoc --test`) rather than a test binary.
+    pub doc: bool,
+    /// Whether the binary uses libtest (`harness = false` does not).
+    pub harness: bool,
+    /// The test run before this one in Cargo's order: runs are one at a
+    /// time, in that order (an ordering edge, not an input).
+    pub after: Option<ActionId>,
+    /// Absolute glob patterns of the declared runtime inputs beyond the
+    /// package's files (`[package.metadata.hbuild] test-inputs`), expanded
+    /// when the run is keyed.
+    pub input_globs: Vec<String>,
 }
 
 /// What a dependent needs from a dependency before it can start.
@@ -189,14 +219,37 @@ pub struct Action {
     pub executable: Option<PathBuf>,
     /// The unit identity hash (short form), stable across checkouts.
     pub unit_hash: String,
+    /// For test runs: what runs and how it is reported.
+    #[serde(default)]
+    pub test: Option<TestRunInfo>,
+    /// `cargo hbuild clippy`: the `clippy-driver` that runs `program`
+    /// (rustc) for this workspace member, with `CLIPPY_ARGS` in `env`.
+    #[serde(default)]
+    pub lint: Option<ClippyDriver>,
 }
 
 impl Action {
     /// A short human name: `serde`, `app (bin "app-cli")`, `app (build script)`.
+    /// A checked unit is named like the unit it checks.
     pub fn display_name(&self) -> String {
-        match (self.kind, self.target_kind, self.mode) {
+        match (self.kind, self.target_kind, self.mode.built()) {
             (ActionKind::BuildScriptCompile, ..) => format!("{} (build script)", self.package_name),
             (ActionKind::BuildScriptRun, ..) => format!("{} (build script run)", self.package_name),
+            (ActionKind::TestRun, _, Mode::Doctest) => format!("{} (doctests)", self.package_name),
+            (ActionKind::DocIndex, ..) => "documentation index".into(),
+            (ActionKind::Doc, TargetKind::Lib, _) => format!("{} (doc)", self.package_name),
+            (ActionKind::Doc, k, _) => format!(
+                "{} ({} \"{}\" doc)",
+                self.package_name,
+                k.as_str(),
+                self.target_name
+            ),
+            (ActionKind::TestRun, ..) => format!(
+                "{} ({} \"{}\" test run)",
+                self.package_name,
+                self.target_kind.as_str(),
+                self.target_name
+            ),
             (_, TargetKind::Lib, Mode::Build) => self.package_name.clone(),
             (_, TargetKind::Lib, _) => format!("{} (lib test)", self.package_name),
             (_, k, Mode::Test) => format!(
@@ -216,14 +269,52 @@ impl Action {
 
     /// Cargo's description for failure messages: `lib`, `bin "x"`, `test "x"`, `build script`.
     pub fn cargo_target_desc(&self) -> String {
-        match (self.kind, self.target_kind, self.mode) {
-            (ActionKind::BuildScriptCompile, ..) => "build script".into(),
-            (ActionKind::BuildScriptRun, ..) => "build script".into(),
-            (_, TargetKind::Lib, Mode::Build) => "lib".into(),
-            (_, TargetKind::Lib, _) => "lib test".into(),
-            (_, TargetKind::Test, Mode::Test) => format!("test \"{}\"", self.target_name),
-            (_, k, Mode::Test) => format!("{} \"{}\" test", k.as_str(), self.target_name),
-            (_, k, _) => format!("{} \"{}\"", k.as_str(), self.target_name),
-        }
+        target_desc(self.kind, self.target_kind, self.mode, &self.target_name)
+    }
+}
+
+/// Cargo's `descriptive_pkg_name` without the package: the target, and
+/// ` test` for a unit compiled (or checked) as a test whose target is not
+/// a test or bench already.
+fn target_desc(kind: ActionKind, target_kind: TargetKind, mode: Mode, name: &str) -> String {
+    match (kind, target_kind, mode.built()) {
+        (ActionKind::BuildScriptCompile, ..) => "build script".into(),
+        (ActionKind::BuildScriptRun, ..) => "build script".into(),
+        (_, _, Mode::Doctest) => "doctest".into(),
+        (ActionKind::DocIndex, ..) => "doc".into(),
+        (ActionKind::Doc, TargetKind::Lib, _) => "lib".into(),
+        (_, TargetKind::Lib, Mode::Build) => "lib".into(),
+        (_, TargetKind::Lib, _) => "lib test".into(),
+        (_, k @ (TargetKind::Test | TargetKind::Bench), _) => format!("{} \"{name}\"", k.as_str()),
+        (_, k, Mode::Test) => format!("{} \"{name}\" test", k.as_str()),
+        (_, k, _) => format!("{} \"{name}\"", k.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_described_as_cargo_describes_them() {
+        let desc = |k, m| target_desc(ActionKind::Compile, k, m, "x");
+        let check_test = Mode::Check { test: true };
+        assert_eq!(desc(TargetKind::Lib, Mode::Check { test: false }), "lib");
+        assert_eq!(desc(TargetKind::Lib, check_test), "lib test");
+        assert_eq!(desc(TargetKind::Bin, check_test), "bin \"x\" test");
+        assert_eq!(desc(TargetKind::Bin, Mode::Build), "bin \"x\"");
+        assert_eq!(desc(TargetKind::Test, check_test), "test \"x\"");
+        // A bench is a bench, whether built as a test or checked.
+        assert_eq!(desc(TargetKind::Bench, Mode::Test), "bench \"x\"");
+        assert_eq!(desc(TargetKind::Bench, check_test), "bench \"x\"");
+        assert_eq!(
+            target_desc(
+                ActionKind::BuildScriptCompile,
+                TargetKind::CustomBuild,
+                Mode::Build,
+                "b"
+            ),
+            "build script"
+        );
     }
 }

@@ -29,7 +29,7 @@ pub use request::{BuildRequest, TargetSelection};
 
 use crate::workspace::config::CargoConfig;
 use crate::workspace::model::WorkspaceModel;
-use crate::workspace::toolchain::{TargetInfo, Toolchain};
+use crate::workspace::toolchain::{ClippyDriver, TargetInfo, Toolchain};
 use crate::workspace::WorkspaceError;
 use layout::Layout;
 use unit::CompileKind;
@@ -43,6 +43,15 @@ pub enum PlanError {
     /// `--lib` but no selected package has a library.
     #[error("no library targets found in the selected packages")]
     NoLibTarget,
+    /// `run` in packages without a binary.
+    #[error("a bin target must be available for `cargo run`")]
+    RunNoBinary,
+    /// `run` with several binaries and none named.
+    #[error("`cargo run` could not determine which binary to run. Use the `--bin` option to specify a binary, or the `default-run` manifest key.\navailable binaries: {}", .0.join(", "))]
+    RunWhichBinary(Vec<String>),
+    /// `run` with several targets named.
+    #[error("`cargo run` can run at most one executable, but multiple were specified")]
+    RunSeveral,
     /// An explicitly requested target needs features that are off.
     #[error("target `{target}` in package `{package}` requires the features: `{features}`\nConsider enabling them by passing, e.g., `--features=\"{features}\"`")]
     RequiredFeatures {
@@ -79,6 +88,10 @@ pub struct PlanContext<'a> {
     pub short_diagnostics: bool,
     /// The listed files of the path packages.
     pub package_files: &'a PackageFiles,
+    /// The selected packages (model indices).
+    pub selected: &'a [usize],
+    /// `clippy`: the driver that checks workspace members.
+    pub clippy_driver: Option<&'a ClippyDriver>,
 }
 
 /// The files of each path package with units, listed by the caller (the
@@ -143,6 +156,16 @@ impl PlanContext<'_> {
             "macos" | "ios" => ".dylib",
             "windows" => ".dll",
             _ => ".so",
+        }
+    }
+
+    /// The variable through which programs of the host find dynamic
+    /// libraries (Cargo's `dylib_path_envvar`).
+    pub fn dylib_path_var(&self) -> &'static str {
+        match self.host_info.os() {
+            "windows" => "PATH",
+            "macos" | "ios" => "DYLD_FALLBACK_LIBRARY_PATH",
+            _ => "LD_LIBRARY_PATH",
         }
     }
 

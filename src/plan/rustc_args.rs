@@ -11,6 +11,7 @@ use crate::workspace::model::{CrateType, Package, Target, TargetKind};
 use crate::workspace::profiles::{OptLevel, PanicStrategy, Profile};
 
 /// Whether a unit produces only `lib`/`rlib` (and so can be pipelined).
+/// A checked unit produces no library: see [`Mode::is_check`].
 pub fn is_rlib_only(unit: &Unit, target: &Target) -> bool {
     unit.mode == Mode::Build
         && target.kind != TargetKind::CustomBuild
@@ -40,7 +41,12 @@ pub fn outputs(cx: &PlanContext<'_>, unit: &Unit, target: &Target, out_dir: &Pat
     let mut files = Vec::new();
     let mut rmeta = None;
     let mut executable = None;
-    if unit.mode == Mode::Test
+    if unit.mode.is_check() {
+        // rustc names the metadata `lib<crate>` whatever the crate type.
+        let m = out_dir.join(format!("lib{crate_name}-{h}.rmeta"));
+        files.push(m.clone());
+        rmeta = Some(m);
+    } else if unit.mode == Mode::Test
         || matches!(
             target.kind,
             TargetKind::Bin | TargetKind::Example | TargetKind::CustomBuild
@@ -136,7 +142,7 @@ fn push2(a: &mut Vec<String>, x: &str, y: String) {
 /// `--crate-type`, `--emit` and `-C prefer-dynamic`.
 fn crate_type_flags(a: &mut Vec<String>, unit: &Unit, target: &Target) {
     let is_build_script = target.kind == TargetKind::CustomBuild;
-    if unit.mode == Mode::Build {
+    if unit.mode == Mode::Build || unit.mode == (Mode::Check { test: false }) {
         if is_build_script {
             push2(a, "--crate-type", "bin".into());
         } else {
@@ -145,13 +151,18 @@ fn crate_type_flags(a: &mut Vec<String>, unit: &Unit, target: &Target) {
             }
         }
     }
-    a.push(if is_rlib_only(unit, target) {
+    a.push(if unit.mode.is_check() {
+        "--emit=dep-info,metadata".into()
+    } else if is_rlib_only(unit, target) {
         "--emit=dep-info,metadata,link".into()
     } else {
         "--emit=dep-info,link".into()
     });
-    if (target.is_proc_macro() && unit.mode == Mode::Build)
-        || (target.crate_types.contains(&CrateType::Dylib) && !unit.is_primary)
+    let crate_types_passed = !unit.mode.is_rustc_test();
+    if (target.is_proc_macro() && matches!(unit.mode, Mode::Build | Mode::Check { .. }))
+        || (crate_types_passed
+            && target.crate_types.contains(&CrateType::Dylib)
+            && !unit.is_primary)
     {
         push2(a, "-C", "prefer-dynamic".into());
     }
@@ -212,27 +223,34 @@ fn assertion_flags(a: &mut Vec<String>, p: &Profile) {
 
 /// `--test`, features and `--check-cfg`.
 fn cfg_flags(a: &mut Vec<String>, unit: &Unit, pkg: &Package, target: &Target) {
-    if unit.mode == Mode::Test {
+    if unit.mode.is_rustc_test() {
         if target.harness {
             a.push("--test".into());
         } else {
             push2(a, "--cfg", "test".into());
         }
     }
+    a.extend(feature_cfg_flags(unit, pkg));
+}
+
+/// `--cfg feature=...` per enabled feature and Cargo's two `--check-cfg`.
+pub fn feature_cfg_flags(unit: &Unit, pkg: &Package) -> Vec<String> {
+    let mut a = Vec::new();
     for f in &unit.features {
-        push2(a, "--cfg", format!("feature=\"{f}\""));
+        push2(&mut a, "--cfg", format!("feature=\"{f}\""));
     }
-    push2(a, "--check-cfg", "cfg(docsrs,test)".into());
+    push2(&mut a, "--check-cfg", "cfg(docsrs,test)".into());
     let values: Vec<String> = pkg
         .declared_features
         .iter()
         .map(|f| format!("\"{f}\""))
         .collect();
     push2(
-        a,
+        &mut a,
         "--check-cfg",
         format!("cfg(feature, values({}))", values.join(", ")),
     );
+    a
 }
 
 /// `-C metadata`, output location, target, linker, incremental and strip.

@@ -98,6 +98,10 @@ impl Fixture {
             jobs: 2,
             env: Default::default(),
             cargo_home: None,
+            test: None,
+            run: false,
+            doc: None,
+            check: None,
             very_verbose: false,
         }
     }
@@ -163,7 +167,11 @@ impl Fixture {
         let mode = match u.mode {
             Mode::Build => "build",
             Mode::Test => "test",
+            Mode::Check { test: false } => "check",
+            Mode::Check { test: true } => "check-test",
             Mode::RunCustomBuild => "run",
+            Mode::Doctest => "doctest",
+            Mode::Doc => "doc",
         };
         let kind = match u.kind {
             CompileKind::Host => "host",

@@ -10,14 +10,89 @@ use crate::workspace::profiles::Profile;
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "kebab-case")]
+#[serde(into = "ModeName", from = "ModeName")]
 pub enum Mode {
     /// Compile normally.
     Build,
     /// Compile with `--test` (or `--cfg test` without a harness).
     Test,
+    /// Check only: rustc writes the metadata (`--emit=dep-info,metadata`),
+    /// no code; with `test`, the target is checked as a test harness
+    /// (`--test`), as `cargo check --tests` does.
+    Check {
+        /// Checked as a test (`--test` or `--cfg test`).
+        test: bool,
+    },
     /// Execute a compiled build script.
     RunCustomBuild,
+    /// Compile and run a library's documentation tests with `rustdoc --test`.
+    Doctest,
+    /// Document a target with `rustdoc`.
+    Doc,
+}
+
+impl Mode {
+    /// Whether rustc only checks (Cargo's `is_check`).
+    pub fn is_check(self) -> bool {
+        matches!(self, Mode::Check { .. })
+    }
+
+    /// Whether rustc compiles the target as a test, built or checked
+    /// (Cargo's `is_rustc_test`).
+    pub fn is_rustc_test(self) -> bool {
+        matches!(self, Mode::Test | Mode::Check { test: true })
+    }
+
+    /// The mode of the unit a check stands for: `Build` for a plain
+    /// check, `Test` for a test check; other modes as they are.
+    pub fn built(self) -> Mode {
+        match self {
+            Mode::Check { test: false } => Mode::Build,
+            Mode::Check { test: true } => Mode::Test,
+            other => other,
+        }
+    }
+}
+
+/// How a [`Mode`] is written in the plan and in unit hashes: one word.
+#[derive(Clone, Copy, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum ModeName {
+    Build,
+    Test,
+    Check,
+    CheckTest,
+    RunCustomBuild,
+    Doctest,
+    Doc,
+}
+
+impl From<Mode> for ModeName {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Build => ModeName::Build,
+            Mode::Test => ModeName::Test,
+            Mode::Check { test: false } => ModeName::Check,
+            Mode::Check { test: true } => ModeName::CheckTest,
+            Mode::RunCustomBuild => ModeName::RunCustomBuild,
+            Mode::Doctest => ModeName::Doctest,
+            Mode::Doc => ModeName::Doc,
+        }
+    }
+}
+
+impl From<ModeName> for Mode {
+    fn from(m: ModeName) -> Self {
+        match m {
+            ModeName::Build => Mode::Build,
+            ModeName::Test => Mode::Test,
+            ModeName::Check => Mode::Check { test: false },
+            ModeName::CheckTest => Mode::Check { test: true },
+            ModeName::RunCustomBuild => Mode::RunCustomBuild,
+            ModeName::Doctest => Mode::Doctest,
+            ModeName::Doc => Mode::Doc,
+        }
+    }
 }
 
 /// Where a unit's output runs.
@@ -90,5 +165,30 @@ impl Unit {
     /// 16-hex-digit suffix for file names and `-C metadata`.
     pub fn short_hash(&self) -> String {
         self.hash.short(16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mode;
+
+    #[test]
+    fn modes_are_written_as_one_word() {
+        let all = [
+            (Mode::Build, "build"),
+            (Mode::Test, "test"),
+            (Mode::Check { test: false }, "check"),
+            (Mode::Check { test: true }, "check-test"),
+            (Mode::RunCustomBuild, "run-custom-build"),
+            (Mode::Doctest, "doctest"),
+            (Mode::Doc, "doc"),
+        ];
+        for (mode, word) in all {
+            let json = serde_json::to_string(&mode).unwrap();
+            assert_eq!(json, format!("\"{word}\""));
+            assert_eq!(serde_json::from_str::<Mode>(&json).unwrap(), mode);
+        }
+        assert!(Mode::Check { test: true }.is_rustc_test() && Mode::Test.is_rustc_test());
+        assert!(!Mode::Check { test: false }.is_rustc_test());
     }
 }

@@ -21,6 +21,11 @@ pub fn print(graph: &ActionGraph, e: &Explanation, reporter: &Reporter, format: 
                     "unit": u.unit,
                     "root_cause": u.root_cause,
                     "reasons": u.reasons,
+                    "executed_remotely": u.remote.as_ref().map(|r| serde_json::json!({
+                        "engine": r.engine,
+                        "worker": r.worker,
+                        "engine_cache_hit": r.engine_cached,
+                    })),
                 })
                 .to_string(),
             );
@@ -28,6 +33,37 @@ pub fn print(graph: &ActionGraph, e: &Explanation, reporter: &Reporter, format: 
         return;
     }
     print_human(&e.units, reporter);
+}
+
+/// Where the rebuilt units ran, when an engine ran some: one line, or one
+/// per unit with `-v`.
+fn print_remote(h: &mut super::human::Human, executed: &[ExplainedUnit]) {
+    let remote: Vec<_> = executed
+        .iter()
+        .filter_map(|u| u.remote.as_ref().map(|r| (u, r)))
+        .collect();
+    let Some((_, first)) = remote.first() else {
+        return;
+    };
+    h.status(
+        "Remote",
+        &format!(
+            "{} of {} rebuilt unit(s) executed remotely on {}",
+            remote.len(),
+            executed.len(),
+            first.engine
+        ),
+    );
+    if h.verbose() > 0 {
+        for (u, r) in &remote {
+            let how = if r.engine_cached {
+                "answered from the engine's action cache".to_string()
+            } else {
+                format!("on worker {}", r.worker)
+            };
+            h.line(&format!("             {}: {how}", u.unit));
+        }
+    }
 }
 
 /// Prints the recorded reasons of units of the last build
@@ -156,6 +192,7 @@ pub(crate) fn describe(r: &Reason) -> String {
                 FlagOrigin::Rustflags => "RUSTFLAGS changed",
                 FlagOrigin::Lints => "lint flags from [lints] changed",
                 FlagOrigin::BuildScript => "flags from the build script changed",
+                FlagOrigin::Clippy => "Clippy's arguments changed",
                 FlagOrigin::Other => "compiler flags changed",
             };
             format!("{what} ({})", parts.join("; "))
@@ -218,6 +255,7 @@ fn print_human(executed: &[ExplainedUnit], reporter: &Reporter) {
                 h.line(&format!("             - {r}"));
             }
         }
+        print_remote(h, executed);
         if !followers.is_empty() {
             h.status(
                 "Rebuilt",

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use super::{print_stdout_line, strip_ansi, MessageFormat, ReportConfig};
 use crate::core::PackageId;
 use crate::exec::events::{BuildEvent, Diagnostic};
-use crate::plan::unit::Mode;
 use crate::plan::{Action, ActionGraph, ActionKind};
 use crate::workspace::model::CrateType;
 
@@ -82,7 +81,7 @@ impl<'a> ProfileMsg<'a> {
             },
             debug_assertions: p.debug_assertions,
             overflow_checks: p.overflow_checks,
-            test: a.mode == Mode::Test,
+            test: a.mode.is_rustc_test(),
         }
     }
 }
@@ -212,7 +211,7 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
         }
         BuildEvent::ActionFinished { id, outcome, .. } => {
             let a = &graph.actions[id.index()];
-            if a.kind == ActionKind::BuildScriptRun {
+            if matches!(a.kind, ActionKind::BuildScriptRun | ActionKind::TestRun) {
                 return;
             }
             print(&ArtifactMsg {
@@ -248,20 +247,25 @@ pub fn event(graph: &ActionGraph, e: &BuildEvent, cfg: &ReportConfig) {
                 reason: "build-finished",
                 success: s.success,
             });
-            print_stdout_line(
-                &json!({
-                    "reason": "hbuild-summary",
-                    "success": s.success,
-                    "actions_total": s.actions_total,
-                    "executed": s.executed,
-                    "fresh": s.fresh,
-                    "cache_hits": {"local": s.local_hits, "remote": s.remote_hits},
-                    "uncacheable": s.uncacheable.iter().map(|(n, r)| json!({"action": n, "reason": r})).collect::<Vec<_>>(),
-                    "elapsed_ms": s.elapsed.as_millis() as u64,
-                    "remote": s.remote,
-                })
-                .to_string(),
-            );
+            let mut summary = json!({
+                "reason": "hbuild-summary",
+                "success": s.success,
+                "actions_total": s.actions_total,
+                "executed": s.executed,
+                "fresh": s.fresh,
+                "cache_hits": {"local": s.local_hits, "remote": s.remote_hits},
+                "uncacheable": s.uncacheable.iter().map(|(n, r)| json!({"action": n, "reason": r})).collect::<Vec<_>>(),
+                "elapsed_ms": s.elapsed.as_millis() as u64,
+                "remote": s.remote,
+            });
+            if let Some(x) = &s.remote_exec {
+                summary["remote_execution"] = json!(x);
+            }
+            // Only a build with test runs has their counts.
+            if let Some(t) = &s.tests {
+                summary["tests"] = json!(t);
+            }
+            print_stdout_line(&summary.to_string());
         }
         _ => {}
     }

@@ -6,6 +6,7 @@
 pub mod explain;
 pub mod human;
 pub mod json;
+pub mod timings;
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -44,6 +45,13 @@ pub struct ReportConfig {
     pub progress: bool,
     /// Print `--explain` reasons.
     pub explain: bool,
+    /// The invocation's directory (paths in `Running` lines are relative
+    /// to it).
+    #[serde(default)]
+    pub cwd: std::path::PathBuf,
+    /// `--timings`: write the HTML timing report when the build ends.
+    #[serde(default)]
+    pub timings: bool,
 }
 
 thread_local! {
@@ -105,6 +113,16 @@ pub fn write_raw(stdout: &[u8], stderr: &[u8]) {
     }
 }
 
+/// Writes text to stdout as it is (a test's output), under a lock.
+pub fn print_stdout_raw(s: &str) {
+    if s.is_empty() || captured(true, s.as_bytes()) {
+        return;
+    }
+    let mut l = std::io::stdout().lock();
+    let _ = l.write_all(s.as_bytes());
+    let _ = l.flush();
+}
+
 /// Writes a line to stdout under a lock.
 pub fn print_stdout_line(s: &str) {
     if captured(true, format!("{s}\n").as_bytes()) {
@@ -137,10 +155,12 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
-/// The reporter: forwards events to the human and JSON renderers.
+/// The reporter: forwards events to the human and JSON renderers, and
+/// to the timing report with `--timings`.
 pub struct Reporter {
     cfg: ReportConfig,
     human: Mutex<human::Human>,
+    timings: Option<Mutex<timings::Timings>>,
 }
 
 impl Reporter {
@@ -148,6 +168,7 @@ impl Reporter {
     pub fn new(cfg: ReportConfig) -> Self {
         Reporter {
             human: Mutex::new(human::Human::new(cfg.clone())),
+            timings: cfg.timings.then(|| Mutex::new(timings::Timings::new())),
             cfg,
         }
     }
@@ -165,6 +186,24 @@ impl Reporter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Records the event for the timing report; at the end of the build,
+    /// writes the report and says where, as Cargo does before `Finished`.
+    fn timings(&self, graph: &ActionGraph, event: &BuildEvent) {
+        let Some(t) = &self.timings else { return };
+        let mut t = t.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let BuildEvent::Finished(summary) = event else {
+            return t.record(event);
+        };
+        let human = self.human();
+        match t.write(graph, summary, &self.cfg.cwd) {
+            Ok(path) => human.status(
+                "Timing",
+                &format!("report saved to {}", self.cfg.cwd.join(path).display()),
+            ),
+            Err(e) => human.warning(&e.to_string()),
+        }
+    }
 }
 
 impl EventSink for Reporter {
@@ -172,6 +211,7 @@ impl EventSink for Reporter {
         if let MessageFormat::Json { .. } = self.cfg.format {
             json::event(graph, &event, &self.cfg);
         }
+        self.timings(graph, &event);
         self.human().event(graph, event);
     }
 }

@@ -33,6 +33,96 @@ pub enum Command {
     /// The resident server of a workspace (`start`, `status`, `stop`).
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Build and run the tests, like `cargo test`; passing results are cached.
+    Test(Box<TestArgs>),
+    /// Build a binary or example and run it, like `cargo run`.
+    Run(Box<RunArgs>),
+    /// Build the documentation, like `cargo doc`; rustdoc runs are cached.
+    Doc(Box<DocArgs>),
+    /// Check the packages for errors, like `cargo check`; checks are cached.
+    Check(Box<CheckArgs>),
+    /// Lint the workspace members with Clippy, like `cargo clippy`; lints are cached.
+    Clippy(Box<ClippyArgs>),
+}
+
+/// `cargo hbuild doc`: the flags of `cargo doc`.
+#[derive(Debug, Args)]
+pub struct DocArgs {
+    /// Don't build documentation for dependencies.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Document private items.
+    #[arg(long)]
+    pub document_private_items: bool,
+    /// Opens the docs in a browser after the operation.
+    #[arg(long)]
+    pub open: bool,
+    /// Build options.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// `cargo hbuild check`: the flags of `cargo check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Build options.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// `cargo hbuild run [--bin X | --example X] [-- <args>]`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Arguments for the binary or example to run.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// Build options.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// `cargo hbuild clippy [-- <clippy args>]`: the flags of `cargo clippy`.
+#[derive(Debug, Args)]
+pub struct ClippyArgs {
+    /// Arguments for Clippy (`-W clippy::pedantic`, `-D warnings`).
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// Run Clippy only on the given crate, without linting the dependencies.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Automatically apply lint suggestions (not supported: use `cargo clippy --fix`).
+    #[arg(long)]
+    pub fix: bool,
+    /// Build options.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// `cargo hbuild test [TESTNAME] [-- <harness args>]`: the flags of
+/// `cargo test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// If specified, only run tests containing this string in their names.
+    #[arg(value_name = "TESTNAME")]
+    pub testname: Option<String>,
+    /// Arguments for the test binary.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// Test only this library's documentation.
+    #[arg(long, help_heading = "Target Selection")]
+    pub doc: bool,
+    /// Compile, but don't run tests.
+    #[arg(long)]
+    pub no_run: bool,
+    /// Run all tests regardless of failure.
+    #[arg(long)]
+    pub no_fail_fast: bool,
+    /// Run every test, even those whose passing result is cached [env: HBUILD_CACHE_TEST_RESULTS=0].
+    #[arg(long, help_heading = "hbuild")]
+    pub no_cache_test_results: bool,
+    /// Build options.
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 /// `cargo hbuild server ...`.
@@ -216,6 +306,12 @@ pub struct BuildArgs {
     /// Error format (`human`, `short`, `json`, `json-diagnostic-short`, `json-diagnostic-rendered-ansi`, `json-render-diagnostics`).
     #[arg(long, value_name = "FMT", help_heading = "Compilation Options")]
     pub message_format: Vec<String>,
+    /// Copy final artifacts to this directory (unstable; not supported by cargo-hbuild).
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub artifact_dir: Option<PathBuf>,
+    /// Output build graph in JSON (unstable; not supported by cargo-hbuild).
+    #[arg(long, hide = true)]
+    pub unit_graph: bool,
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH", help_heading = "Manifest Options")]
     pub manifest_path: Option<PathBuf>,
@@ -240,6 +336,15 @@ pub struct BuildArgs {
     /// Coloring.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     pub color: Color,
+    /// Override a configuration value: `KEY=VALUE` in TOML, or a config file.
+    #[arg(long = "config", value_name = "KEY=VALUE|PATH")]
+    pub config: Vec<String>,
+    /// Unstable (nightly-only) flags to Cargo: only `-Z unstable-options`.
+    #[arg(short = 'Z', value_name = "FLAG")]
+    pub unstable_flags: Vec<String>,
+    /// Outputs a future incompatibility report (not supported by cargo-hbuild).
+    #[arg(long, hide = true)]
+    pub future_incompat_report: bool,
     /// Print the action graph as JSON and exit without building.
     #[arg(long, help_heading = "hbuild")]
     pub plan: bool,
@@ -261,7 +366,7 @@ pub struct BuildArgs {
     /// Never use a resident server, even a running one [env: HBUILD_SERVER=0].
     #[arg(long, help_heading = "hbuild")]
     pub no_server: bool,
-    /// Remote cache base URL (Bazel HTTP cache protocol) [env: HBUILD_REMOTE_CACHE].
+    /// Remote cache: `http(s)://` (Bazel HTTP cache protocol) or `grpc(s)://host:port[/instance]` (REAPI v2) [env: HBUILD_REMOTE_CACHE].
     #[arg(long, value_name = "URL", help_heading = "hbuild")]
     pub remote_cache: Option<String>,
     /// Only download from the remote cache, never upload [env: HBUILD_REMOTE_CACHE_READ_ONLY].
@@ -276,13 +381,126 @@ pub struct BuildArgs {
     /// Connect timeout of remote-cache requests, e.g. `5s` [env: HBUILD_REMOTE_CACHE_CONNECT_TIMEOUT].
     #[arg(long, value_name = "DURATION", help_heading = "hbuild")]
     pub remote_cache_connect_timeout: Option<String>,
+    /// REAPI instance name of a `grpc://` remote cache (default: the URL's path) [env: HBUILD_REMOTE_INSTANCE_NAME].
+    #[arg(long, value_name = "NAME", help_heading = "hbuild")]
+    pub remote_instance_name: Option<String>,
+    /// Remote-execution engine, `grpc(s)://host:port[/instance]` (REAPI v2): compile actions run there; also the remote cache unless `--remote-cache` names another [env: HBUILD_REMOTE_EXECUTOR].
+    #[arg(long, value_name = "URL", help_heading = "hbuild")]
+    pub remote_executor: Option<String>,
+    /// Platform property of remotely executed actions, `KEY=VALUE` (repeatable), for engines that pick workers by them [env: HBUILD_REMOTE_PLATFORM, comma-separated].
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "hbuild")]
+    pub remote_platform: Vec<String>,
+    /// With `--remote-executor`: fail instead of building locally when the engine cannot run an action.
+    #[arg(long, help_heading = "hbuild")]
+    pub remote_only: bool,
+    /// With `--remote-executor`: run build scripts on the engine too (they then see only their package, their dependencies' outputs and the toolchain).
+    #[arg(long, help_heading = "hbuild")]
+    pub remote_build_scripts: bool,
+    /// Timing output formats (`html`, the default): an HTML report of every action under `target/cargo-timings/`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FMTS",
+        num_args = 0..=1,
+        require_equals = true,
+        value_delimiter = ',',
+        default_missing_value = "html",
+        help_heading = "Compilation Options"
+    )]
+    pub timings: Option<Vec<TimingsFormat>>,
 }
 
-/// Arguments as given, with the `hbuild` that cargo inserts removed.
+/// An output format of `--timings`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TimingsFormat {
+    /// `target/cargo-timings/cargo-timing.html`, as Cargo writes it.
+    Html,
+}
+
+/// Arguments as given, with the `hbuild` that cargo inserts removed and
+/// Cargo's global flags moved after the subcommand they precede
+/// (`cargo --color=auto test` is `cargo test --color=auto`).
 pub fn normalised_args() -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "hbuild") {
         args.remove(1);
     }
+    globals_after_subcommand(args)
+}
+
+/// Subcommands that take Cargo's global flags.
+const SUBCOMMANDS: &[&str] = &["test", "run", "doc", "check", "clippy"];
+
+/// Cargo's global flags whose value may be the next argument.
+const GLOBALS_WITH_VALUE: &[&str] = &["--color", "--config", "-Z"];
+
+/// Cargo's global flags without a value.
+const GLOBAL_SWITCHES: &[&str] = &[
+    "-v",
+    "-vv",
+    "--verbose",
+    "-q",
+    "--quiet",
+    "--frozen",
+    "--locked",
+    "--offline",
+];
+
+pub(crate) fn globals_after_subcommand(
+    mut args: Vec<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        if GLOBALS_WITH_VALUE.contains(&a) {
+            i += 2;
+        } else if GLOBAL_SWITCHES.contains(&a)
+            || GLOBALS_WITH_VALUE
+                .iter()
+                .any(|g| a.starts_with(&format!("{g}=")))
+            || a.strip_prefix("-Z").is_some_and(|z| !z.is_empty())
+        {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let is_sub = args
+        .get(i)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| SUBCOMMANDS.contains(&a));
+    if i > 1 && is_sub {
+        let sub = args.remove(i);
+        args.insert(1, sub);
+    }
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::globals_after_subcommand;
+
+    fn v(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn global_flags_before_the_subcommand_move_after_it() {
+        assert_eq!(
+            globals_after_subcommand(v(&["c", "--color=auto", "test", "--no-run"])),
+            v(&["c", "test", "--color=auto", "--no-run"])
+        );
+        assert_eq!(
+            globals_after_subcommand(v(&["c", "-v", "--color", "never", "test", "x"])),
+            v(&["c", "test", "-v", "--color", "never", "x"])
+        );
+        assert_eq!(
+            globals_after_subcommand(v(&["c", "-Zunstable-options", "--config", "a=1", "test"])),
+            v(&["c", "test", "-Zunstable-options", "--config", "a=1"])
+        );
+        // A build (no subcommand) and a test name are left alone.
+        assert_eq!(
+            globals_after_subcommand(v(&["c", "--release", "-p", "test"])),
+            v(&["c", "--release", "-p", "test"])
+        );
+    }
 }

@@ -35,6 +35,21 @@ pub enum SettingsError {
         /// The values accepted.
         expected: &'static str,
     },
+    /// `test --doc` with `--lib`, `--bin`, `--tests`...
+    #[error("Can't mix --doc with other target selecting options")]
+    DocWithTargets,
+    /// A target flag `run` does not take.
+    #[error("unexpected argument '{0}' found (`run` runs one binary or example: use `--bin` or `--example`)")]
+    RunTargetFlag(&'static str),
+    /// A target flag `doc` does not take.
+    #[error("unexpected argument '{0}' found (`doc` documents libraries, binaries and examples)")]
+    DocTargetFlag(&'static str),
+    /// `test --doc --no-run`.
+    #[error("Can't skip running doc tests with --no-run")]
+    DocNoRun,
+    /// `clippy --fix`: hbuild does not edit sources.
+    #[error("`cargo hbuild clippy --fix` is not supported: hbuild never edits sources; run `cargo clippy --fix` to apply Clippy's suggestions")]
+    ClippyFix,
     /// `-j 0`, `CARGO_BUILD_JOBS=0` or `build.jobs = 0`.
     #[error("jobs may not be 0")]
     ZeroJobs,
@@ -59,11 +74,46 @@ pub enum SettingsError {
     /// Bad remote-cache flags or variables.
     #[error(transparent)]
     Remote(CacheError),
+    /// `-Z` without a nightly Cargo (Cargo's message).
+    #[error("the `-Z` flag is only accepted on the nightly channel of Cargo, but this is the `{channel}` channel\n{CHANNELS}")]
+    ZNeedsNightly {
+        /// Cargo's channel.
+        channel: String,
+    },
+    /// An unstable flag without a nightly Cargo (Cargo's message).
+    #[error("the `{flag}` flag is unstable, and only available on the nightly channel of Cargo, but this is the `{channel}` channel\n{CHANNELS}\nSee https://github.com/rust-lang/cargo/issues/{issue} for more information about the `{flag}` flag.")]
+    UnstableFlag {
+        /// The flag.
+        flag: &'static str,
+        /// Its tracking issue.
+        issue: u32,
+        /// Cargo's channel.
+        channel: String,
+    },
+    /// An unstable flag without `-Z unstable-options` (Cargo's message).
+    #[error("the `{flag}` flag is unstable, pass `-Z unstable-options` to enable it\nSee https://github.com/rust-lang/cargo/issues/{issue} for more information about the `{flag}` flag.")]
+    UnstableNeedsOption {
+        /// The flag.
+        flag: &'static str,
+        /// Its tracking issue.
+        issue: u32,
+    },
+    /// A `-Z` flag that hbuild does not implement.
+    #[error("`-Z {0}` is not supported by cargo-hbuild")]
+    UnsupportedZ(String),
+    /// A flag of `cargo build` that hbuild does not implement.
+    #[error("`{0}` is not supported by cargo-hbuild")]
+    Unsupported(&'static str),
 }
+
+/// Cargo's pointer to what release channels are.
+const CHANNELS: &str = "See https://doc.rust-lang.org/book/appendix-07-nightly-rust.html for more information about Rust release channels.";
 
 impl SettingsError {
     /// Whether the command line itself is at fault (Cargo's exit code 1);
-    /// the others are failures of the invocation (101).
+    /// the others are failures of the invocation (101). What Cargo itself
+    /// refuses (`-Z` on stable, a bad `--config`) exits as Cargo does, 101;
+    /// a flag Cargo accepts but hbuild does not implement is a usage error.
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
@@ -71,10 +121,17 @@ impl SettingsError {
                 | SettingsError::ManifestNotCargoToml(_)
                 | SettingsError::ManifestMissing(_)
                 | SettingsError::MessageFormat { .. }
+                | SettingsError::ClippyFix
                 | SettingsError::IdleTimeout(_)
                 | SettingsError::ServerRunNeedsTargetDir
                 | SettingsError::MaxSize(_)
                 | SettingsError::Remote(_)
+                | SettingsError::DocWithTargets
+                | SettingsError::DocNoRun
+                | SettingsError::RunTargetFlag(_)
+                | SettingsError::DocTargetFlag(_)
+                | SettingsError::UnsupportedZ(_)
+                | SettingsError::Unsupported(_)
         )
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod format;
 mod server;
 mod tools;
+mod unstable;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -66,13 +67,23 @@ fn env_snapshot() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// What an invocation asks for. Subcommands that build (`build` today;
-/// `check`, `test`, `clippy`, `doc`, `run` later) share [`Settings`] and
-/// differ only here.
+/// What an invocation asks for. Subcommands that build (`build`, `test`,
+/// `check`, `clippy`; `doc`, `run` later) share [`Settings`] and differ only
+/// here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestKind {
     /// `cargo hbuild` / `cargo build`.
     Build,
+    /// `cargo hbuild test` / `cargo test`.
+    Test,
+    /// `cargo hbuild run` / `cargo run`.
+    Run,
+    /// `cargo hbuild doc` / `cargo doc`.
+    Doc,
+    /// `cargo hbuild check` / `cargo check`.
+    Check,
+    /// `cargo hbuild clippy` / `cargo clippy`.
+    Clippy,
 }
 
 /// The local and remote cache of a build.
@@ -101,6 +112,21 @@ pub struct RemoteSettings {
     pub timeout: Option<String>,
     /// `--remote-cache-connect-timeout`.
     pub connect_timeout: Option<String>,
+    /// `--remote-instance-name` (gRPC remotes).
+    #[serde(default)]
+    pub instance_name: Option<String>,
+    /// `--remote-executor URL`.
+    #[serde(default)]
+    pub executor: Option<String>,
+    /// `--remote-platform KEY=VALUE` (repeatable).
+    #[serde(default)]
+    pub platform: Vec<String>,
+    /// `--remote-only`.
+    #[serde(default)]
+    pub only: bool,
+    /// `--remote-build-scripts`.
+    #[serde(default)]
+    pub build_scripts: bool,
 }
 
 /// Everything a build invocation decided, resolved once.
@@ -156,18 +182,28 @@ impl Settings {
         &self.request.env
     }
 
-    /// Whether the server may answer this build: not `--plan` or
-    /// `--explain` (they print more than a no-op's events), not with a
-    /// remote cache (a direct build reports its statistics; and its
-    /// headers, secrets, stay out of what is sent to the server).
+    /// Whether the server may answer this build: not `--plan`,
+    /// `--explain` or `--timings` (they print or write more than a no-op's
+    /// events), not with a remote cache (a direct build reports its
+    /// statistics; and its headers, secrets, stay out of what is sent to
+    /// the server), nor with a `--config` value that sets a secret (sent as
+    /// it is written).
     pub fn server_may_answer(&self) -> bool {
-        !self.plan_only
+        self.kind == RequestKind::Build
+            && !self.plan_only
             && !self.report.explain
+            && !self.report.timings
             && self.cache.remote.url.is_none()
+            && self.cache.remote.executor.is_none()
             && self.cache.remote.headers.is_empty()
+            && !self.analysis.load.config.iter().any(|c| c.sets_secret())
             && self
                 .env()
                 .get(crate::cache::remote::config::ENV_URL)
+                .is_none_or(|v| v.is_empty())
+            && self
+                .env()
+                .get(crate::cache::remote::exec_config::ENV_EXECUTOR)
                 .is_none_or(|v| v.is_empty())
     }
 
@@ -211,14 +247,52 @@ impl Settings {
             return Ok(None);
         }
         let r = &self.cache.remote;
+        let env = |name: &str| self.env().get(name).cloned();
+        // Without a cache of its own, the engine is the cache (as Bazel's
+        // --remote_executor is).
+        let url = r
+            .url
+            .clone()
+            .or_else(|| env(crate::cache::remote::config::ENV_URL).filter(|u| !u.trim().is_empty()))
+            .or_else(|| crate::cache::remote::ExecConfig::url_of(&self.exec_flags(), &env));
         let flags = RemoteFlags {
-            url: r.url.clone(),
+            url,
             read_only: r.read_only,
             headers: r.headers.clone(),
             timeout: r.timeout.clone(),
             connect_timeout: r.connect_timeout.clone(),
+            instance_name: r.instance_name.clone(),
         };
-        crate::cache::remote::RemoteConfig::from_lookup(&flags, |name| {
+        crate::cache::remote::RemoteConfig::from_lookup(&flags, env).map_err(SettingsError::Remote)
+    }
+
+    fn exec_flags(&self) -> crate::cache::remote::ExecFlags {
+        let r = &self.cache.remote;
+        crate::cache::remote::ExecFlags {
+            url: r.executor.clone(),
+            platform: r.platform.clone(),
+            only: r.only,
+            build_scripts: r.build_scripts,
+            no_cache: self.cache.disabled,
+        }
+    }
+
+    /// The remote-execution configuration: `--remote-executor` and its
+    /// options over the snapshot's variables, with the remote-cache
+    /// options applied to the engine. `Ok(None)` without an engine.
+    pub fn remote_exec_config(
+        &self,
+    ) -> Result<Option<crate::cache::remote::ExecConfig>, SettingsError> {
+        let r = &self.cache.remote;
+        let cache = RemoteFlags {
+            url: None,
+            read_only: r.read_only,
+            headers: r.headers.clone(),
+            timeout: r.timeout.clone(),
+            connect_timeout: r.connect_timeout.clone(),
+            instance_name: r.instance_name.clone(),
+        };
+        crate::cache::remote::ExecConfig::from_lookup(&self.exec_flags(), &cache, |name| {
             self.env().get(name).cloned()
         })
         .map_err(SettingsError::Remote)

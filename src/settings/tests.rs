@@ -253,6 +253,40 @@ fn invocation_keys_separate_requests_but_not_environments_or_terminals() {
 }
 
 #[test]
+fn timings_takes_an_optional_format_and_leaves_the_next_argument_alone() {
+    let ws = Ws::new("");
+    assert!(!ws.settings(&[], &[]).unwrap().report.timings);
+    assert!(ws.settings(&["--timings"], &[]).unwrap().report.timings);
+    assert!(
+        ws.settings(&["--timings=html"], &[])
+            .unwrap()
+            .report
+            .timings
+    );
+    assert!(
+        ws.settings(&["--timings=html,html"], &[])
+            .unwrap()
+            .report
+            .timings
+    );
+    let parse = |argv: &[&str]| {
+        Cli::try_parse_from(std::iter::once("cargo-hbuild").chain(argv.iter().copied()))
+    };
+    let e = parse(&["--timings=json"]).unwrap_err().to_string();
+    assert!(
+        e.contains("'--timings[=<FMTS>]'") && e.contains("json"),
+        "{e}"
+    );
+    // `test --timings NAME`: NAME filters the tests, it is no format.
+    let Some(Command::Test(t)) = parse(&["test", "--timings", "adds"]).unwrap().command else {
+        panic!("not a test command");
+    };
+    assert_eq!(t.testname.as_deref(), Some("adds"));
+    let s = Settings::resolve_test(&t, &ws.inv(&[])).unwrap();
+    assert!(s.report.timings);
+}
+
+#[test]
 fn only_builds_without_a_remote_cache_or_extra_output_go_to_the_server() {
     let ws = Ws::new("");
     let may =
@@ -260,9 +294,13 @@ fn only_builds_without_a_remote_cache_or_extra_output_go_to_the_server() {
     assert!(may(&[], &[]));
     assert!(!may(&["--plan"], &[]));
     assert!(!may(&["--explain"], &[]));
+    assert!(!may(&["--timings"], &[]));
+    assert!(!may(&["--timings=html"], &[]));
     assert!(!may(&["--remote-cache", "http://cache"], &[]));
     assert!(!may(&[], &[("HBUILD_REMOTE_CACHE", "http://cache")]));
     assert!(may(&[], &[("HBUILD_REMOTE_CACHE", "")]));
+    assert!(may(&["--config", "env.GREETING = \"hi\""], &[]));
+    assert!(!may(&["--config", "env.API_TOKEN = \"hunter2\""], &[]));
 }
 
 #[test]
@@ -322,4 +360,234 @@ fn server_commands_resolve_the_target_dir_and_idle_timeout() {
         .settings(&[], &[("HBUILD_SERVER_IDLE_TIMEOUT", "soon")])
         .unwrap();
     assert_eq!(b.server_idle_timeout, None);
+}
+
+#[test]
+fn config_args_rank_between_cargo_target_dir_and_the_config_variables() {
+    let ws = Ws::new("[build]\ntarget-dir = \"from-config\"\njobs = 3\n");
+    let cli = ["--config", "build.target-dir = \"from-arg\""];
+    let s = ws
+        .settings(&cli, &[("CARGO_BUILD_TARGET_DIR", "from-build-env")])
+        .unwrap();
+    assert_eq!(
+        target_dir(&s),
+        (&*ws.path("ws/from-arg"), &TargetDirOrigin::ConfigArg)
+    );
+    // `CARGO_TARGET_DIR` is no config variable: it wins, as in Cargo.
+    let s = ws
+        .settings(&cli, &[("CARGO_TARGET_DIR", "from-env")])
+        .unwrap();
+    assert_eq!(s.request.target_dir.path, ws.path("ws/from-env"));
+    let s = ws
+        .settings(&["--target-dir", "flag", cli[0], cli[1]], &[])
+        .unwrap();
+    assert_eq!(s.request.target_dir.path, ws.path("ws/flag"));
+    let jobs = |argv: &[&str], env: &[(&str, &str)]| ws.settings(argv, env).unwrap().request.jobs;
+    let env = [("CARGO_BUILD_JOBS", "4")];
+    assert_eq!(jobs(&["--config", "build.jobs=2"], &env), 2);
+    assert_eq!(jobs(&["--config", "build.jobs=2", "-j", "5"], &env), 5);
+    assert_eq!(jobs(&[], &env), 4);
+    // The last of several arguments wins.
+    assert_eq!(
+        jobs(
+            &["--config", "build.jobs=2", "--config", "build.jobs=1"],
+            &[]
+        ),
+        1
+    );
+    // The request records the arguments: they select another saved analysis.
+    let with = ws.settings(&["--config", "build.jobs=2"], &[]).unwrap();
+    let without = ws.settings(&[], &[]).unwrap();
+    assert_ne!(with.invocation_key(), without.invocation_key());
+}
+
+#[test]
+fn a_config_file_argument_is_relative_to_the_current_directory() {
+    let ws = Ws::new("");
+    std::fs::create_dir_all(ws.path("ws/conf")).unwrap();
+    std::fs::write(
+        ws.path("ws/conf/ci.toml"),
+        "[build]\ntarget-dir = \"ci-target\"\n",
+    )
+    .unwrap();
+    let s = ws.settings(&["--config", "conf/ci.toml"], &[]).unwrap();
+    // Relative to the parent of the file's directory, as for `.cargo/`.
+    assert_eq!(
+        target_dir(&s),
+        (
+            &*ws.path("ws/ci-target"),
+            &TargetDirOrigin::Config(ws.path("ws/conf/ci.toml"))
+        )
+    );
+    assert_eq!(
+        s.analysis.load.config,
+        [crate::workspace::config_arg::ConfigArg::File(
+            ws.path("ws/conf/ci.toml")
+        )]
+    );
+}
+
+#[test]
+fn bad_config_args_are_errors_naming_the_argument() {
+    let ws = Ws::new("");
+    let err = |argv: &[&str]| ws.settings(argv, &[]).unwrap_err();
+    let e = err(&["--config", "missing.toml"]);
+    assert!(!e.is_usage(), "Cargo exits with 101");
+    assert!(
+        e.to_string().starts_with(
+            "failed to parse value from --config argument `missing.toml` as a dotted key expression"
+        ),
+        "{e}"
+    );
+    let e = err(&["--config", "build={jobs=2}"]);
+    assert_eq!(
+        e.to_string(),
+        "--config argument `build={jobs=2}` sets a value to an inline table, which is not accepted"
+    );
+    let e = err(&["--config", "build.target-dir=\"\""]);
+    assert_eq!(
+        e.to_string(),
+        "the target directory is set to an empty string in --config cli option"
+    );
+    std::fs::write(ws.path("ws/bad.toml"), "[build\n").unwrap();
+    let e = err(&["--config", "bad.toml"]);
+    assert!(
+        e.to_string().starts_with(&format!(
+            "failed to load config from `{}`",
+            ws.path("ws/bad.toml").display()
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn z_flags_need_a_nightly_cargo_and_hbuild_takes_only_unstable_options() {
+    let ws = Ws::new("");
+    let bootstrap = [("RUSTC_BOOTSTRAP", "1")];
+    assert!(ws.settings(&["-Z", "unstable-options"], &bootstrap).is_ok());
+    assert!(ws.settings(&["-Zunstable-options"], &bootstrap).is_ok());
+    let e = ws
+        .settings(&["-Z", "build-std=core"], &bootstrap)
+        .unwrap_err();
+    assert!(e.is_usage());
+    assert_eq!(
+        e.to_string(),
+        "`-Z build-std` is not supported by cargo-hbuild"
+    );
+    let e = ws
+        .settings(
+            &["-Z", "unstable-options", "--artifact-dir", "out"],
+            &bootstrap,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`--artifact-dir` is not supported by cargo-hbuild"
+    );
+    let e = ws.settings(&["--unit-graph"], &bootstrap).unwrap_err();
+    assert!(!e.is_usage());
+    assert!(
+        e.to_string().starts_with(
+            "the `--unit-graph` flag is unstable, pass `-Z unstable-options` to enable it\n"
+        ),
+        "{e}"
+    );
+    let e = ws.settings(&["--future-incompat-report"], &[]).unwrap_err();
+    assert!(e.is_usage());
+    assert_eq!(
+        e.to_string(),
+        "`--future-incompat-report` is not supported by cargo-hbuild"
+    );
+}
+
+/// Parses `cargo hbuild <argv>` whose subcommand builds and resolves it.
+fn subcommand(ws: &Ws, argv: &[&str]) -> Result<Settings, SettingsError> {
+    let cli =
+        Cli::try_parse_from(std::iter::once("cargo-hbuild").chain(argv.iter().copied())).unwrap();
+    let inv = ws.inv(&[]);
+    match cli.command {
+        Some(Command::Check(c)) => Settings::resolve_check(&c, &inv),
+        Some(Command::Clippy(c)) => Settings::resolve_clippy(&c, &inv),
+        other => panic!("not a check: {other:?}"),
+    }
+}
+
+#[test]
+fn check_checks_and_profile_test_checks_the_roots_as_tests() {
+    let ws = Ws::new("");
+    let s = subcommand(&ws, &["check", "--release", "-p", "a"]).unwrap();
+    assert_eq!(s.kind, RequestKind::Check);
+    assert_eq!(
+        (s.request.profile.as_str(), &s.request.packages[..]),
+        ("release", &["a".to_string()][..])
+    );
+    assert_eq!(
+        s.request.check,
+        Some(crate::plan::request::CheckRequest {
+            test: false,
+            clippy: None
+        })
+    );
+    let s = subcommand(&ws, &["check", "--profile", "test"]).unwrap();
+    assert!(s.request.check.as_ref().is_some_and(|c| c.test));
+    assert!(
+        s.request.needs_dev_deps(),
+        "test roots use dev-dependencies"
+    );
+}
+
+#[test]
+fn clippy_takes_the_arguments_after_dashes_and_refuses_fix() {
+    use crate::plan::request::ClippyRequest;
+    let ws = Ws::new("");
+    let clippy = |argv: &[&str]| {
+        let s = subcommand(&ws, argv).unwrap();
+        assert_eq!(s.kind, RequestKind::Clippy);
+        s.request.check.and_then(|c| c.clippy).unwrap()
+    };
+    assert_eq!(clippy(&["clippy"]), ClippyRequest::default());
+    assert_eq!(
+        clippy(&[
+            "clippy",
+            "--workspace",
+            "--",
+            "-W",
+            "clippy::pedantic",
+            "-D",
+            "warnings"
+        ]),
+        ClippyRequest {
+            args: ["-W", "clippy::pedantic", "-D", "warnings"]
+                .map(String::from)
+                .to_vec(),
+            no_deps: false
+        }
+    );
+    // `--no-deps` selects what is linted, before or after `--`, as Clippy
+    // reads it: it is planned, not passed.
+    for argv in [
+        &["clippy", "--no-deps"][..],
+        &["clippy", "--", "--no-deps", "-Dwarnings"],
+    ] {
+        let c = clippy(argv);
+        assert!(
+            c.no_deps && !c.args.iter().any(|a| a == "--no-deps"),
+            "{c:?}"
+        );
+    }
+    let e = subcommand(&ws, &["clippy", "--fix"]).unwrap_err();
+    assert!(e.is_usage() && e.to_string().contains("--fix"), "{e}");
+    // After `--`, `--fix` is Clippy's (rustc's) business, not a request to edit.
+    assert_eq!(clippy(&["clippy", "--", "--fix"]).args, ["--fix"]);
+    // Cargo's global flags may come before the subcommand.
+    assert_eq!(
+        crate::settings::args::globals_after_subcommand(
+            ["c", "-q", "clippy", "--", "-Dwarnings"]
+                .map(Into::into)
+                .to_vec()
+        ),
+        ["c", "clippy", "-q", "--", "-Dwarnings"]
+            .map(std::ffi::OsString::from)
+            .to_vec()
+    );
 }

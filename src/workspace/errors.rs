@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::cli_features::UnknownFeatures;
+use super::dep_features::{HiddenOptionalDependency, MissingDependencyFeature};
+
 /// Failure to build the workspace model.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
@@ -27,14 +30,25 @@ pub enum WorkspaceError {
     /// `--exclude` named nothing.
     #[error("excluded package(s) `{0}` not found in workspace")]
     UnknownExclude(String),
-    /// A feature that the package does not declare.
-    #[error("the package `{package}` does not contain this feature: {feature}")]
-    UnknownFeature {
-        /// The package.
-        package: String,
-        /// The feature.
-        feature: String,
-    },
+    /// `--features dep:name`.
+    #[error("feature `{0}` is not allowed to use explicit `dep:` syntax")]
+    ExplicitDepFeature(String),
+    /// `--features a/b/c`.
+    #[error("multiple slashes in feature `{0}` is not allowed")]
+    MultipleSlashes(String),
+    /// Feature flags with only non-members selected (`-p serde --features x`).
+    #[error("cannot specify features for packages outside of workspace")]
+    FeaturesOutsideWorkspace,
+    /// `--features` values that no selected member has.
+    #[error("{0}")]
+    UnknownFeatures(Box<UnknownFeatures>),
+    /// A selected member's feature that names an optional dependency
+    /// hidden by the `dep:` syntax.
+    #[error("{0}")]
+    HiddenOptionalDependency(Box<HiddenOptionalDependency>),
+    /// `--features dep/feat` for a feature the dependency does not have.
+    #[error("{0}")]
+    MissingDependencyFeature(Box<MissingDependencyFeature>),
     /// A `--bin`/`--example`/`--test` target that does not exist.
     #[error("no {kind} target named `{name}`{hint}")]
     UnknownTarget {
@@ -56,6 +70,12 @@ pub enum WorkspaceError {
         /// What went wrong.
         message: String,
     },
+    /// `cargo hbuild clippy` without the toolchain's `clippy-driver`.
+    #[error("`clippy-driver` is not installed for this toolchain (looked for {looked_in})\nInstall it with `rustup component add clippy`, as `cargo clippy` needs too.")]
+    ClippyMissing {
+        /// The paths tried.
+        looked_in: String,
+    },
     /// guppy rejected the graph or a query.
     #[error("dependency graph error: {0}")]
     Graph(String),
@@ -63,6 +83,9 @@ pub enum WorkspaceError {
     /// with a newline, as Cargo prints it).
     #[error("{0}")]
     RustVersion(String),
+    /// A `--config` argument Cargo would refuse, or its file.
+    #[error(transparent)]
+    ConfigArg(#[from] super::config_arg::ConfigArgError),
     /// Anything else that is the user's input.
     #[error("{0}")]
     Invalid(String),

@@ -3,8 +3,6 @@
 //! active for each (package, side), evaluated against the real
 //! `rustc --print cfg` of the platform.
 
-use std::collections::BTreeSet;
-
 use guppy::graph::cargo::{CargoOptions, CargoResolverVersion, CargoSet, InitialsPlatform};
 use guppy::graph::feature::{FeatureId, FeatureLabel, FeatureSet};
 use guppy::graph::{PackageGraph, PackageLink};
@@ -12,19 +10,13 @@ use guppy::platform::{EnabledTernary, Platform, PlatformSpec, TargetFeatures};
 use guppy::DependencyKind;
 use serde::Serialize;
 
+use super::cli_features::{self, MemberFeatures};
+use super::dep_features::{self, Placement, WeakSeeds};
 use super::model::WorkspaceModel;
+pub use super::seeds::Side;
+pub(crate) use super::seeds::{Label, Seed};
 use super::toolchain::TargetInfo;
 use super::WorkspaceError;
-
-/// Side of the build a unit is on. Host = build scripts, proc-macros and
-/// their dependencies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Side {
-    /// Built for the target platform.
-    Target = 0,
-    /// Built for the host (build-time code).
-    Host = 1,
-}
 
 /// One dependency edge from a package, active on some side.
 #[derive(Clone, Debug, Serialize)]
@@ -46,7 +38,7 @@ pub struct Edge {
 pub struct FeatureRequest {
     /// Selected packages (indices into the model).
     pub packages: Vec<usize>,
-    /// `--features` values, split (`a`, `pkg/a`).
+    /// `--features` values, split (`a`, `pkg/a`, `dep?/a`).
     pub features: Vec<String>,
     /// `--all-features`.
     pub all_features: bool,
@@ -63,6 +55,11 @@ pub struct Resolution {
     pub features: [Vec<Option<Vec<String>>>; 2],
     /// `edges[package][side]`.
     pub edges: Vec<[Vec<Edge>; 2]>,
+    /// `--features` values (as written) asking a dependency for a feature
+    /// the loaded graph was not resolved with: the graph may lack packages
+    /// it needs, and must be loaded again with them (see
+    /// [`LoadOptions::features`](super::load::LoadOptions::features)).
+    pub reload_with: Vec<String>,
 }
 
 impl Resolution {
@@ -87,6 +84,23 @@ fn graph_err(e: guppy::Error) -> WorkspaceError {
     WorkspaceError::Graph(e.to_string())
 }
 
+/// Everything the request turns on, by where it goes.
+#[derive(Clone, Debug, Default)]
+struct Seeds {
+    /// The roots: selected members with their features.
+    initials: Vec<Seed>,
+    /// Features of dependencies built for the target, or for every side
+    /// under resolver 1 (guppy unifies them with the roots' without making
+    /// their packages roots).
+    target: Vec<Seed>,
+    /// Features of dependencies built for the host (resolver 2).
+    host: Vec<Seed>,
+    /// `dep?/feat` waiting for its optional dependency.
+    weak: Vec<WeakSeeds>,
+    /// See [`Resolution::reload_with`].
+    outside_resolve: Vec<String>,
+}
+
 /// Resolves features and edges for a request.
 pub fn resolve(
     graph: &PackageGraph,
@@ -97,105 +111,209 @@ pub fn resolve(
 ) -> Result<Resolution, WorkspaceError> {
     let host_spec = platform(host)?;
     let target_spec = platform(target)?;
-    let fgraph = graph.feature_graph();
-    let initial_ids = initial_features(model, req)?;
-    let pkg_ids: Vec<guppy::PackageId> = initial_ids
-        .iter()
-        .map(|(id, _)| guppy::PackageId::new(id.clone()))
-        .collect();
-    let ids: Vec<FeatureId<'_>> = initial_ids
-        .iter()
-        .zip(&pkg_ids)
-        .map(|((_, f), pid)| match f {
-            None => FeatureId::base(pid),
-            Some(f) => FeatureId::new(pid, FeatureLabel::Named(f)),
-        })
-        .collect();
-    let initials = fgraph.resolve_ids(ids).map_err(graph_err)?;
-
-    let mut opts = CargoOptions::new();
-    opts.set_resolver(match model.resolver.as_str() {
+    let resolver = match model.resolver.as_str() {
         "1" => CargoResolverVersion::V1,
         "2" => CargoResolverVersion::V2,
         _ => CargoResolverVersion::V3,
+    };
+    let placement = Placement {
+        unified: resolver == CargoResolverVersion::V1,
+        include_dev: req.include_dev,
+        target: &target_spec,
+        host: &host_spec,
+    };
+    let mut seeds = initial_features(graph, model, req, placement)?;
+    let mut opts = CargoOptions::new();
+    opts.set_resolver(resolver)
+        .set_include_dev(req.include_dev)
+        .set_initials_platform(InitialsPlatform::Standard)
+        .set_target_platform(target_spec.clone())
+        .set_host_platform(host_spec.clone());
+    let (target_fs, host_fs) = loop {
+        let (target_fs, host_fs) = feature_sets(graph, model, &seeds, &opts)?;
+        if !apply_weak(graph, model, &mut seeds, [&target_fs, &host_fs])? {
+            break (target_fs, host_fs);
+        }
+    };
+    let sets = [&target_fs, &host_fs];
+    let features = features_by_side(model, sets);
+    let edges = active_edges(graph, model, sets, &features, &target_spec, &host_spec)?;
+    Ok(Resolution {
+        features,
+        edges,
+        reload_with: seeds.outside_resolve,
     })
-    .set_include_dev(req.include_dev)
-    .set_initials_platform(InitialsPlatform::Standard)
-    .set_target_platform(target_spec.clone())
-    .set_host_platform(host_spec.clone());
-    let set = CargoSet::new(initials, fgraph.resolve_none(), &opts).map_err(graph_err)?;
-    let features = features_by_side(model, &set);
-    let edges = active_edges(graph, model, &set, &features, &target_spec, &host_spec)?;
-    Ok(Resolution { features, edges })
 }
 
-/// The initial feature ids, as (package id, feature; `None` for the base):
-/// base, default and requested features of each selected package.
+/// The target and host feature sets of the seeds. Host features of
+/// dependencies are unified with the host side of the first resolution in
+/// a second one that starts from all of it: guppy has no way to start a
+/// build dependency on the host.
+fn feature_sets<'g>(
+    graph: &'g PackageGraph,
+    model: &WorkspaceModel,
+    seeds: &Seeds,
+    opts: &CargoOptions<'_>,
+) -> Result<(FeatureSet<'g>, FeatureSet<'g>), WorkspaceError> {
+    let initials = feature_set(graph, model, &seeds.initials)?;
+    let target_only = feature_set(graph, model, &seeds.target)?;
+    let set = CargoSet::new(initials, target_only, opts).map_err(graph_err)?;
+    if seeds.host.is_empty() {
+        return Ok((set.target_features().clone(), set.host_features().clone()));
+    }
+    let host_initials = set
+        .host_features()
+        .union(&feature_set(graph, model, &seeds.host)?);
+    let mut host_opts = opts.clone();
+    host_opts
+        .set_initials_platform(InitialsPlatform::Host)
+        .set_include_dev(false);
+    let fgraph = graph.feature_graph();
+    let host =
+        CargoSet::new(host_initials, fgraph.resolve_none(), &host_opts).map_err(graph_err)?;
+    Ok((set.target_features().clone(), host.host_features().clone()))
+}
+
+/// The guppy feature set of exactly these seeds.
+fn feature_set<'g>(
+    graph: &'g PackageGraph,
+    model: &WorkspaceModel,
+    seeds: &[Seed],
+) -> Result<FeatureSet<'g>, WorkspaceError> {
+    let pkg_ids: Vec<guppy::PackageId> = seeds
+        .iter()
+        .map(|s| guppy::PackageId::new(model.packages[s.pkg].id.0.clone()))
+        .collect();
+    let ids = seeds.iter().zip(&pkg_ids).map(|(s, pid)| match &s.label {
+        Label::Base => FeatureId::base(pid),
+        Label::Named(f) => FeatureId::new(pid, FeatureLabel::Named(f)),
+        Label::OptionalDependency(d) => FeatureId::new(pid, FeatureLabel::OptionalDependency(d)),
+    });
+    graph.feature_graph().resolve_ids(ids).map_err(graph_err)
+}
+
+/// Moves the `dep?/feat` whose optional dependency the member now has on
+/// into the seeds; whether any moved.
+fn apply_weak(
+    graph: &PackageGraph,
+    model: &WorkspaceModel,
+    seeds: &mut Seeds,
+    sets: [&FeatureSet<'_>; 2],
+) -> Result<bool, WorkspaceError> {
+    let mut waiting = Vec::new();
+    let mut moved = false;
+    for w in std::mem::take(&mut seeds.weak) {
+        let pid = guppy::PackageId::new(model.packages[w.member].id.0.clone());
+        let id = graph.metadata(&pid).map_err(graph_err)?.id();
+        let label = FeatureLabel::OptionalDependency(&w.dep_name);
+        let on = sets
+            .iter()
+            .any(|fs| fs.contains((id, label)).unwrap_or(false));
+        if !on {
+            waiting.push(w);
+            continue;
+        }
+        moved = true;
+        for (side, seed) in w.seeds {
+            match side {
+                Side::Target => seeds.target.push(seed),
+                Side::Host => seeds.host.push(seed),
+            }
+        }
+    }
+    seeds.weak = waiting;
+    Ok(moved)
+}
+
+/// The seeds of a request: base, default and requested features of each
+/// selected member, and the dependency features of `dep-name/feat`, after
+/// Cargo's checks of the `--features` values.
 fn initial_features(
+    graph: &PackageGraph,
     model: &WorkspaceModel,
     req: &FeatureRequest,
-) -> Result<Vec<(String, Option<String>)>, WorkspaceError> {
-    let mut initial_ids: Vec<(String, Option<String>)> = Vec::new();
-    let mut unmatched: BTreeSet<String> = BTreeSet::new();
-    for f in &req.features {
-        if let Some((pkg, feat)) = f.split_once('/') {
-            let Some(p) = model.packages.iter().find(|p| p.is_member && p.name == pkg) else {
-                return Err(WorkspaceError::UnknownPackage(pkg.to_string()));
-            };
-            if !p.declared_features.contains(&feat.to_string()) {
-                return Err(WorkspaceError::UnknownFeature {
-                    package: p.name.clone(),
-                    feature: feat.to_string(),
-                });
-            }
-            initial_ids.push((p.id.0.clone(), Some(feat.to_string())));
-        } else {
-            unmatched.insert(f.clone());
+    placement: Placement<'_>,
+) -> Result<Seeds, WorkspaceError> {
+    let cli = cli_features::parse(&req.features)?;
+    // Cargo resolves features from the selected members only, in
+    // workspace order; other selected packages get what the members ask.
+    let selected: Vec<usize> = model
+        .members
+        .iter()
+        .copied()
+        .filter(|m| req.packages.contains(m))
+        .collect();
+    if selected.is_empty() {
+        if !cli.is_empty() || req.all_features || req.no_default_features {
+            return Err(WorkspaceError::FeaturesOutsideWorkspace);
+        }
+        let mut seeds = Seeds::default();
+        for &m in &model.members {
+            member_seeds(model, m, &[], false, false, &mut seeds.initials);
+        }
+        return Ok(seeds);
+    }
+    let requests = cli_features::for_members(model, &selected, &cli)
+        .map_err(|e| WorkspaceError::UnknownFeatures(Box::new(e)))?;
+    let members: Vec<(usize, MemberFeatures)> = selected.into_iter().zip(requests).collect();
+    for (m, r) in &members {
+        for f in &r.own {
+            dep_features::check_hidden_optional(model, *m, f)?;
         }
     }
-    for &ix in &req.packages {
-        let p = &model.packages[ix];
-        initial_ids.push((p.id.0.clone(), None));
-        if !req.no_default_features && p.declared_features.iter().any(|f| f == "default") {
-            initial_ids.push((p.id.0.clone(), Some("default".into())));
+    let deps = dep_features::seeds(graph, model, &members, placement)?;
+    let mut seeds = Seeds::default();
+    for (m, r) in &members {
+        let (all, no_default) = (req.all_features, req.no_default_features);
+        member_seeds(model, *m, &r.own, all, no_default, &mut seeds.initials);
+    }
+    seeds.initials.extend(deps.member);
+    for (side, seed) in deps.by_side {
+        match side {
+            Side::Target => seeds.target.push(seed),
+            Side::Host => seeds.host.push(seed),
         }
-        let wanted: Vec<String> = if req.all_features {
-            p.declared_features.clone()
-        } else {
-            req.features
+    }
+    seeds.weak = deps.weak;
+    seeds.outside_resolve = deps.outside_resolve;
+    Ok(seeds)
+}
+
+/// A root member: its base, `default` unless refused, every feature with
+/// `--all-features`, and the features asked of it.
+fn member_seeds(
+    model: &WorkspaceModel,
+    m: usize,
+    own: &[String],
+    all_features: bool,
+    no_default_features: bool,
+    out: &mut Vec<Seed>,
+) {
+    let p = &model.packages[m];
+    let seed = |label| Seed { pkg: m, label };
+    out.push(seed(Label::Base));
+    if !no_default_features && p.feature_table.contains_key("default") {
+        out.push(seed(Label::Named("default".into())));
+    }
+    if all_features {
+        out.extend(
+            p.declared_features
                 .iter()
-                .filter(|f| !f.contains('/') && p.declared_features.contains(f))
-                .cloned()
-                .collect()
-        };
-        for f in wanted {
-            unmatched.remove(&f);
-            initial_ids.push((p.id.0.clone(), Some(f)));
-        }
+                .map(|f| seed(Label::Named(f.clone()))),
+        );
     }
-    if let Some(f) = unmatched.into_iter().next() {
-        let package = req
-            .packages
-            .first()
-            .map(|&i| model.packages[i].name.clone())
-            .unwrap_or_default();
-        return Err(WorkspaceError::UnknownFeature {
-            package,
-            feature: f,
-        });
-    }
-    Ok(initial_ids)
+    out.extend(own.iter().map(|f| seed(Label::Named(f.clone()))));
 }
 
 /// Per side, per package: its sorted features, or `None` when the package
 /// is not built on that side.
-fn features_by_side(model: &WorkspaceModel, set: &CargoSet<'_>) -> [Vec<Option<Vec<String>>>; 2] {
+fn features_by_side(
+    model: &WorkspaceModel,
+    [target_fs, host_fs]: [&FeatureSet<'_>; 2],
+) -> [Vec<Option<Vec<String>>>; 2] {
     let n = model.packages.len();
     let mut features: [Vec<Option<Vec<String>>>; 2] = [vec![None; n], vec![None; n]];
-    for (side, fs) in [
-        (Side::Target, set.target_features()),
-        (Side::Host, set.host_features()),
-    ] {
+    for (side, fs) in [(Side::Target, target_fs), (Side::Host, host_fs)] {
         for list in fs.packages_with_features(guppy::graph::DependencyDirection::Forward) {
             let Some(ix) = model.index_of(list.package().id().repr()) else {
                 continue;
@@ -213,7 +331,7 @@ fn features_by_side(model: &WorkspaceModel, set: &CargoSet<'_>) -> [Vec<Option<V
 fn active_edges(
     graph: &PackageGraph,
     model: &WorkspaceModel,
-    set: &CargoSet<'_>,
+    [target_fs, host_fs]: [&FeatureSet<'_>; 2],
     features: &[Vec<Option<Vec<String>>>; 2],
     target_spec: &PlatformSpec,
     host_spec: &PlatformSpec,
@@ -222,8 +340,8 @@ fn active_edges(
         .map(|_| [Vec::new(), Vec::new()])
         .collect();
     for (side, fs, spec) in [
-        (Side::Target, set.target_features(), target_spec),
-        (Side::Host, set.host_features(), host_spec),
+        (Side::Target, target_fs, target_spec),
+        (Side::Host, host_fs, host_spec),
     ] {
         for (ix, p) in model.packages.iter().enumerate() {
             if features[side as usize][ix].is_none() {

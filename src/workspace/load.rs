@@ -3,14 +3,14 @@
 //! `PackageGraph` for feature resolution. Manifest facts that metadata
 //! omits (`[lints]`, `harness`, `resolver`) are read from the manifests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use guppy::graph::PackageGraph;
 
 use super::model::CrateType;
-use super::model::{Package, Source, Target, TargetKind, WorkspaceModel};
+use super::model::{DeclaredDep, Package, Source, Target, TargetKind, WorkspaceModel};
 use super::WorkspaceError;
 use crate::core::PackageId;
 
@@ -25,6 +25,14 @@ pub struct LoadOptions {
     pub offline: bool,
     /// `--frozen`.
     pub frozen: bool,
+    /// `--features` for the resolve, on top of `--all-features`: features
+    /// of non-member dependencies asked on the command line, which may
+    /// need more packages than the members' features do.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// `--config` arguments, in order (also read by the config layer).
+    #[serde(default)]
+    pub config: Vec<super::config_arg::ConfigArg>,
 }
 
 /// The result of loading: the model, the guppy graph and the raw JSON.
@@ -64,6 +72,12 @@ pub fn load(cargo: &Path, cwd: &Path, opts: &LoadOptions) -> Result<Loaded, Work
     if opts.frozen {
         cmd.arg("--frozen");
     }
+    if !opts.features.is_empty() {
+        cmd.arg("--features").arg(opts.features.join(","));
+    }
+    for c in &opts.config {
+        cmd.arg("--config").arg(c.as_arg());
+    }
     let out = cmd.output().map_err(|e| WorkspaceError::Toolchain {
         command: format!("{} metadata", cargo.display()),
         message: e.to_string(),
@@ -92,6 +106,15 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
     let members: std::collections::HashSet<&cargo_metadata::PackageId> =
         meta.workspace_members.iter().collect();
     let rust_versions = rust_versions_as_written(&json)?;
+    let resolved: HashMap<&str, BTreeSet<String>> = meta
+        .resolve
+        .iter()
+        .flat_map(|r| &r.nodes)
+        .map(|n| {
+            let features = n.features.iter().map(|f| f.to_string()).collect();
+            (n.id.repr.as_str(), features)
+        })
+        .collect();
 
     let mut packages = Vec::with_capacity(meta.packages.len());
     for p in &meta.packages {
@@ -140,6 +163,10 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
             path: p.manifest_path.clone().into_std_path_buf(),
             message: m,
         })?;
+        let test_inputs = test_inputs(&p.metadata).map_err(|m| WorkspaceError::Parse {
+            path: p.manifest_path.clone().into_std_path_buf(),
+            message: m,
+        })?;
         packages.push(Package {
             id: PackageId(p.id.repr.clone()),
             name: p.name.to_string(),
@@ -151,6 +178,26 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
             links: p.links.clone(),
             targets,
             declared_features: p.features.keys().cloned().collect(),
+            feature_table: p
+                .features
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            resolved_features: resolved
+                .get(p.id.repr.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            dependencies: p
+                .dependencies
+                .iter()
+                .map(|d| DeclaredDep {
+                    name: d.rename.clone().unwrap_or_else(|| d.name.clone()),
+                    package: d.name.clone(),
+                    optional: d.optional,
+                    features: d.features.clone(),
+                    req: d.req.to_string(),
+                })
+                .collect(),
             authors: p.authors.clone(),
             description: p.description.clone().unwrap_or_default(),
             homepage: p.homepage.clone().unwrap_or_default(),
@@ -164,6 +211,8 @@ pub fn from_json(json: String) -> Result<Loaded, WorkspaceError> {
             rust_version: rust_versions.get(&p.id.repr).cloned().unwrap_or_default(),
             readme: p.readme.as_ref().map(|l| l.to_string()).unwrap_or_default(),
             lint_flags,
+            default_run: p.default_run.clone(),
+            test_inputs,
         });
     }
     let by_id: HashMap<String, usize> = packages
@@ -297,6 +346,21 @@ fn resolver_version(root_doc: &toml::Table, packages: &[Package], root_manifest:
 /// `[lints]` → rustc flags, as Cargo's `lints_to_rustflags`: the `cargo`
 /// table is dropped, entries are sorted by priority ascending then lint name
 /// descending, then `--check-cfg` values of `rust.unexpected_cfgs`.
+/// `[package.metadata.hbuild] test-inputs`: a list of glob patterns.
+fn test_inputs(metadata: &serde_json::Value) -> Result<Vec<String>, String> {
+    let Some(v) = metadata.get("hbuild").and_then(|h| h.get("test-inputs")) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        "`package.metadata.hbuild.test-inputs` must be an array of glob patterns (strings)"
+            .to_string()
+    };
+    let list = v.as_array().ok_or_else(bad)?;
+    list.iter()
+        .map(|p| p.as_str().map(str::to_string).ok_or_else(bad))
+        .collect()
+}
+
 fn lint_flags(doc: &toml::Table, root_doc: &toml::Table) -> Result<Vec<String>, String> {
     let Some(lints) = doc.get("lints") else {
         return Ok(Vec::new());

@@ -1,7 +1,7 @@
 //! The owned workspace model: packages, targets and manifest facts that
 //! `cargo metadata` does not carry (lints, test harness flags).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -164,6 +164,22 @@ impl Target {
     }
 }
 
+/// One dependency declaration of a manifest (one per section and platform).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredDep {
+    /// The name features refer to it by: the key in the manifest, i.e. the
+    /// rename of `myutil = { package = "util" }`.
+    pub name: String,
+    /// The name of the package it resolves to.
+    pub package: String,
+    /// `optional = true`.
+    pub optional: bool,
+    /// `features = [...]`.
+    pub features: Vec<String>,
+    /// The version requirement, as Cargo prints it (`^1`, `*`).
+    pub req: String,
+}
+
 /// One package of the resolved graph.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Package {
@@ -187,6 +203,19 @@ pub struct Package {
     pub targets: Vec<Target>,
     /// Every declared feature (incl. implicit ones for optional deps), sorted.
     pub declared_features: Vec<String>,
+    /// The `[features]` table (implicit features of optional dependencies
+    /// included), as `cargo metadata` lists it.
+    #[serde(default)]
+    pub feature_table: BTreeMap<String, Vec<String>>,
+    /// The features `cargo metadata` resolved it with (every feature of the
+    /// members): a feature outside them may need packages the graph lacks.
+    #[serde(default)]
+    pub resolved_features: BTreeSet<String>,
+    /// The dependency declarations, in Cargo's order (normal, dev, build,
+    /// then per platform; by name within each), as `cargo metadata` lists
+    /// them.
+    #[serde(default)]
+    pub dependencies: Vec<DeclaredDep>,
     /// `authors`.
     pub authors: Vec<String>,
     /// `description`.
@@ -205,6 +234,13 @@ pub struct Package {
     pub readme: String,
     /// rustc flags from `[lints]`, in Cargo's order.
     pub lint_flags: Vec<String>,
+    /// `default-run`: the binary `cargo run` runs when none is named.
+    #[serde(default)]
+    pub default_run: Option<String>,
+    /// `[package.metadata.hbuild] test-inputs`: glob patterns, relative to
+    /// the package root, of files its tests read besides the package's own.
+    #[serde(default)]
+    pub test_inputs: Vec<String>,
 }
 
 impl Package {

@@ -237,6 +237,27 @@ struct TomlProfile {
     package: BTreeMap<String, TomlProfile>,
 }
 
+fn parse_manifest(text: &str, path: &Path) -> Result<toml::Table, WorkspaceError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| WorkspaceError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
+}
+
+/// Merges `over` into `into`: tables key by key, any other value replaced
+/// (a config profile's settings win over the manifest's).
+fn merge_deep(into: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (into.get_mut(k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge_deep(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 fn bad(name: &str, msg: String) -> WorkspaceError {
     WorkspaceError::Profile(format!("invalid `[profile.{name}]`: {msg}"))
 }
@@ -372,8 +393,25 @@ pub struct ProfileFor<'a> {
 
 impl Profiles {
     /// Reads `[profile]` from the root manifest and selects `requested`.
+    #[cfg(test)]
     pub fn load(
         root_manifest: &Path,
+        requested: &str,
+        incremental_override: Option<bool>,
+    ) -> Result<Self, WorkspaceError> {
+        Self::load_with_config(
+            root_manifest,
+            &toml::Table::new(),
+            requested,
+            incremental_override,
+        )
+    }
+
+    /// Reads `[profile]` from the root manifest with the `[profile]` tables of the config
+    /// files and `--config` merged over the manifest's, as Cargo does.
+    pub fn load_with_config(
+        root_manifest: &Path,
+        config_profiles: &toml::Table,
         requested: &str,
         incremental_override: Option<bool>,
     ) -> Result<Self, WorkspaceError> {
@@ -381,22 +419,36 @@ impl Profiles {
             path: root_manifest.to_path_buf(),
             message: e.to_string(),
         })?;
-        Self::from_manifest_text(&text, root_manifest, requested, incremental_override)
+        let mut doc = parse_manifest(&text, root_manifest)?;
+        if !config_profiles.is_empty() {
+            let profile = doc
+                .entry("profile")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = profile {
+                merge_deep(t, config_profiles);
+            }
+        }
+        Self::from_doc(&doc, root_manifest, requested, incremental_override)
     }
 
     /// As [`Profiles::load`] but from text (for tests).
+    #[cfg(test)]
     pub fn from_manifest_text(
         text: &str,
         path: &Path,
         requested: &str,
         incremental_override: Option<bool>,
     ) -> Result<Self, WorkspaceError> {
-        let doc: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| WorkspaceError::Parse {
-                    path: path.to_path_buf(),
-                    message: e.message().to_string(),
-                })?;
+        let doc = parse_manifest(text, path)?;
+        Self::from_doc(&doc, path, requested, incremental_override)
+    }
+
+    fn from_doc(
+        doc: &toml::Table,
+        path: &Path,
+        requested: &str,
+        incremental_override: Option<bool>,
+    ) -> Result<Self, WorkspaceError> {
         let mut tables = BTreeMap::new();
         if let Some(profile) = doc.get("profile").and_then(|v| v.as_table()) {
             for (name, v) in profile {

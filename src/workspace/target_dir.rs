@@ -3,16 +3,17 @@
 //! build must find its saved analysis and its server before any analysis).
 //!
 //! Cargo's precedence: `--target-dir` > `CARGO_TARGET_DIR` >
-//! `CARGO_BUILD_TARGET_DIR` > `build.target-dir` in the config files >
-//! `<workspace root>/target`. Paths from the command line and the
-//! environment are relative to the current directory; a config file's are
-//! relative to the directory that holds its `.cargo/` (for
-//! `$CARGO_HOME/config.toml`, the parent of `$CARGO_HOME`).
+//! `--config build.target-dir` > `CARGO_BUILD_TARGET_DIR` >
+//! `build.target-dir` in the config files > `<workspace root>/target`.
+//! Paths from the command line and the environment are relative to the
+//! current directory; a config file's are relative to the directory that
+//! holds its `.cargo/` (for `$CARGO_HOME/config.toml`, the parent of
+//! `$CARGO_HOME`; for a `--config PATH` file, the parent of its directory).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::config::CargoConfig;
+use super::config::{CargoConfig, ConfigSource, TargetDirSetting};
 use super::WorkspaceError;
 
 /// Which setting decided the target dir.
@@ -22,8 +23,10 @@ pub enum TargetDirOrigin {
     Flag,
     /// `CARGO_TARGET_DIR` or `CARGO_BUILD_TARGET_DIR`.
     Env(TargetDirVar),
-    /// `build.target-dir` in this config file.
+    /// `build.target-dir` in this config file (or `--config` file).
     Config(PathBuf),
+    /// `--config build.target-dir=...`.
+    ConfigArg,
     /// None: `<workspace root>/target`, the root found from the manifests.
     WorkspaceDefault,
 }
@@ -89,6 +92,12 @@ pub fn resolve(i: &TargetDirInputs<'_>) -> Result<TargetDir, WorkspaceError> {
             origin: TargetDirOrigin::Env(TargetDirVar::CargoTargetDir),
         });
     }
+    // `--config build.target-dir` ranks below `CARGO_TARGET_DIR` (not a
+    // config variable) and above `CARGO_BUILD_TARGET_DIR` (one).
+    let cli = i.config.target_dir.as_ref().filter(|s| s.source.is_cli());
+    if let Some(s) = cli {
+        return from_config(s);
+    }
     if let Some(v) = i.env.get("CARGO_BUILD_TARGET_DIR") {
         if v.is_empty() {
             return Err(empty(
@@ -101,13 +110,7 @@ pub fn resolve(i: &TargetDirInputs<'_>) -> Result<TargetDir, WorkspaceError> {
         });
     }
     if let Some(s) = &i.config.target_dir {
-        if s.raw.is_empty() {
-            return Err(empty(s.file.display().to_string()));
-        }
-        return Ok(TargetDir {
-            path: s.path.clone(),
-            origin: TargetDirOrigin::Config(s.file.clone()),
-        });
+        return from_config(s);
     }
     let manifest = match i.manifest {
         Some(m) => m.to_path_buf(),
@@ -122,6 +125,20 @@ pub fn resolve(i: &TargetDirInputs<'_>) -> Result<TargetDir, WorkspaceError> {
     Ok(TargetDir {
         path: root.join("target"),
         origin: TargetDirOrigin::WorkspaceDefault,
+    })
+}
+
+fn from_config(s: &TargetDirSetting) -> Result<TargetDir, WorkspaceError> {
+    if s.raw.is_empty() {
+        return Err(empty(s.source.to_string()));
+    }
+    let origin = match &s.source {
+        ConfigSource::File(f) | ConfigSource::CliFile(f) => TargetDirOrigin::Config(f.clone()),
+        ConfigSource::CliValue => TargetDirOrigin::ConfigArg,
+    };
+    Ok(TargetDir {
+        path: s.path.clone(),
+        origin,
     })
 }
 

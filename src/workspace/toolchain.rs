@@ -26,6 +26,18 @@ pub struct Toolchain {
     pub wrapper: Option<PathBuf>,
 }
 
+/// The `clippy-driver` that `cargo hbuild clippy` checks workspace members
+/// with, run as Cargo runs a `RUSTC_WORKSPACE_WRAPPER`:
+/// `clippy-driver <rustc> <rustc args>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClippyDriver {
+    /// The binary.
+    pub path: PathBuf,
+    /// `clippy-driver --version` and `clippy-driver -vV`: its identity,
+    /// which enters the key of every action it runs.
+    pub identity: String,
+}
+
 /// `rustc --print cfg` for one platform, with the flags that influence it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetInfo {
@@ -165,6 +177,32 @@ impl Toolchain {
         if is_proxy && real.is_file() {
             self.rustc = real;
         }
+    }
+
+    /// The toolchain's `clippy-driver`, probed: beside its rustc (the
+    /// sysroot's `bin`, where rustup installs the `clippy` component), else
+    /// beside cargo, where `cargo clippy` finds it.
+    pub fn clippy_driver(&self, path_var: Option<&str>) -> Result<ClippyDriver, WorkspaceError> {
+        let cargo = find_in_path(&self.cargo, path_var).unwrap_or_else(|| self.cargo.clone());
+        let mut candidates = vec![self.sysroot.join("bin").join("clippy-driver")];
+        if let Some(dir) = cargo.parent().filter(|d| !d.as_os_str().is_empty()) {
+            candidates.push(dir.join("clippy-driver"));
+        }
+        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+            return Err(WorkspaceError::ClippyMissing {
+                looked_in: candidates
+                    .iter()
+                    .map(|p| format!("`{}`", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let version = run(Command::new(&path).arg("--version"))?;
+        let vv = run(Command::new(&path).arg("-vV"))?;
+        Ok(ClippyDriver {
+            path,
+            identity: format!("{}\n{}", version.trim_end(), vv.trim_end()),
+        })
     }
 
     /// `rustc --print cfg` for `triple` (None = host) with the given flags,

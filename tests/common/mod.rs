@@ -2,10 +2,18 @@
 //! `cargo hbuild` and `cargo`, and normalised views of what each builds.
 #![allow(dead_code)]
 
+pub mod buildgrid;
+pub mod chromium;
 pub mod dirstore;
+pub mod exec_grid;
+pub mod lint;
 pub mod messages;
 pub mod nginx;
+pub mod postgres;
+pub mod procs;
+pub mod reapi;
 pub mod snap;
+pub mod testrun;
 pub mod units;
 
 use std::io::{Read, Seek};
@@ -234,6 +242,9 @@ fn clean_env(c: &mut Command) {
         "HBUILD_REMOTE_CACHE",
         "CARGO_PRIMARY_PACKAGE",
         "CARGO_MANIFEST_DIR",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
+        "RUSTC_WORKSPACE_WRAPPER",
     ] {
         c.env_remove(k);
     }

@@ -5,8 +5,11 @@
 use super::Ws;
 
 /// `text` with the workspace's temporary directory, the toolchain's
-/// version, `-<16 hex>` unit hashes, 64-hex digests and durations redacted.
+/// version, `-<16 hex>` unit hashes, 64-hex digests and durations redacted,
+/// and without Cargo's package-cache lock notes (they say that another test
+/// ran `cargo` at the same moment, nothing about the build).
 pub fn redact(ws: &Ws, text: &str) -> String {
+    let text = &drop_package_cache_waits(text);
     let tmp = ws.tmp.path().display().to_string();
     let home = std::env::var("CARGO_HOME")
         .ok()
@@ -19,6 +22,13 @@ pub fn redact(ws: &Ws, text: &str) -> String {
     let s = s.replace(&super::rustc_release(), "[RUSTC_VERSION]");
     let s = replace_hex_runs(&s);
     redact_durations(&s)
+}
+
+/// `text` without the lines of Cargo's wait for the package cache lock.
+fn drop_package_cache_waits(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|l| l.trim() != "Blocking waiting for file lock on package cache")
+        .collect()
 }
 
 /// Replaces `-` + 16 hex digits by `-[HASH]` and 64 hex digits by `[DIGEST]`.
@@ -124,6 +134,12 @@ mod tests {
         assert_eq!(
             super::redact_durations("in 3.99s, 12 units, v1.2 0.5ms x1.5s"),
             "in [TIME], 12 units, v1.2 [TIME] x1.5s"
+        );
+        assert_eq!(
+            super::drop_package_cache_waits(
+                "error: a\n    Blocking waiting for file lock on package cache\nerror: b\n"
+            ),
+            "error: a\nerror: b\n"
         );
     }
 }

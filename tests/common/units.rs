@@ -184,7 +184,8 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
             package: format!("{}@{}", s(&a["package_name"]), s(&a["package_version"])),
             target_kind: s(&a["target_kind"]),
             target: s(&a["target_name"]),
-            mode: s(&a["mode"]),
+            // Cargo's unit graph writes both check modes as `check`.
+            mode: s(&a["mode"]).replace("check-test", "check"),
             platform: if a["compile_kind"] == "target" {
                 triple.unwrap_or("?").to_string()
             } else {
@@ -213,6 +214,10 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
     actions
         .iter()
         .zip(&keys)
+        // A test binary's run is no unit of Cargo's (a doctest run is).
+        .filter(|(a, _)| !(a["kind"] == "test-run" && a["mode"] == "test"))
+        // Nor is the assembly of target/doc.
+        .filter(|(a, _)| a["kind"] != "doc-index")
         .map(|(a, k)| {
             let p = &a["profile"];
             let lto = match s(&p["lto"]).as_str() {
@@ -246,10 +251,16 @@ pub fn from_plan(json: &str, triple: Option<&str>) -> Vec<NormUnit> {
         .collect()
 }
 
-/// A readable difference between two unit sets ("" when equal).
+/// A readable difference between two unit sets ("" when equal). Units
+/// that share a key (Cargo writes a plain check and a test check of one
+/// target alike) are compared as a group, by profile and dependencies.
 pub fn diff(cargo: &[NormUnit], hbuild: &[NormUnit]) -> String {
-    let index = |v: &[NormUnit]| -> BTreeMap<UnitKey, NormUnit> {
-        v.iter().map(|u| (u.key.clone(), u.clone())).collect()
+    let index = |v: &[NormUnit]| -> BTreeMap<UnitKey, Vec<NormUnit>> {
+        let mut m: BTreeMap<UnitKey, Vec<NormUnit>> = BTreeMap::new();
+        for u in v {
+            m.entry(u.key.clone()).or_default().push(u.clone());
+        }
+        m
     };
     let (c, h) = (index(cargo), index(hbuild));
     let mut out = String::new();
@@ -263,21 +274,43 @@ pub fn diff(cargo: &[NormUnit], hbuild: &[NormUnit]) -> String {
             out.push_str(&format!("only in hbuild: {k:?}\n"));
         }
     }
-    for (k, cu) in &c {
-        let Some(hu) = h.get(k) else { continue };
-        if cu.profile != hu.profile {
-            out.push_str(&format!(
-                "profile differs for {k:?}:\n  cargo  {:?}\n  hbuild {:?}\n",
-                cu.profile, hu.profile
-            ));
+    for (k, cg) in &c {
+        let Some(hg) = h.get(k) else { continue };
+        if let ([cu], [hu]) = (cg.as_slice(), hg.as_slice()) {
+            diff_unit(k, cu, hu, &mut out);
+            continue;
         }
-        if cu.deps != hu.deps {
-            let only_c: Vec<_> = cu.deps.difference(&hu.deps).collect();
-            let only_h: Vec<_> = hu.deps.difference(&cu.deps).collect();
+        let shape = |g: &[NormUnit]| {
+            let mut v: Vec<String> = g
+                .iter()
+                .map(|u| format!("{:?} {:?}", u.profile, u.deps))
+                .collect();
+            v.sort();
+            v
+        };
+        if shape(cg) != shape(hg) {
             out.push_str(&format!(
-                "deps differ for {k:?}:\n  only cargo  {only_c:?}\n  only hbuild {only_h:?}\n"
+                "units {k:?} differ:\n  cargo  {:?}\n  hbuild {:?}\n",
+                shape(cg),
+                shape(hg)
             ));
         }
     }
     out
+}
+
+fn diff_unit(k: &UnitKey, cu: &NormUnit, hu: &NormUnit, out: &mut String) {
+    if cu.profile != hu.profile {
+        out.push_str(&format!(
+            "profile differs for {k:?}:\n  cargo  {:?}\n  hbuild {:?}\n",
+            cu.profile, hu.profile
+        ));
+    }
+    if cu.deps != hu.deps {
+        let only_c: Vec<_> = cu.deps.difference(&hu.deps).collect();
+        let only_h: Vec<_> = hu.deps.difference(&cu.deps).collect();
+        out.push_str(&format!(
+            "deps differ for {k:?}:\n  only cargo  {only_c:?}\n  only hbuild {only_h:?}\n"
+        ));
+    }
 }

@@ -142,3 +142,45 @@ fn rust_version_newer_than_rustc_fails_like_cargo_unless_ignored() {
     let again = ws.hbuild(&[]);
     assert_eq!((again.code, error(&again)), (101, expected));
 }
+
+/// `--features` errors read as Cargo's, word for word and with its exit
+/// code: unknown features and names (a non-selected member, a member's
+/// dependency by its package name rather than its manifest name), with
+/// Cargo's `help:` lines, a dependency that lacks the feature (Cargo's
+/// resolver error), an optional dependency hidden by `dep:`, bad syntax,
+/// and features for a non-member `-p`.
+#[test]
+fn feature_errors_match_cargo() {
+    let ws = fixture("kitchen-sink");
+    let error = |stderr: &str| {
+        let at = stderr.find("error: ").unwrap_or(0);
+        stderr[at..].to_string()
+    };
+    for args in [
+        &["-p", "app", "--features", "warp-drive"][..],
+        &["-p", "app", "--features", "util/fancy"],
+        &["--features", "util/fancy"],
+        &["--features", "warp-drive"],
+        &["-p", "app", "--features", "app/fancy,x,y"],
+        &["-p", "app", "-p", "plugin", "--features", "fancy"],
+        &["-p", "app", "--features", "myutil/nope"],
+        &["-p", "app", "--features", "serde/nope"],
+        &["-p", "app", "--features", "shared/zz"],
+        &["-p", "app", "--features", "itoa"],
+        &["-p", "app", "--features", "dep:itoa"],
+        &["-p", "app", "--features", "a/b/c"],
+        &["-p", "serde", "--features", "std"],
+    ] {
+        let mut cargo_args = vec!["build"];
+        cargo_args.extend_from_slice(args);
+        let cargo = ws.cargo(&cargo_args, &[]);
+        assert_eq!(cargo.code, 101, "{args:?}: {}", cargo.stderr);
+        let hbuild = ws.hbuild(args);
+        assert_eq!(
+            (hbuild.code, error(&hbuild.stderr)),
+            (cargo.code, error(&cargo.stderr)),
+            "{args:?}"
+        );
+        no_panic(&hbuild.stderr);
+    }
+}

@@ -337,9 +337,13 @@ fn a_build_killed_half_way_rebuilds_correctly() {
         }
     }
     assert_eq!(artifacts, 8, "the build ended before it could be killed");
-    let pgid = child.id().to_string();
+    // The group's id is the child's pid (`process_group(0)`). procps'
+    // `kill` reads a `-PGID` that no `--` precedes as -1: every process
+    // of the user.
+    let pgid = child.id();
+    assert!(pgid > 1);
     let st = std::process::Command::new("kill")
-        .args(["-9", &format!("-{pgid}")])
+        .args(["-9", "--", &format!("-{pgid}")])
         .status()
         .unwrap();
     assert!(st.success());

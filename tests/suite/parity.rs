@@ -14,10 +14,20 @@ use crate::common::{fixture, Ws};
 const HOST: &str = "x86_64-unknown-linux-gnu";
 
 fn unit_parity(ws: &Ws, args: &[&str]) {
-    let mut cargo_args = vec!["build", "--unit-graph", "-Z", "unstable-options"];
+    command_unit_parity(ws, "build", args)
+}
+
+/// `cargo COMMAND --unit-graph ARGS` against `cargo hbuild [COMMAND] --plan ARGS`.
+fn command_unit_parity(ws: &Ws, command: &str, args: &[&str]) {
+    let mut cargo_args = vec![command, "--unit-graph", "-Z", "unstable-options"];
     cargo_args.extend_from_slice(args);
     let c = ws.cargo(&cargo_args, &[("RUSTC_BOOTSTRAP", "1")]).ok();
-    let mut hb_args = vec!["--plan"];
+    let mut hb_args = if command == "build" {
+        vec![]
+    } else {
+        vec![command]
+    };
+    hb_args.push("--plan");
     hb_args.extend_from_slice(args);
     let h = ws.hbuild(&hb_args).ok();
     let triple = args
@@ -56,6 +66,119 @@ fn kitchen_sink_units_match_cargo_for_many_flag_combinations() {
         &["--bin", "helper"],
     ] {
         unit_parity(&ws, args);
+    }
+}
+
+/// `--features dep-name/feat` for dependencies of the selected members:
+/// renamed (`myutil` is util), a member that is a dependency, from the
+/// registry, optional (turned on by it, even through `dep:`), weak, and
+/// declared on both sides (`shared` is a normal and a build dependency);
+/// and a non-member `-p`, which gets what the members ask.
+#[test]
+fn command_line_dependency_features_units_match_cargo() {
+    let ws = fixture("kitchen-sink");
+    for args in [
+        &["-p", "app", "--features", "myutil/fancy"][..],
+        &["--features", "cnative/wide"],
+        &["-p", "app", "--features", "serde/rc"],
+        &["-p", "app", "--features", "ryu/small"],
+        &[
+            "-p",
+            "app",
+            "--no-default-features",
+            "--features",
+            "itoa/no-panic",
+        ],
+        &["-p", "app", "--features", "ryu?/small"],
+        &["-p", "app", "--features", "extra,ryu?/small"],
+        &["-p", "app", "--features", "shared/b"],
+        &["-p", "serde"],
+    ] {
+        unit_parity(&ws, args);
+    }
+    for name in ["resolver-v1", "resolver-v2"] {
+        let ws = fixture(name);
+        for args in [&["--features", "feat/dev"][..], &["--features", "feat/pm"]] {
+            unit_parity(&ws, args);
+        }
+    }
+}
+
+/// A dependency's feature from the command line reaches rustc as Cargo
+/// passes it: `greet` is app's dependency, not selected.
+#[test]
+fn command_line_dependency_feature_reaches_rustc_as_with_cargo() {
+    let ws = fixture("tiny");
+    let h = rustc_parity_of(
+        &ws,
+        "build",
+        &["-p", "app", "--features", "greet/loud"],
+        3,
+        |_, _| {},
+    );
+    let greet = &h["greet"];
+    assert!(
+        greet
+            .iter()
+            .all(|args| args.contains(&"--cfg feature=\"loud\"".to_string())),
+        "{greet:?}"
+    );
+}
+
+#[test]
+fn test_units_match_cargo_test() {
+    let ws = fixture("kitchen-sink");
+    for args in [
+        // Not `--no-run`: Cargo plans the doctests there too (and builds
+        // the libraries only they need) but never runs them; hbuild plans
+        // only what the command runs.
+        &[][..],
+        &["--release"],
+        &["--doc"],
+        &["--workspace", "--all-targets"],
+        &["-p", "app", "--lib"],
+        &["-p", "app", "integ"],
+        &["--examples"],
+        &["--target", HOST],
+    ] {
+        command_unit_parity(&ws, "test", args);
+    }
+    let ws = fixture("testing");
+    for args in [&[][..], &["--workspace", "--release"]] {
+        command_unit_parity(&ws, "test", args);
+    }
+}
+
+#[test]
+fn check_units_match_cargo_check() {
+    let ws = fixture("kitchen-sink");
+    for args in [
+        &[][..],
+        &["--all-targets"],
+        &["--release"],
+        &["-p", "app"],
+        &["-p", "mymacro"],
+        &["--workspace", "--tests"],
+        &["--profile", "test"],
+    ] {
+        command_unit_parity(&ws, "check", args);
+    }
+    let ws = fixture("testing");
+    for args in [&[][..], &["--all-targets"], &["--release"], &["-p", "calc"]] {
+        command_unit_parity(&ws, "check", args);
+    }
+}
+
+#[test]
+fn doc_units_match_cargo_doc() {
+    let ws = fixture("kitchen-sink");
+    for args in [
+        &[][..],
+        &["--no-deps"],
+        &["-p", "app"],
+        &["--workspace", "--document-private-items"],
+    ] {
+        command_unit_parity(&ws, "doc", args);
     }
 }
 
@@ -212,6 +335,23 @@ fn regex_lite_hash(s: &str) -> String {
 /// RUSTC_WRAPPER, compares the rustc calls, then hands both target dirs to
 /// `check`.
 fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
+    rustc_parity_of(ws, "build", args, 10, check);
+}
+
+/// [`rustc_parity`] for `cargo COMMAND` and `cargo hbuild COMMAND`.
+fn command_rustc_parity(ws: &Ws, command: &str, args: &[&str], check: impl FnOnce(&Path, &Path)) {
+    rustc_parity_of(ws, command, args, 10, check);
+}
+
+/// [`rustc_parity`] of `COMMAND` for a build of at least `min_calls` rustc
+/// calls; returns hbuild's normalised invocations.
+fn rustc_parity_of(
+    ws: &Ws,
+    command: &str,
+    args: &[&str],
+    min_calls: usize,
+    check: impl FnOnce(&Path, &Path),
+) -> BTreeMap<String, Vec<Vec<String>>> {
     let logs = tempfile::tempdir().unwrap();
     let wrapper = write_wrapper(logs.path());
     let clog = logs.path().join("cargo.log");
@@ -220,7 +360,7 @@ fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
     std::fs::create_dir_all(&hlog).unwrap();
     let ctarget = logs.path().join("cargo-target");
     let htarget = logs.path().join("hbuild-target");
-    let mut cargs = vec!["build", "--target-dir", ctarget.to_str().unwrap()];
+    let mut cargs = vec![command, "--target-dir", ctarget.to_str().unwrap()];
     cargs.extend_from_slice(args);
     ws.cargo(
         &cargs,
@@ -230,7 +370,12 @@ fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
         ],
     )
     .ok();
-    let mut hargs = vec!["--no-cache", "--target-dir", htarget.to_str().unwrap()];
+    let mut hargs = if command == "build" {
+        vec![]
+    } else {
+        vec![command]
+    };
+    hargs.extend(["--no-cache", "--target-dir", htarget.to_str().unwrap()]);
     hargs.extend_from_slice(args);
     ws.hbuild_env(
         &hargs,
@@ -249,7 +394,7 @@ fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
     };
     let c = invocations(&read_all(&clog));
     let h = invocations(&read_all(&hlog));
-    assert!(c.len() > 10, "too few rustc calls recorded: {c:?}");
+    assert!(c.len() >= min_calls, "too few rustc calls recorded: {c:?}");
     let mut problems = String::new();
     for (name, cv) in &c {
         match h.get(name) {
@@ -275,6 +420,7 @@ fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
         args.join(" ")
     );
     check(&ctarget, &htarget);
+    h
 }
 
 #[test]
@@ -341,6 +487,19 @@ fn build_scripts_and_c_code_match_cargo_with_explicit_host_target() {
         ],
         |_, _| {},
     );
+}
+
+#[test]
+fn kitchen_sink_rustc_invocations_match_cargo_check() {
+    let ws = fixture("kitchen-sink");
+    let args = ["--workspace", "--all-targets"];
+    command_rustc_parity(&ws, "check", &args, |cargo, hbuild| {
+        // Nothing is uplifted by a check.
+        for dir in [cargo, hbuild] {
+            let up = crate::build::uplifted(&dir.join("debug"));
+            assert_eq!(up, Vec::<String>::new(), "{}", dir.display());
+        }
+    });
 }
 
 #[test]

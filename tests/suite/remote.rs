@@ -204,3 +204,40 @@ fn tokens_never_appear_in_output() {
         .ok();
     assert!(!r.stderr.contains("tok-53cr3t") && !r.stdout.contains("tok-53cr3t"));
 }
+
+#[test]
+fn passing_test_results_are_shared_through_the_remote_cache() {
+    let nginx = Nginx::start();
+    let url = nginx.url();
+    let args = [
+        "test",
+        "--message-format",
+        "json",
+        "-p",
+        "calc",
+        "--remote-cache",
+        &url,
+    ];
+    // CI's green main fills the remote cache...
+    let ci = fixture("testing");
+    let first = ci.hbuild_env(&args, &[("CARGO_INCREMENTAL", "0")]).ok();
+    assert_eq!(first.summary()["tests"]["run"], 7, "{}", first.stderr);
+    // ...and a developer's checkout, with an empty local cache, runs no
+    // test: every passing result and binary comes from it.
+    let dev = fixture("testing");
+    let second = dev.hbuild_env(&args, &[]).ok();
+    let s = second.summary();
+    assert_eq!(s["executed"], 0, "{}", second.stderr);
+    assert_eq!(s["tests"]["cached"], 7, "{s}");
+    assert_eq!(s["cache_hits"]["remote"], s["actions_total"], "{s}");
+    let running: Vec<&str> = second
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Running ") || l.contains("Doc-tests "))
+        .collect();
+    assert_eq!(running.len(), 7, "{}", second.stderr);
+    assert!(
+        running.iter().all(|l| l.ends_with(" (cached)")),
+        "{running:?}"
+    );
+}

@@ -42,7 +42,7 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    fn fault(msg: impl Into<String>) -> Self {
+    pub(crate) fn fault(msg: impl Into<String>) -> Self {
         Failure::Fault {
             msg: msg.into(),
             auth: false,

@@ -78,7 +78,13 @@ pub struct RemoteConfig {
     /// Consecutive faults after which the remote is switched off for the
     /// rest of the process.
     pub max_consecutive_failures: u32,
+    /// The REAPI instance name of a `grpc://` or `grpcs://` remote: the
+    /// URL's path without its slashes, or `--remote-instance-name`.
+    pub instance_name: String,
 }
+
+/// Environment variable holding the REAPI instance name of a gRPC remote.
+pub const ENV_INSTANCE_NAME: &str = "HBUILD_REMOTE_INSTANCE_NAME";
 
 /// Values given on the command line; each one, when set, wins over its
 /// environment variable.
@@ -95,6 +101,8 @@ pub struct RemoteFlags {
     pub timeout: Option<String>,
     /// `--remote-cache-connect-timeout`.
     pub connect_timeout: Option<String>,
+    /// `--remote-instance-name` (gRPC remotes).
+    pub instance_name: Option<String>,
 }
 
 impl RemoteConfig {
@@ -108,10 +116,11 @@ impl RemoteConfig {
                 secret::redact_url(url.trim())
             ))
         })?;
-        if parsed.scheme() != "http" && parsed.scheme() != "https" {
+        let grpc = matches!(parsed.scheme(), "grpc" | "grpcs");
+        if !grpc && parsed.scheme() != "http" && parsed.scheme() != "https" {
             // What parses as a scheme may be a user name (`alice:pw@host`).
             return Err(CacheError::Config(format!(
-                "remote cache URL must be http:// or https://, got `{}`",
+                "remote cache URL must be http://, https://, grpc:// or grpcs://, got `{}`",
                 secret::redact_url(url.trim())
             )));
         }
@@ -140,7 +149,18 @@ impl RemoteConfig {
                 "remote cache URL path must not contain `//`, `.` or `..` segments".into(),
             ));
         }
-        if !path.ends_with('/') {
+        if grpc && (!parsed.username().is_empty() || parsed.password().is_some()) {
+            return Err(CacheError::Config(format!(
+                "a gRPC remote cache URL cannot carry credentials; use {ENV_TOKEN} or \
+                 --remote-cache-header"
+            )));
+        }
+        let instance_name = if grpc {
+            path.trim_matches('/').to_string()
+        } else {
+            String::new()
+        };
+        if !grpc && !path.ends_with('/') {
             parsed.set_path(&format!("{path}/"));
         }
         let basic_auth = if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -165,6 +185,7 @@ impl RemoteConfig {
             timeout: DEFAULT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
+            instance_name,
         })
     }
 
@@ -218,7 +239,24 @@ impl RemoteConfig {
         {
             cfg.connect_timeout = parse_duration(&t)?;
         }
+        if let Some(name) = flags
+            .instance_name
+            .clone()
+            .or_else(|| env(ENV_INSTANCE_NAME))
+        {
+            if !cfg.is_grpc() {
+                return Err(CacheError::Config(
+                    "an instance name applies to grpc:// and grpcs:// remotes only".into(),
+                ));
+            }
+            cfg.instance_name = name.trim().trim_matches('/').to_string();
+        }
         Ok(Some(cfg))
+    }
+
+    /// Whether the remote speaks REAPI over gRPC (else the HTTP protocol).
+    pub fn is_grpc(&self) -> bool {
+        matches!(self.url.scheme(), "grpc" | "grpcs")
     }
 
     /// The base URL as it may be printed: `<redacted>@` in place of
@@ -274,6 +312,7 @@ impl fmt::Debug for RemoteConfig {
             .field("timeout", &self.timeout)
             .field("max_connections", &self.max_connections)
             .field("max_consecutive_failures", &self.max_consecutive_failures)
+            .field("instance_name", &self.instance_name)
             .finish()
     }
 }
@@ -489,5 +528,46 @@ mod tests {
         for bad in ["", "0", "-1", "abc", "1h", "NaN"] {
             assert!(parse_duration(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn grpc_urls_name_their_instance_and_carry_no_credentials() {
+        let cfg = RemoteConfig::new("grpc://127.0.0.1:8980").unwrap();
+        assert!(cfg.is_grpc());
+        assert_eq!(cfg.instance_name, "");
+        let cfg = RemoteConfig::new("grpcs://cache.example.com/main/").unwrap();
+        assert!(cfg.is_grpc());
+        assert_eq!(cfg.instance_name, "main");
+        assert!(!RemoteConfig::new("http://h/main").unwrap().is_grpc());
+        let err = RemoteConfig::new("grpc://u:pw-SECRET@h:1").unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(
+            err.to_string().contains("cannot carry credentials"),
+            "{err}"
+        );
+
+        let flags = RemoteFlags {
+            url: Some("grpc://h:1/a".into()),
+            instance_name: Some("b".into()),
+            ..Default::default()
+        };
+        let cfg = RemoteConfig::from_lookup(&flags, |_| None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.instance_name, "b");
+        let env = env_of(&[(ENV_INSTANCE_NAME, "c")]);
+        let flags = RemoteFlags {
+            url: Some("grpc://h:1/a".into()),
+            ..Default::default()
+        };
+        let cfg = RemoteConfig::from_lookup(&flags, env).unwrap().unwrap();
+        assert_eq!(cfg.instance_name, "c");
+        let flags = RemoteFlags {
+            url: Some("http://h:1/".into()),
+            instance_name: Some("b".into()),
+            ..Default::default()
+        };
+        let err = RemoteConfig::from_lookup(&flags, |_| None).unwrap_err();
+        assert!(err.to_string().contains("grpc:// and grpcs://"), "{err}");
     }
 }

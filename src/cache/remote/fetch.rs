@@ -1,7 +1,7 @@
 //! Lookups: fetch an AC entry, validate it, download and verify its blobs,
 //! and hand them to the local store.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::client::Failure;
 use super::proto::{self, BlobRef, MetaCheck, Metadata, ParsedEntry};
@@ -47,12 +47,8 @@ fn timed<T>(sh: &Shared, (res, took): (T, Duration)) -> T {
 
 fn lookup(sh: &Shared, key: &ActionKey, store: &dyn BlobStore) -> Result<ActionResult, Stop> {
     let what = format!("AC entry {key}");
-    let answer =
-        timed(sh, sh.http.get(sh.http.ac_url(key))).map_err(|f| stop(sh, &what, f, false))?;
-    let t = Instant::now();
-    let body = answer.read_to_vec(None, MAX_AC_ENTRY_BYTES);
-    sh.add_time(t.elapsed());
-    let body = body.map_err(|f| stop(sh, &what, f, false))?;
+    let body = timed(sh, sh.remote.get_entry(key, MAX_AC_ENTRY_BYTES))
+        .map_err(|f| stop(sh, &what, f, false))?;
     Shared::add(&sh.counters.bytes_down, body.len() as u64);
     sh.record_ok();
     let entry =
@@ -87,12 +83,8 @@ fn fetch_inline(sh: &Shared, blob: &BlobRef, what: &str) -> Result<Vec<u8>, Stop
             blob.size
         )));
     }
-    let answer =
-        timed(sh, sh.http.get(sh.http.cas_url(blob))).map_err(|f| stop(sh, &what, f, true))?;
-    let t = Instant::now();
-    let res = answer.read_to_vec(Some(blob.size), MAX_INLINE_BLOB_BYTES);
-    sh.add_time(t.elapsed());
-    let bytes = res.map_err(|f| stop(sh, &what, f, true))?;
+    let bytes = timed(sh, sh.remote.read_small(blob, MAX_INLINE_BLOB_BYTES))
+        .map_err(|f| stop(sh, &what, f, true))?;
     Shared::add(&sh.counters.bytes_down, bytes.len() as u64);
     if BlobRef::of_bytes(&bytes) != *blob {
         return Err(stop(
@@ -138,12 +130,8 @@ fn fetch_outputs(
         let (blake3, size) = if blob.is_empty_blob() {
             (crate::core::Digest::of_bytes(b""), 0)
         } else {
-            let answer = timed(sh, sh.http.get(sh.http.cas_url(blob)))
+            let got = timed(sh, sh.remote.read_to_file(blob, tmp.as_file_mut()))
                 .map_err(|f| stop(sh, &what, f, true))?;
-            let t = Instant::now();
-            let res = answer.read_to_file(blob, tmp.as_file_mut());
-            sh.add_time(t.elapsed());
-            let got = res.map_err(|f| stop(sh, &what, f, true))?;
             Shared::add(&sh.counters.bytes_down, got.1);
             sh.record_ok();
             got

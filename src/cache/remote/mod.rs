@@ -15,10 +15,15 @@
 //! prints nothing: callers drain [`RemoteCache::take_warnings`].
 
 pub mod config;
+pub mod exec_config;
+pub mod execute;
 pub mod proto;
 
 mod client;
 mod fetch;
+mod grpc;
+mod transport;
+mod tree;
 mod upload;
 
 use std::collections::BTreeSet;
@@ -29,10 +34,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use config::{BasicAuth, RemoteConfig, RemoteFlags};
+pub use exec_config::{ExecConfig, ExecFlags};
+pub use execute::{ExecError, ExecReply, ExecSpec, ExecStats, RemoteExecutor};
 
 use crate::cache::{ActionResult, BlobStore, CacheError};
 use crate::core::ActionKey;
-use client::{Failure, Http};
+use client::Failure;
+use transport::Transport;
 
 /// Largest AC entry body accepted.
 pub const MAX_AC_ENTRY_BYTES: u64 = 16 << 20;
@@ -112,7 +120,7 @@ struct Counters {
 /// State shared by callers and upload threads.
 pub(crate) struct Shared {
     cfg: RemoteConfig,
-    http: Http,
+    remote: Transport,
     counters: Counters,
     consecutive_faults: AtomicU32,
     disabled: Mutex<Option<String>>,
@@ -231,11 +239,11 @@ impl RemoteCache {
     /// Builds the HTTP client (rustls, bounded pool, timeouts). Sends no
     /// request.
     pub fn new(cfg: RemoteConfig) -> Result<RemoteCache, CacheError> {
-        let http = Http::new(&cfg)?;
+        let remote = Transport::new(&cfg)?;
         let threads = (cfg.max_connections / 2).clamp(1, 4);
         let shared = Arc::new(Shared {
             cfg,
-            http,
+            remote,
             counters: Counters::default(),
             consecutive_faults: AtomicU32::new(0),
             disabled: Mutex::new(None),

@@ -1,6 +1,6 @@
-//! The wire format: the few REAPI protobuf messages an AC entry needs
-//! (`build.bazel.remote.execution.v2`, hand-written with the upstream field
-//! numbers), and hbuild's own metadata blob stored as the reserved output
+//! The wire format: REAPI `ActionResult` entries (the
+//! `build.bazel.remote.execution.v2` messages of `bazel-remote-apis`), and
+//! hbuild's own metadata blob stored as the reserved output
 //! [`METADATA_PATH`].
 //!
 //! Decoding is strict: an entry is turned into a [`ParsedEntry`] only if
@@ -23,71 +23,14 @@ pub const RESERVED_DIR: &str = ".hbuild/";
 /// Value of [`Metadata::format`].
 pub const METADATA_FORMAT: &str = "hbuild-remote-result";
 
+use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
+
 /// REAPI `Digest`: SHA-256 hex of a blob and its size.
-#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
-pub struct PbDigest {
-    /// Lowercase hex SHA-256.
-    #[prost(string, tag = "1")]
-    pub hash: String,
-    /// Size in bytes.
-    #[prost(int64, tag = "2")]
-    pub size_bytes: i64,
-}
-
+pub type PbDigest = re::Digest;
 /// REAPI `OutputFile`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct PbOutputFile {
-    /// Path relative to the action's output root.
-    #[prost(string, tag = "1")]
-    pub path: String,
-    /// Digest of the content in the CAS.
-    #[prost(message, optional, tag = "2")]
-    pub digest: Option<PbDigest>,
-    /// Whether the file is executable.
-    #[prost(bool, tag = "4")]
-    pub is_executable: bool,
-    /// Inlined content (never written by hbuild; ignored on read).
-    #[prost(bytes = "vec", tag = "5")]
-    pub contents: Vec<u8>,
-}
-
-/// The path of an REAPI `OutputDirectory` / `OutputSymlink` (only decoded to
-/// reject entries that hbuild cannot represent).
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct PbPathOnly {
-    /// Path relative to the action's output root.
-    #[prost(string, tag = "1")]
-    pub path: String,
-}
-
-/// REAPI `ActionResult` (the fields hbuild uses).
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct PbActionResult {
-    /// Output files.
-    #[prost(message, repeated, tag = "2")]
-    pub output_files: Vec<PbOutputFile>,
-    /// Output directories (hbuild writes none and rejects entries with any).
-    #[prost(message, repeated, tag = "3")]
-    pub output_directories: Vec<PbPathOnly>,
-    /// Exit code of the action; hbuild caches successful actions only.
-    #[prost(int32, tag = "4")]
-    pub exit_code: i32,
-    /// CAS digest of the captured standard output (absent when empty).
-    #[prost(message, optional, tag = "6")]
-    pub stdout_digest: Option<PbDigest>,
-    /// CAS digest of the captured standard error (absent when empty).
-    #[prost(message, optional, tag = "8")]
-    pub stderr_digest: Option<PbDigest>,
-    /// Output file symlinks (rejected).
-    #[prost(message, repeated, tag = "10")]
-    pub output_file_symlinks: Vec<PbPathOnly>,
-    /// Output directory symlinks (rejected).
-    #[prost(message, repeated, tag = "11")]
-    pub output_directory_symlinks: Vec<PbPathOnly>,
-    /// Output symlinks (rejected).
-    #[prost(message, repeated, tag = "12")]
-    pub output_symlinks: Vec<PbPathOnly>,
-}
+pub type PbOutputFile = re::OutputFile;
+/// REAPI `ActionResult`.
+pub type PbActionResult = re::ActionResult;
 
 /// One output as recorded in the metadata blob.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,14 +85,14 @@ impl BlobRef {
         self.size == 0 && self.sha256 == sha256_hex(b"")
     }
 
-    fn to_pb(&self) -> PbDigest {
+    pub(crate) fn to_pb(&self) -> PbDigest {
         PbDigest {
             hash: self.sha256.clone(),
             size_bytes: self.size as i64,
         }
     }
 
-    fn from_pb(d: &PbDigest) -> Result<Self, String> {
+    pub(crate) fn from_pb(d: &PbDigest) -> Result<Self, String> {
         if !is_hex64(&d.hash) {
             return Err(format!(
                 "digest `{}` is not 64 lowercase hex digits",
@@ -215,14 +158,14 @@ pub fn encode_entry(
             path: path.as_str().to_string(),
             digest: Some(blob.to_pb()),
             is_executable: *exec,
-            contents: Vec::new(),
+            ..Default::default()
         })
         .collect();
     files.push(PbOutputFile {
         path: METADATA_PATH.to_string(),
         digest: Some(metadata.to_pb()),
         is_executable: false,
-        contents: Vec::new(),
+        ..Default::default()
     });
     let pb = PbActionResult {
         output_files: files,
@@ -235,6 +178,8 @@ pub fn encode_entry(
 }
 
 /// Decodes and validates an AC entry body. `Err` says why it is rejected.
+// The deprecated symlink fields are read only to reject entries with them.
+#[allow(deprecated)]
 pub fn decode_entry(body: &[u8]) -> Result<ParsedEntry, String> {
     let pb: PbActionResult = prost::Message::decode(body)
         .map_err(|e| format!("AC entry is not an ActionResult protobuf: {e}"))?;
@@ -398,7 +343,7 @@ mod tests {
                     size_bytes: 3,
                 }),
                 is_executable: true,
-                contents: vec![],
+                ..Default::default()
             }],
             stdout_digest: Some(PbDigest {
                 hash: "s".into(),

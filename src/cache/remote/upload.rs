@@ -1,7 +1,7 @@
 //! Background uploads: a queue served by a few threads, each upload sending
 //! its CAS blobs first (HEAD, then PUT if missing) and the AC entry last.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sha2::Digest as _;
 
 use super::client::Failure;
+use super::grpc::Source as WireSource;
 use super::proto::{self, BlobRef, MetaOutput, Metadata, METADATA_FORMAT, RESERVED_DIR};
 use super::{lock, Shared, UploadReport};
 use crate::cache::{ActionResult, BlobStore, ENTRY_FORMAT_VERSION};
@@ -256,11 +257,26 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
     let stdout = text(&r.stdout);
     let stderr = text(&r.stderr);
 
+    blobs.retain(|b, _| !b.is_empty_blob());
+    let wanted: Vec<BlobRef> = blobs.keys().cloned().collect();
+    let (res, took) = sh.remote.missing(&wanted);
+    sh.add_time(took);
+    let missing: BTreeSet<BlobRef> = match res {
+        Ok(m) => {
+            sh.record_ok();
+            m.into_iter().collect()
+        }
+        Err(f) => {
+            sh.record_failure(&format!("asking for the blobs of {}", job.key), &f, true);
+            return Outcome::Failed;
+        }
+    };
     for (blob, source) in blobs {
         if abandon.load(Ordering::SeqCst) {
             return Outcome::Abandoned;
         }
-        if blob.is_empty_blob() {
+        if !missing.contains(&blob) {
+            Shared::add(&sh.counters.blobs_skipped_existing, 1);
             continue;
         }
         if let Err(o) = upload_blob(job, &blob, source) {
@@ -276,7 +292,7 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
     }
     let body = proto::encode_entry(&outputs, &meta_ref, stdout.as_ref(), stderr.as_ref());
     let len = body.len() as u64;
-    let (res, took) = sh.http.put(sh.http.ac_url(&job.key), body.into());
+    let (res, took) = sh.remote.put_entry(&job.key, body);
     sh.add_time(took);
     match res {
         Ok(()) => {
@@ -291,29 +307,17 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
     }
 }
 
-/// HEADs one blob and PUTs it if the server lacks it.
+/// Uploads one blob the server lacks.
 fn upload_blob(job: &Job, blob: &BlobRef, source: Source) -> Result<(), Outcome> {
     let sh = &*job.shared;
     let fail = |what: &str, f: Failure| {
         sh.record_failure(&format!("{what} blob {}", blob.sha256), &f, true);
         Outcome::Failed
     };
-    let (res, took) = sh.http.head(blob);
-    sh.add_time(took);
-    match res {
-        Ok(true) => {
-            sh.record_ok();
-            Shared::add(&sh.counters.blobs_skipped_existing, 1);
-            return Ok(());
-        }
-        Ok(false) => sh.record_ok(),
-        Err(f) => return Err(fail("HEAD", f)),
-    }
-    let url = sh.http.cas_url(blob);
     let (res, took) = match source {
-        Source::Bytes(bytes) => sh.http.put(url, bytes.into()),
+        Source::Bytes(bytes) => sh.remote.write_blob(blob, WireSource::Bytes(&bytes)),
         Source::Store(digest) => match job.store.open_blob(&digest) {
-            Ok(file) => sh.http.put_file(url, file, blob.size),
+            Ok(file) => sh.remote.write_blob(blob, WireSource::File(file)),
             Err(e) => return Err(fail("open", Failure::Local(e.to_string()))),
         },
     };

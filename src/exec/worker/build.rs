@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use super::super::events::BuildEvent;
 use super::super::invoke::{execute_rustc, execute_script, Executed};
+use super::super::outcome::RemoteRun;
+use super::super::remote::{self, Remote};
 use super::super::stamp::{refresh_moved, stamp_path, write_stamp};
 use super::super::ExecShared;
 use super::late_plan::Invocation;
@@ -20,6 +22,7 @@ use crate::plan::Action;
 pub(super) struct Built {
     pub(super) result: DepResult,
     pub(super) uncacheable: Option<String>,
+    pub(super) remote: Option<RemoteRun>,
 }
 
 /// Runs `a` as `inv`, completes `comps` with what it read, stores the
@@ -33,6 +36,7 @@ pub(super) fn run_and_store(
     on_meta: &dyn Fn(DepResult),
 ) -> Result<Built, Failure> {
     let exec = run_process(sh, a, inv, comps, on_meta)?;
+    let remote = exec.remote.clone();
     fill_inputs(sh, comps, &exec.manifest, &inv.env);
     check_declared(sh, a, &exec)?;
     let key = comps.key();
@@ -41,6 +45,19 @@ pub(super) fn run_and_store(
     let digests = DepDigests::of_result(a, &result, comps);
     // Links change the outputs' ctimes: stamp them after.
     uplift(a)?;
+    // A test run that read undeclared files is keyed on less than it
+    // read: no stamp, so that it runs again next time.
+    if a.test.is_some() && uncacheable.is_some() {
+        let _ = std::fs::remove_file(stamp_path(a));
+        return Ok(Built {
+            result: DepResult {
+                digests,
+                script: None,
+            },
+            uncacheable,
+            remote,
+        });
+    }
     write_stamp(
         a,
         pre,
@@ -59,6 +76,7 @@ pub(super) fn run_and_store(
             script: exec.script.map(Arc::new),
         },
         uncacheable,
+        remote,
     })
 }
 
@@ -77,12 +95,45 @@ fn run_process(
             let _ = std::fs::create_dir_all(p);
         }
     }
-    let exec = match a.kind {
-        ActionKind::BuildScriptRun => execute_script(sh, a, &inv.program, &inv.env),
-        _ => execute_rustc(sh, a, &inv.argv, &inv.env, comps, on_meta),
+    let exec = match remote::execute(sh, a, (&inv.program, &inv.argv), &inv.env, comps, on_meta) {
+        Remote::Done(done) => *done,
+        Remote::Local => run_here(sh, a, inv, comps, on_meta),
+        Remote::Retry(why) => {
+            let local = run_here(sh, a, inv, comps, on_meta);
+            if local.is_ok() {
+                sh.emit(BuildEvent::Warning(format!(
+                    "{} failed on the remote executor ({why}) but built locally: \
+                     it may read files that hbuild does not send",
+                    a.display_name()
+                )));
+            }
+            local
+        }
     }?;
     sh.test_hooks.after_execute(a);
     Ok(exec)
+}
+
+/// Runs the action's process on this machine.
+fn run_here(
+    sh: &ExecShared,
+    a: &Action,
+    inv: &Invocation,
+    comps: &KeyComponents,
+    on_meta: &dyn Fn(DepResult),
+) -> Result<Executed, Failure> {
+    match a.kind {
+        ActionKind::BuildScriptRun => execute_script(sh, a, &inv.program, &inv.env),
+        ActionKind::TestRun => {
+            super::super::test_run::execute_test(sh, a, &inv.program, &inv.argv, &inv.env)
+        }
+        ActionKind::DocIndex => super::super::doc_index::assemble(sh, a),
+        ActionKind::Doc => {
+            super::super::doc_index::mark_documented_deps(sh, a);
+            execute_rustc(sh, a, inv.rustc(), comps, on_meta)
+        }
+        _ => execute_rustc(sh, a, inv.rustc(), comps, on_meta),
+    }
 }
 
 /// Reports files read outside the declared inputs; with `--strict` they
@@ -97,7 +148,20 @@ fn check_declared(sh: &ExecShared, a: &Action, exec: &Executed) -> Result<(), Fa
                 a.display_name(),
                 exec.undeclared.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
             ),
+            exit_code: None,
         });
+    }
+    if let (Some(t), false) = (&a.test, exec.undeclared.is_empty()) {
+        sh.emit(BuildEvent::ActionWarning {
+            id: a.id,
+            message: super::super::test_run::undeclared_warning(
+                a,
+                t,
+                &exec.undeclared,
+                &sh.graph.workspace_root,
+            ),
+        });
+        return Ok(());
     }
     for p in &exec.undeclared {
         sh.emit(BuildEvent::Warning(format!(

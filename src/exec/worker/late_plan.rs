@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::super::invoke::RustcCall;
 use super::super::script_output::{LinkArgTarget, ScriptOutput};
 use super::super::ExecShared;
 use super::DepResult;
@@ -24,6 +25,20 @@ pub(super) struct Invocation {
     pub(super) env: BTreeMap<String, String>,
     /// The flags build scripts added (the end of `argv`).
     pub(super) script_flags: Vec<String>,
+    /// For an action Clippy lints: the configuration files that apply to
+    /// it now (see [`super::super::lint::config_files`]).
+    pub(super) lint_config: Vec<PathBuf>,
+}
+
+impl Invocation {
+    /// The rustc call of a compile action.
+    pub(super) fn rustc(&self) -> RustcCall<'_> {
+        RustcCall {
+            argv: &self.argv,
+            env: &self.env,
+            also_declared: &self.lint_config,
+        }
+    }
 }
 
 /// The final invocation of `a`; `deps` is indexed like `a.deps`.
@@ -39,8 +54,11 @@ pub(super) fn invocation(sh: &ExecShared, a: &Action, deps: &[DepResult]) -> Inv
         argv: a.argv.clone(),
         env: a.env.clone(),
         script_flags: Vec::new(),
+        lint_config: Vec::new(),
     };
-    if a.kind == ActionKind::BuildScriptRun {
+    if a.kind == ActionKind::TestRun {
+        test_invocation(sh, a, &script_of, &mut inv);
+    } else if a.kind == ActionKind::BuildScriptRun {
         if let Some(exe) = script_binary(sh, a) {
             inv.program = exe;
         }
@@ -52,7 +70,52 @@ pub(super) fn invocation(sh: &ExecShared, a: &Action, deps: &[DepResult]) -> Inv
         }
         inv.script_flags = inv.argv[a.argv.len()..].to_vec();
     }
+    if a.lint.is_some() {
+        inv.lint_config = lint_config(sh, a, &inv.env);
+    }
     inv
+}
+
+/// The Clippy configuration files of a linted action, looked up from the
+/// `CLIPPY_CONF_DIR` and `CARGO_MANIFEST_DIR` clippy-driver will see (a
+/// relative directory is relative to its working directory).
+fn lint_config(sh: &ExecShared, a: &Action, env: &BTreeMap<String, String>) -> Vec<PathBuf> {
+    let var = |k: &str| env.get(k).or_else(|| sh.env.get(k)).map(|v| a.cwd.join(v));
+    let manifest_dir = var("CARGO_MANIFEST_DIR").unwrap_or_else(|| a.cwd.clone());
+    super::super::lint::config_files(var("CLIPPY_CONF_DIR").as_deref(), &manifest_dir)
+}
+
+/// A test run gets its package's `rustc-env` values and, for doctests,
+/// the build script's cfgs and search paths (as Cargo passes them to
+/// rustdoc). The variables that configure Rust programs and libtest
+/// (`RUST_*`) are set explicitly, so that they are keyed.
+fn test_invocation(
+    sh: &ExecShared,
+    a: &Action,
+    script_of: &dyn Fn(ActionId) -> Option<Arc<ScriptOutput>>,
+    inv: &mut Invocation,
+) {
+    let doc = a.test.as_ref().is_some_and(|t| t.doc);
+    if doc {
+        link_search_args(sh, a, script_of, &mut inv.argv);
+    }
+    if let Some(own) = a.script_inputs.own.and_then(script_of) {
+        if doc {
+            for c in &own.cfgs {
+                inv.argv.extend(["--cfg".into(), c.clone()]);
+            }
+            for c in &own.check_cfgs {
+                inv.argv.extend(["--check-cfg".into(), c.clone()]);
+            }
+        }
+        for (k, v) in &own.env {
+            inv.env.insert(k.clone(), v.clone());
+        }
+    }
+    for (k, v) in sh.env.iter().filter(|(k, _)| k.starts_with("RUST_")) {
+        inv.env.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    inv.script_flags = inv.argv[a.argv.len()..].to_vec();
 }
 
 /// The binary a build-script run executes: its compile dependency's.
@@ -142,7 +205,7 @@ fn own_script_flags(a: &Action, own: &ScriptOutput, inv: &mut Invocation) {
 /// Whether a `rustc-link-arg-*` for `t` applies to action `a`.
 fn link_arg_applies(a: &Action, t: &LinkArgTarget) -> bool {
     match t {
-        LinkArgTarget::Bins => a.target_kind == TargetKind::Bin && a.mode == Mode::Build,
+        LinkArgTarget::Bins => a.target_kind == TargetKind::Bin && a.mode.built() == Mode::Build,
         LinkArgTarget::Bin(n) => a.target_kind == TargetKind::Bin && &a.target_name == n,
         LinkArgTarget::Tests => a.target_kind == TargetKind::Test,
         LinkArgTarget::Benches => a.target_kind == TargetKind::Bench,

@@ -16,6 +16,7 @@ use super::events::Outcome;
 pub use super::outcome::{DepResult, Failure, Finished, RunReason};
 pub use super::stamp::{load_stamp, stamp_path};
 use super::store::Manifest;
+use super::test_run;
 use super::ExecShared;
 use crate::fingerprint::compose::{self, ReadState};
 use crate::fingerprint::{DepDigests, KeyComponents};
@@ -33,20 +34,31 @@ pub fn run(
     let digests: Vec<DepDigests> = deps.iter().map(|d| d.digests).collect();
     let cx = sh.key_context();
     let mut comps = compose::compose(cx, &sh.graph, a, &inv.argv, &inv.env, &digests);
+    if a.lint.is_some() {
+        let config = sh.file_states.digest_all(&inv.lint_config);
+        compose::lint_config(&mut comps, &sh.normalizer, &inv.lint_config, config);
+    }
     let pre = comps.pre_key();
     let stamp = load_stamp(a);
     let mut reason = RunReason {
         script_flags: inv.script_flags.clone(),
         ..Default::default()
     };
+    let is_test = a.test.is_some();
     let manifest = match &stamp {
+        // A test run is keyed on its declared inputs as they are now.
+        _ if is_test => Some(test_run::declared_manifest(sh, a)),
         Some(s) if s.pre == pre => Some(s.manifest.clone()),
         _ => sh.store.manifest(&pre),
     };
-    if let Some(m) = &manifest {
+    let reuse = !is_test || sh.cache_test_results;
+    if let Some(m) = manifest.as_ref().filter(|_| reuse) {
         fill_inputs(sh, &mut comps, m, &inv.env);
         let key = comps.key();
         if let Some(result) = fresh::check(sh, a, stamp.as_ref(), key)? {
+            if is_test {
+                test_run::emit_output(sh, a, Outcome::Fresh);
+            }
             return Ok(finished(result, Outcome::Fresh, reason, comps, None));
         }
         sh.policy.past_fresh(a)?;
@@ -56,11 +68,15 @@ pub fn run(
             key,
         };
         if let Some((result, outcome)) = restore::from_cache(sh, a, keyed, m, &mut reason)? {
+            if is_test {
+                test_run::emit_output(sh, a, outcome);
+            }
             return Ok(finished(result, outcome, reason, comps, None));
         }
     }
     sh.policy.past_fresh(a)?;
     let built = build::run_and_store(sh, a, &inv, &mut comps, pre, on_meta)?;
+    reason.remote = built.remote;
     Ok(finished(
         built.result,
         Outcome::Executed,

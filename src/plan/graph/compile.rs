@@ -9,7 +9,7 @@ use crate::core::ActionId;
 use crate::plan::action::{
     Action, ActionDep, ActionKind, FlagOrigins, InputFile, Needs, ScriptInputs, Uplift,
 };
-use crate::plan::rustc_args::{self, is_rlib_only, package_env, Outputs};
+use crate::plan::rustc_args::{self, is_rlib_only, Outputs};
 use crate::plan::unit::{CompileKind, Mode};
 use crate::workspace::model::CrateType;
 use crate::workspace::model::{Target, TargetKind};
@@ -36,20 +36,14 @@ pub(super) fn compile_action(
     let out_dir = if is_script {
         cx.layout
             .build(CompileKind::Host, &pkg.name, &u.short_hash())
-    } else if target.kind == TargetKind::Example && u.mode == Mode::Build {
+    } else if target.kind == TargetKind::Example
+        && matches!(u.mode, Mode::Build | Mode::Check { .. })
+    {
         cx.layout.examples(u.kind)
     } else {
         cx.layout.deps(u.kind)
     };
-    // Members under the workspace root compile with a relative path from
-    // the root, like Cargo, so diagnostics and embedded paths are relative.
-    let (src, cwd) = match target.src_path.strip_prefix(&model.root) {
-        Ok(rel) if pkg.is_local() => (rel.display().to_string(), model.root.clone()),
-        _ => (
-            target.src_path.display().to_string(),
-            pkg.root().to_path_buf(),
-        ),
-    };
+    let (src, cwd) = super::source_and_cwd(cx, pkg, target);
     let externs = dep_edges(s, target, &mut a);
     let mut dep_dirs = vec![cx.layout.deps(u.kind)];
     if u.kind == CompileKind::Target {
@@ -62,7 +56,7 @@ pub(super) fn compile_action(
     };
     a.program = cx.toolchain.rustc.clone();
     a.cwd = cwd;
-    a.crate_types = if u.mode == Mode::Test {
+    a.crate_types = if u.mode.is_rustc_test() {
         Vec::new()
     } else if is_script {
         vec![CrateType::Bin]
@@ -86,18 +80,62 @@ pub(super) fn compile_action(
         link_libs: target.kind == TargetKind::Lib || pkg.lib().is_none(),
     };
     a.uplift = uplifts(s, target, &outs, &out_dir, is_root);
+    lint_with_clippy(s, &mut a);
     a
+}
+
+/// The separator `cargo clippy` puts after each argument in `CLIPPY_ARGS`.
+const CLIPPY_ARGS_SEPARATOR: &str = "__CLIPPY_HACKERY__";
+
+/// Under `cargo hbuild clippy`, a workspace member's rustc (its checks,
+/// build script and proc-macros alike, as Cargo's `RUSTC_WORKSPACE_WRAPPER`
+/// applies to all of them) runs through `clippy-driver`, which reads the
+/// arguments after `--` from `CLIPPY_ARGS` and the `Cargo.toml` of its
+/// working directory. With `--no-deps`, only the selected packages.
+fn lint_with_clippy(s: &Step<'_, '_>, a: &mut Action) {
+    let (cx, u) = (s.cx, s.u);
+    let (Some(driver), Some(clippy)) = (
+        cx.clippy_driver,
+        cx.request.check.as_ref().and_then(|c| c.clippy.as_ref()),
+    ) else {
+        return;
+    };
+    let pkg = &cx.model.packages[u.pkg];
+    if !pkg.is_member || (clippy.no_deps && !u.is_primary) {
+        return;
+    }
+    a.lint = Some(driver.clone());
+    a.env
+        .insert("CLIPPY_ARGS".into(), clippy_args_var(&clippy.args));
+    let manifest = a.cwd.join("Cargo.toml");
+    if !a.inputs.iter().any(|i| i.path == manifest) {
+        a.inputs.push(InputFile { path: manifest });
+    }
+}
+
+/// `CLIPPY_ARGS` as `cargo clippy` sets it: every argument followed by
+/// the separator.
+fn clippy_args_var(args: &[String]) -> String {
+    args.iter()
+        .map(|x| format!("{x}{CLIPPY_ARGS_SEPARATOR}"))
+        .collect()
 }
 
 /// Records the action's dependency edges and returns its `--extern`s: a
 /// dependent that only needs metadata (pipelining) gets the `.rmeta`.
-fn dep_edges(s: &Step<'_, '_>, target: &Target, a: &mut Action) -> Vec<(String, PathBuf)> {
-    let rlib_only = is_rlib_only(s.u, target);
+pub(super) fn dep_edges(
+    s: &Step<'_, '_>,
+    target: &Target,
+    a: &mut Action,
+) -> Vec<(String, PathBuf)> {
+    // A checked unit, like a pipelined library, reads only the metadata of
+    // the libraries it uses; a checked library has nothing else.
+    let reads_metadata = is_rlib_only(s.u, target) || s.u.mode.is_check();
     let mut externs = Vec::new();
     for d in &s.u.deps {
         let (du, dep) = s.dep(d);
         let dt = &s.cx.model.packages[du.pkg].targets[du.target];
-        let metadata_only = rlib_only && is_rlib_only(du, dt);
+        let metadata_only = reads_metadata && (is_rlib_only(du, dt) || du.mode.is_check());
         let needs = if metadata_only {
             Needs::Metadata
         } else {
@@ -130,7 +168,7 @@ fn compile_env(
 ) -> BTreeMap<String, String> {
     let (cx, u) = (s.cx, s.u);
     let pkg = &cx.model.packages[u.pkg];
-    let mut env = package_env(cx, pkg);
+    let mut env = super::package_env_with_out_dir(cx, pkg, s.done, own_run);
     env.insert("CARGO_CRATE_NAME".into(), target.crate_name());
     if matches!(target.kind, TargetKind::Bin)
         || (target.kind == TargetKind::Example && target.crate_types.contains(&CrateType::Bin))
@@ -140,12 +178,9 @@ fn compile_env(
     if u.is_primary {
         env.insert("CARGO_PRIMARY_PACKAGE".into(), "1".into());
     }
-    if let Some(r) = own_run {
-        if let Some(od) = &s.done[r.index()].out_dir {
-            env.insert("OUT_DIR".into(), od.display().to_string());
-        }
-    }
-    if u.mode == Mode::Test && matches!(target.kind, TargetKind::Test | TargetKind::Bench) {
+    // Checked tests get the variables too, so that `env!` compiles (Cargo
+    // points them where the binaries would be uplifted).
+    if u.mode.is_rustc_test() && matches!(target.kind, TargetKind::Test | TargetKind::Bench) {
         for bt in pkg.targets.iter().filter(|t| t.kind == TargetKind::Bin) {
             let p = cx
                 .layout
@@ -200,10 +235,22 @@ fn uplifts(
         }
         return out;
     }
+    let dir = cx.layout.uplift(u.kind);
+    // Test binaries are linked into Cargo's `deps/`, beside the uplifted
+    // binaries' directory, where tests that start them (`deps/../app`,
+    // assert_cmd's `cargo_bin`) look.
+    if u.mode == Mode::Test {
+        if let Some(exe) = &outs.executable {
+            out.push(Uplift {
+                from: exe.clone(),
+                to: dir.join("deps").join(file_name(exe)),
+            });
+        }
+        return out;
+    }
     if u.mode != Mode::Build {
         return out;
     }
-    let dir = cx.layout.uplift(u.kind);
     let h = format!("-{}", u.short_hash());
     let unhashed = |f: &Path| file_name(f).replace(&h, "");
     match target.kind {
@@ -282,4 +329,19 @@ fn linkable_of(dep: &Action) -> Option<PathBuf> {
             .cloned();
     }
     want("rlib")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clippy_args_var;
+
+    #[test]
+    fn clippy_args_are_passed_as_cargo_clippy_passes_them() {
+        let args = ["-W", "clippy::pedantic", "-D", "warnings"].map(String::from);
+        assert_eq!(
+            clippy_args_var(&args),
+            "-W__CLIPPY_HACKERY__clippy::pedantic__CLIPPY_HACKERY__-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+        );
+        assert_eq!(clippy_args_var(&[]), "");
+    }
 }

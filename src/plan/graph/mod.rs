@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 mod compile;
+mod doc;
 mod run;
+mod test;
 
 use super::action::{Action, ActionKind, InputFile, ScriptInputs, TargetMeta};
 use super::unit::{Mode, Unit, UnitDep};
@@ -33,6 +35,28 @@ pub struct ActionGraph {
     pub actions: Vec<Action>,
     /// Root actions.
     pub roots: Vec<ActionId>,
+    /// `test --no-run`: the test binaries in Cargo's order, with the
+    /// label of their `Executable` line.
+    #[serde(default)]
+    pub test_binaries: Vec<(ActionId, String)>,
+    /// `run`: the program to start once the build succeeded.
+    #[serde(default)]
+    pub run: Option<RunTarget>,
+    /// `doc`: the index pages of the documented roots, in Cargo's order.
+    #[serde(default)]
+    pub doc_pages: Vec<PathBuf>,
+}
+
+/// What `cargo hbuild run` starts: the uplifted binary or example, with
+/// the environment Cargo gives it (the cwd and the rest are inherited).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct RunTarget {
+    /// The compile action of the program.
+    pub action: ActionId,
+    /// Its uplifted path.
+    pub program: PathBuf,
+    /// Variables set for it.
+    pub env: BTreeMap<String, String>,
 }
 
 fn aid(u: crate::core::UnitId) -> ActionId {
@@ -84,6 +108,10 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
         };
         let action = if u.mode == Mode::RunCustomBuild {
             run::run_action(&step, inputs)
+        } else if u.mode == Mode::Doc {
+            doc::doc_action(&step, inputs, own_run.map(|d| aid(d.unit)), &ls)
+        } else if u.mode == Mode::Doctest {
+            test::doctest_action(&step, inputs, own_run.map(|d| aid(d.unit)), &ls)
         } else {
             let own_run = own_run.map(|d| aid(d.unit));
             compile::compile_action(&step, inputs, own_run, &ls, roots.contains(&i))
@@ -92,7 +120,13 @@ pub fn build(cx: &PlanContext<'_>, ug: &UnitGraph) -> ActionGraph {
         actions.push(action);
     }
     add_runtime_deps(ug, &mut actions);
+    let test_binaries = test::add_test_runs(cx, ug, &mut actions);
+    let run = test::run_target(cx, ug, &actions);
+    let doc_pages = doc::add_doc_index(cx, ug, &mut actions);
     ActionGraph {
+        doc_pages,
+        run,
+        test_binaries,
         version: 1,
         profile: cx.request.profile.clone(),
         profile_dir: cx.layout.profile_dir.clone(),
@@ -149,6 +183,44 @@ fn add_runtime_deps(ug: &UnitGraph, actions: &mut [Action]) {
     }
 }
 
+/// The source path a tool is given and the directory it runs in: members
+/// under the workspace root use a path relative to the root and run there,
+/// like Cargo, so diagnostics and embedded paths are relative; other
+/// packages get the absolute path and run in their root.
+fn source_and_cwd(
+    cx: &PlanContext<'_>,
+    pkg: &crate::workspace::model::Package,
+    target: &crate::workspace::model::Target,
+) -> (String, PathBuf) {
+    match target.src_path.strip_prefix(&cx.model.root) {
+        Ok(rel) if pkg.is_local() => (rel.display().to_string(), cx.model.root.clone()),
+        _ => (
+            target.src_path.display().to_string(),
+            pkg.root().to_path_buf(),
+        ),
+    }
+}
+
+/// The package's variables and, when it has a build script, the
+/// script run's `OUT_DIR`: what every tool running for the package sees.
+fn package_env_with_out_dir(
+    cx: &PlanContext<'_>,
+    pkg: &crate::workspace::model::Package,
+    done: &[Action],
+    own_run: Option<ActionId>,
+) -> BTreeMap<String, String> {
+    let mut env = super::rustc_args::package_env(cx, pkg);
+    if let Some(od) = own_run.and_then(|r| done[r.index()].out_dir.as_ref()) {
+        env.insert("OUT_DIR".into(), od.display().to_string());
+    }
+    env
+}
+
+/// rustdoc, beside the toolchain's rustc.
+fn rustdoc(cx: &PlanContext<'_>) -> PathBuf {
+    cx.toolchain.rustc.with_file_name("rustdoc")
+}
+
 /// An action with the unit's identity filled in and nothing planned yet.
 fn base_action(cx: &PlanContext<'_>, u: &Unit, i: usize, kind: ActionKind) -> Action {
     let pkg = &cx.model.packages[u.pkg];
@@ -199,5 +271,7 @@ fn base_action(cx: &PlanContext<'_>, u: &Unit, i: usize, kind: ActionKind) -> Ac
         is_local: pkg.is_local(),
         executable: None,
         unit_hash: u.short_hash(),
+        test: None,
+        lint: None,
     }
 }

@@ -63,14 +63,7 @@ fn run_env(
     env.insert("DEBUG".into(), u.profile.debuginfo.env_value().into());
     env.insert("PROFILE".into(), u.profile.root.clone());
     env.insert("RUSTC".into(), cx.toolchain.rustc.display().to_string());
-    env.insert(
-        "RUSTDOC".into(),
-        cx.toolchain
-            .rustc
-            .with_file_name("rustdoc")
-            .display()
-            .to_string(),
-    );
+    env.insert("RUSTDOC".into(), super::rustdoc(cx).display().to_string());
     if let Some(l) = cx.linker(u.kind) {
         env.insert("RUSTC_LINKER".into(), l.display().to_string());
     }

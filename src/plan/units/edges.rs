@@ -94,6 +94,7 @@ impl<'a> Builder<'a> {
         let target_kind = self.inp.model.packages[key.pkg].targets[key.target].kind;
         let mut deps = match (key.mode, target_kind) {
             (Mode::RunCustomBuild, _) => self.run_deps(&key)?,
+            (Mode::Doc, _) => self.doc_deps(&key)?,
             (_, TargetKind::CustomBuild) => self.script_compile_deps(&key)?,
             _ => self.compile_deps(&key)?,
         };
@@ -164,13 +165,12 @@ impl<'a> Builder<'a> {
     fn script_compile_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
         let mut deps = Vec::new();
         for e in self.edges(key).iter().filter(|e| e.build) {
-            self.lib_dep(
-                e.to,
-                &e.extern_name,
-                UnitFor::HOST,
-                CompileKind::Host,
-                &mut deps,
-            )?;
+            let to = DepTo {
+                ufor: UnitFor::HOST,
+                kind: CompileKind::Host,
+                parent: Mode::Build,
+            };
+            self.lib_dep(e.to, &e.extern_name, to, &mut deps)?;
         }
         Ok(deps)
     }
@@ -180,7 +180,8 @@ impl<'a> Builder<'a> {
     fn compile_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
         let pkg = &self.inp.model.packages[key.pkg];
         let target = &pkg.targets[key.target];
-        let dev = key.mode == Mode::Test
+        let dev = key.mode.is_rustc_test()
+            || key.mode == Mode::Doctest
             || matches!(
                 target.kind,
                 TargetKind::Example | TargetKind::Test | TargetKind::Bench
@@ -198,9 +199,69 @@ impl<'a> Builder<'a> {
             .iter()
             .filter(|e| e.normal || (dev && e.dev))
         {
-            self.lib_dep(e.to, &e.extern_name, dep_ufor, dep_kind, &mut deps)?;
+            let to = DepTo {
+                ufor: dep_ufor,
+                kind: dep_kind,
+                parent: key.mode,
+            };
+            self.lib_dep(e.to, &e.extern_name, to, &mut deps)?;
         }
-        if let Some(bs) = pkg.build_script() {
+        self.own_script_run(key, &mut deps)?;
+        // A doctest links its own library, like any test of the package.
+        if target.kind != TargetKind::Lib || key.mode == Mode::Doctest {
+            if let Some(lib) = pkg.lib() {
+                let name = pkg.targets[lib].crate_name();
+                let to = DepTo {
+                    ufor: key.ufor,
+                    kind: key.kind,
+                    parent: key.mode,
+                };
+                self.lib_dep_target(key.pkg, lib, &name, to, &mut deps)?;
+            }
+        }
+        Ok(deps)
+    }
+
+    /// Documenting a target, as Cargo's `compute_deps_doc`: each normal
+    /// dependency's library compiled (rustdoc reads its metadata), and
+    /// documented too unless `--no-deps`; the package's build-script run;
+    /// for a binary or example, its own library and that library's docs.
+    fn doc_deps(&mut self, key: &RawKey) -> Result<Vec<RawDep>, PlanError> {
+        let with_deps = self.inp.request.doc.as_ref().is_some_and(|d| !d.no_deps);
+        // What a proc-macro links is host code, its docs included.
+        let (ufor, kind) = if self.inp.model.packages[key.pkg].targets[key.target].is_proc_macro() {
+            (UnitFor::HOST, CompileKind::Host)
+        } else {
+            (key.ufor, key.kind)
+        };
+        let mut deps = Vec::new();
+        for e in self.edges(key).iter().filter(|e| e.normal) {
+            let Some(lib) = self.inp.model.packages[e.to].lib() else {
+                continue;
+            };
+            self.lib_dep_target(e.to, lib, &e.extern_name, doc_dep_to(ufor, kind), &mut deps)?;
+            if with_deps && self.inp.model.packages[e.to].targets[lib].doc {
+                self.doc_dep(e.to, lib, &e.extern_name, ufor, kind, &mut deps)?;
+            }
+        }
+        let pkg = &self.inp.model.packages[key.pkg];
+        self.own_script_run(key, &mut deps)?;
+        let target = &pkg.targets[key.target];
+        if target.kind != TargetKind::Lib {
+            if let Some(lib) = pkg.lib() {
+                let name = pkg.targets[lib].crate_name();
+                let to = doc_dep_to(key.ufor, key.kind);
+                self.lib_dep_target(key.pkg, lib, &name, to, &mut deps)?;
+                self.doc_dep(key.pkg, lib, &name, key.ufor, key.kind, &mut deps)?;
+            }
+        }
+        Ok(deps)
+    }
+
+    /// The run of the package's own build script, if it has one: its
+    /// `OUT_DIR`, cfgs and variables reach the unit.
+    fn own_script_run(&mut self, key: &RawKey, deps: &mut Vec<RawDep>) -> Result<(), PlanError> {
+        if let Some(bs) = self.inp.model.packages[key.pkg].build_script() {
             let run = self.unit(RawKey {
                 pkg: key.pkg,
                 target: bs,
@@ -211,32 +272,13 @@ impl<'a> Builder<'a> {
             })?;
             deps.push((run, None));
         }
-        if target.kind != TargetKind::Lib {
-            if let Some(lib) = pkg.lib() {
-                let name = pkg.targets[lib].crate_name();
-                self.lib_dep_target(key.pkg, lib, &name, key.ufor, key.kind, &mut deps)?;
-            }
-        }
-        Ok(deps)
+        Ok(())
     }
 
-    fn lib_dep(
-        &mut self,
-        pkg: usize,
-        extern_name: &str,
-        ufor: UnitFor,
-        kind: CompileKind,
-        deps: &mut Vec<RawDep>,
-    ) -> Result<(), PlanError> {
-        let Some(lib) = self.inp.model.packages[pkg].lib() else {
-            return Ok(());
-        };
-        self.lib_dep_target(pkg, lib, extern_name, ufor, kind, deps)
-    }
-
-    /// A library edge: proc-macros and everything below host code are
-    /// built for the host.
-    fn lib_dep_target(
+    /// The documentation of a library, as a dependency of other docs
+    /// (their cross-crate links need it first), under its extern name as
+    /// Cargo records it (no `--extern` comes of it: docs are no library).
+    fn doc_dep(
         &mut self,
         pkg: usize,
         lib: usize,
@@ -245,18 +287,15 @@ impl<'a> Builder<'a> {
         kind: CompileKind,
         deps: &mut Vec<RawDep>,
     ) -> Result<(), PlanError> {
-        let t = &self.inp.model.packages[pkg].targets[lib];
-        let (ufor, kind) = if t.is_proc_macro() {
+        let (ufor, kind) = if self.inp.model.packages[pkg].targets[lib].is_proc_macro() {
             (UnitFor::HOST, CompileKind::Host)
-        } else if ufor.host {
-            (ufor, CompileKind::Host)
         } else {
             (ufor, kind)
         };
         let u = self.unit(RawKey {
             pkg,
             target: lib,
-            mode: Mode::Build,
+            mode: Mode::Doc,
             kind,
             ufor,
             root: false,
@@ -264,4 +303,72 @@ impl<'a> Builder<'a> {
         deps.push((u, Some(extern_name.to_string())));
         Ok(())
     }
+
+    fn lib_dep(
+        &mut self,
+        pkg: usize,
+        extern_name: &str,
+        to: DepTo,
+        deps: &mut Vec<RawDep>,
+    ) -> Result<(), PlanError> {
+        let Some(lib) = self.inp.model.packages[pkg].lib() else {
+            return Ok(());
+        };
+        self.lib_dep_target(pkg, lib, extern_name, to, deps)
+    }
+
+    /// A library edge: proc-macros and everything below host code are
+    /// built for the host; below a checked unit, libraries are checked too
+    /// (never as tests), proc-macros built (Cargo's `check_or_build_mode`).
+    fn lib_dep_target(
+        &mut self,
+        pkg: usize,
+        lib: usize,
+        extern_name: &str,
+        to: DepTo,
+        deps: &mut Vec<RawDep>,
+    ) -> Result<(), PlanError> {
+        let t = &self.inp.model.packages[pkg].targets[lib];
+        let (ufor, kind) = if t.is_proc_macro() {
+            (UnitFor::HOST, CompileKind::Host)
+        } else if to.ufor.host {
+            (to.ufor, CompileKind::Host)
+        } else {
+            (to.ufor, to.kind)
+        };
+        let mode = if to.parent.is_check() && !t.for_host() {
+            Mode::Check { test: false }
+        } else {
+            Mode::Build
+        };
+        let u = self.unit(RawKey {
+            pkg,
+            target: lib,
+            mode,
+            kind,
+            ufor,
+            root: false,
+        })?;
+        deps.push((u, Some(extern_name.to_string())));
+        Ok(())
+    }
+}
+
+/// rustdoc reads its dependencies' metadata: libraries are checked, as
+/// Cargo's `check_or_build_mode` does for documentation.
+fn doc_dep_to(ufor: UnitFor, kind: CompileKind) -> DepTo {
+    DepTo {
+        ufor,
+        kind,
+        parent: Mode::Check { test: false },
+    }
+}
+
+/// How a library edge is reached: from which side and platform, and the
+/// mode of the unit that depends on it.
+#[derive(Clone, Copy)]
+struct DepTo {
+    ufor: UnitFor,
+    kind: CompileKind,
+    parent: Mode,
 }

@@ -17,6 +17,8 @@ pub(crate) mod select;
 mod share;
 
 #[cfg(test)]
+mod feature_tests;
+#[cfg(test)]
 mod tests;
 
 use serde::Serialize;

@@ -8,7 +8,7 @@ use crate::plan::request::{BuildRequest, TargetSelection};
 use crate::plan::unit::{CompileKind, Mode};
 use crate::plan::PlanError;
 use crate::workspace::features::Side;
-use crate::workspace::model::{Package, TargetKind, WorkspaceModel};
+use crate::workspace::model::{CrateType, Package, TargetKind, WorkspaceModel};
 use crate::workspace::WorkspaceError;
 
 /// `-p`/`--workspace`/`--exclude`/default members → sorted package indices.
@@ -161,20 +161,50 @@ pub(super) fn targets(
         out: Vec::new(),
         errors: explicit_errors,
     };
-    if sel.is_default() {
+    if inp.request.doc.is_some() {
+        return doc_targets(&mut pick, sel);
+    }
+    let test = inp.request.test.as_ref();
+    if let Some(t) = test {
+        if t.doc_only {
+            return pick.out;
+        }
+        if sel.is_default() {
+            // `cargo test`'s default: every tested target, and examples
+            // built (not tested) unless they say `test = true`.
+            for (i, t) in p.targets.iter().enumerate() {
+                let mode = match t.kind {
+                    TargetKind::CustomBuild => continue,
+                    TargetKind::Example if !t.test => Mode::Build,
+                    _ if t.test => Mode::Test,
+                    _ => continue,
+                };
+                pick.push(i, mode, false);
+            }
+            return pick.out;
+        }
+    } else if sel.is_default() {
         pick.push_lib();
         pick.push_kind(TargetKind::Bin, Mode::Build);
         return pick.out;
     }
+    // Under `test`, every explicitly selected target is tested.
+    let lib_mode = if test.is_some() {
+        Mode::Test
+    } else {
+        Mode::Build
+    };
     let all = sel.all_targets;
     if sel.lib || all {
-        pick.push_lib();
+        if let Some(l) = p.lib() {
+            pick.push(l, lib_mode, false);
+        }
     }
     if sel.all_bins || all {
-        pick.push_kind(TargetKind::Bin, Mode::Build);
+        pick.push_kind(TargetKind::Bin, lib_mode);
     }
     if sel.all_examples || all {
-        pick.push_kind(TargetKind::Example, Mode::Build);
+        pick.push_kind(TargetKind::Example, lib_mode);
     }
     if sel.all_tests || all {
         for (i, t) in p.targets.iter().enumerate() {
@@ -187,6 +217,7 @@ pub(super) fn targets(
         pick.push_kind(TargetKind::Bench, Mode::Test);
     }
     for (names, kind, _, mode) in named(sel) {
+        let mode = if test.is_some() { Mode::Test } else { mode };
         for n in names {
             if let Some(i) = p
                 .targets
@@ -200,13 +231,71 @@ pub(super) fn targets(
     pick.out
 }
 
+/// `cargo doc`'s targets: by default the documented library and binaries
+/// (not a binary named like the library, whose pages would collide);
+/// `--lib`, `--bin(s)`, `--example(s)` as named.
+fn doc_targets(pick: &mut Picker<'_>, sel: &TargetSelection) -> Vec<(usize, Mode)> {
+    let p = pick.pkg;
+    let lib_name = p.lib().map(|l| p.targets[l].name.clone());
+    for (i, t) in p.targets.iter().enumerate() {
+        let wanted = if sel.is_default() {
+            t.doc
+                && (t.kind == TargetKind::Lib
+                    || (t.kind == TargetKind::Bin
+                        && lib_name.as_deref() != Some(&t.name.replace('-', "_"))))
+        } else {
+            match t.kind {
+                TargetKind::Lib => sel.lib,
+                TargetKind::Bin => sel.all_bins || sel.bins.contains(&t.name),
+                TargetKind::Example => sel.all_examples || sel.examples.contains(&t.name),
+                _ => false,
+            }
+        };
+        if wanted {
+            let explicit = sel.bins.contains(&t.name) || sel.examples.contains(&t.name);
+            pick.push(i, Mode::Doc, explicit);
+        }
+    }
+    std::mem::take(&mut pick.out)
+}
+
+/// The library whose doctests `cargo test` runs: with the default
+/// selection or `--doc`, a library that allows doctests and whose crate
+/// types rustdoc can test; none with `--no-run` (doctests are only built
+/// when they run). With `--target` they run for that platform, as Cargo
+/// runs them since doctest cross-compilation became stable.
+fn doctest_lib(inp: &GraphInputs<'_>, pkg: usize) -> Option<usize> {
+    let t = inp.request.test.as_ref()?;
+    if t.no_run || !(t.doc_only || inp.request.targets.is_default()) {
+        return None;
+    }
+    let p = &inp.model.packages[pkg];
+    let l = p.lib()?;
+    let lib = &p.targets[l];
+    let testable = lib
+        .crate_types
+        .iter()
+        .any(|c| matches!(c, CrateType::Lib | CrateType::Rlib | CrateType::ProcMacro));
+    (lib.doctest && testable).then_some(l)
+}
+
 /// The root unit keys of the request, in the order Cargo creates them.
 /// Explicitly named targets whose features are off land in `errors`.
 pub(super) fn roots(inp: &GraphInputs<'_>, errors: &mut Vec<PlanError>) -> Vec<RawKey> {
     let explicit_target = inp.request.target.is_some();
     let mut out = Vec::new();
     for &pkg in inp.selected {
+        let mut picked: Vec<(usize, Mode)> = Vec::new();
         for (target, mode) in targets(inp, pkg, &inp.request.targets, errors) {
+            let mode = match &inp.request.check {
+                Some(c) => checked(mode, c.test),
+                None => mode,
+            };
+            if !picked.contains(&(target, mode)) {
+                picked.push((target, mode));
+            }
+        }
+        for (target, mode) in picked {
             let t = &inp.model.packages[pkg].targets[target];
             let kind = if t.is_proc_macro() || !explicit_target {
                 CompileKind::Host
@@ -221,7 +310,9 @@ pub(super) fn roots(inp: &GraphInputs<'_>, errors: &mut Vec<PlanError>) -> Vec<R
                 ufor: UnitFor {
                     host: false,
                     host_features: t.is_proc_macro(),
-                    unwind: mode == Mode::Test,
+                    // `cargo test`'s roots all start as tests (examples
+                    // only become builds afterwards): unwinding.
+                    unwind: mode.is_rustc_test() || inp.request.test.is_some(),
                 },
                 root: true,
             });
@@ -229,8 +320,38 @@ pub(super) fn roots(inp: &GraphInputs<'_>, errors: &mut Vec<PlanError>) -> Vec<R
                 out.extend(bins_for_tests(inp, pkg));
             }
         }
+        if let Some(l) = doctest_lib(inp, pkg) {
+            let proc_macro = inp.model.packages[pkg].targets[l].is_proc_macro();
+            out.push(RawKey {
+                pkg,
+                target: l,
+                mode: Mode::Doctest,
+                kind: if proc_macro || !explicit_target {
+                    CompileKind::Host
+                } else {
+                    CompileKind::Target
+                },
+                ufor: UnitFor {
+                    host: false,
+                    host_features: proc_macro,
+                    unwind: true,
+                },
+                root: true,
+            });
+        }
     }
     out
+}
+
+/// The mode `cargo check` gives a root that `cargo build` would build
+/// (`Build`) or build as a test (`Test`): checked, as a test for test roots
+/// and, under `--profile test` (`legacy_test`), for every root.
+fn checked(mode: Mode, legacy_test: bool) -> Mode {
+    match mode {
+        Mode::Build => Mode::Check { test: legacy_test },
+        Mode::Test => Mode::Check { test: true },
+        other => other,
+    }
 }
 
 /// Integration tests and benches need the package's bins
@@ -263,4 +384,42 @@ fn bins_for_tests(inp: &GraphInputs<'_>, pkg: usize) -> Vec<RawKey> {
             root: true,
         })
         .collect()
+}
+
+/// The target selection of `cargo run`: the named `--bin` or `--example`,
+/// else the selected package's `default-run`, else its only binary, as
+/// Cargo decides it.
+pub(crate) fn run_targets(
+    model: &WorkspaceModel,
+    selected: &[usize],
+    sel: &TargetSelection,
+) -> Result<TargetSelection, PlanError> {
+    let named = sel.bins.len() + sel.examples.len();
+    if named > 1 || sel.all_bins || sel.all_examples {
+        return Err(PlanError::RunSeveral);
+    }
+    if named == 1 {
+        return Ok(sel.clone());
+    }
+    let pkgs = || selected.iter().map(|&p| &model.packages[p]);
+    let default_runs: Vec<&String> = pkgs().filter_map(|p| p.default_run.as_ref()).collect();
+    if let [bin] = default_runs[..] {
+        return Ok(TargetSelection {
+            bins: vec![bin.clone()],
+            ..Default::default()
+        });
+    }
+    let mut bins: Vec<String> = pkgs()
+        .flat_map(|p| p.targets.iter().filter(|t| t.kind == TargetKind::Bin))
+        .map(|t| t.name.clone())
+        .collect();
+    bins.sort();
+    match bins.len() {
+        0 => Err(PlanError::RunNoBinary),
+        1 => Ok(TargetSelection {
+            bins,
+            ..Default::default()
+        }),
+        _ => Err(PlanError::RunWhichBinary(bins)),
+    }
 }

@@ -384,3 +384,97 @@ fn fat_lto_runs_on_binaries_and_leaves_bitcode_below() {
     let (ug, _) = release_with(&f, "lto = false");
     assert!(ug.units.iter().all(|u| u.lto == LtoMode::OnlyObject));
 }
+
+fn check_request(f: &Fixture) -> crate::plan::BuildRequest {
+    let mut req = f.request();
+    req.check = Some(crate::plan::request::CheckRequest::default());
+    req
+}
+
+#[test]
+fn a_check_checks_libraries_and_builds_what_runs_at_build_time() {
+    let f = Fixture::kitchen_sink();
+    let mut req = check_request(&f);
+    req.packages = vec!["mymacro".into(), "cnative".into()];
+    let ug = f.plan(&req).unwrap();
+    assert_eq!(
+        f.root_set(&ug),
+        set(&[
+            "cnative lib:cnative check host",
+            "mymacro lib:mymacro check host"
+        ])
+    );
+    // A checked proc-macro's own dependencies are checked; a build
+    // script, what it links and its run are built.
+    for u in [
+        "syn lib:syn check host for-host",
+        "cnative custom-build:build-script-main build host for-host",
+        "cc lib:cc build host for-host",
+        "cnative custom-build:build-script-main run host",
+    ] {
+        f.find(&ug, u);
+    }
+    let cnative = f.find(&ug, "cnative lib:cnative check host")[0];
+    assert!(f
+        .dep_set(&ug, cnative)
+        .contains("cnative custom-build:build-script-main run host"));
+
+    // Under a checked package, a proc-macro dependency is built, with
+    // everything it links.
+    let mut req = check_request(&f);
+    req.packages = vec!["app".into()];
+    let ug = f.plan(&req).unwrap();
+    for u in [
+        "mymacro lib:mymacro build host for-host",
+        "syn lib:syn build host for-host",
+        "util lib:util_lib check host",
+        "anyhow lib:anyhow check host",
+    ] {
+        f.find(&ug, u);
+    }
+    assert!(!ug
+        .units
+        .iter()
+        .any(|u| u.mode == crate::plan::unit::Mode::Build
+            && !u.for_host
+            && f.describe(u).contains(" lib:")));
+    // Check outputs never take a built unit's name.
+    let built = f
+        .plan(&{
+            let mut r = f.request();
+            r.packages = vec!["app".into()];
+            r
+        })
+        .unwrap();
+    assert_ne!(
+        short(&f, &ug, "util lib:util_lib check host"),
+        short(&f, &built, "util lib:util_lib build host")
+    );
+}
+
+#[test]
+fn tests_are_checked_as_tests_with_dev_dependencies_and_no_binaries() {
+    let f = Fixture::kitchen_sink();
+    let mut req = check_request(&f);
+    req.packages = vec!["app".into()];
+    req.targets.tests = vec!["integ".into()];
+    let ug = f.plan(&req).unwrap();
+    assert_eq!(f.root_set(&ug), set(&["app test:integ check-test host"]));
+    let integ = f.find(&ug, "app test:integ check-test host")[0];
+    let deps = f.dep_set(&ug, integ);
+    assert!(deps.contains("either lib:either check host"), "{deps:?}");
+    assert!(deps.contains("app lib:app_core check host"), "{deps:?}");
+    assert!(
+        !ug.units
+            .iter()
+            .any(|u| f.describe(u).starts_with("app bin:")),
+        "a check runs no test, so it needs no binary"
+    );
+    // `--profile test`: every root is checked as a test.
+    let mut req = check_request(&f);
+    req.check.as_mut().unwrap().test = true;
+    req.profile = "test".into();
+    req.packages = vec!["util".into()];
+    let ug = f.plan(&req).unwrap();
+    assert_eq!(f.root_set(&ug), set(&["util lib:util_lib check-test host"]));
+}

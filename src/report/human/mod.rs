@@ -1,10 +1,12 @@
 //! Cargo-like human output: status lines, rendered diagnostics, failures,
 //! the final summary, and an indicatif progress bar on a terminal.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+mod test_runs;
 
 use super::{eprint_locked, strip_ansi, MessageFormat, ReportConfig};
 use crate::core::ActionId;
@@ -20,7 +22,14 @@ pub struct Human {
     announced: BTreeSet<String>,
     running: Vec<ActionId>,
     warnings: HashMap<ActionId, usize>,
+    /// Diagnostics printed so far: one that another unit printed already
+    /// (a library checked plainly and as a test) is counted, not printed
+    /// again, as Cargo's `DiagDedupe` does.
+    printed: HashSet<String>,
+    duplicates: HashMap<ActionId, usize>,
     done: usize,
+    /// Whether `Finished` was printed already (before the tests' output).
+    finished: bool,
 }
 
 fn status(color: bool, verb: &str, rest: &str, green: bool) -> String {
@@ -70,7 +79,10 @@ impl Human {
             announced: BTreeSet::new(),
             running: Vec::new(),
             warnings: HashMap::new(),
+            printed: HashSet::new(),
+            duplicates: HashMap::new(),
             done: 0,
+            finished: false,
         }
     }
 
@@ -154,12 +166,35 @@ impl Human {
             BuildEvent::ActionFailed {
                 id,
                 cause,
+                message,
+                exit_code,
+                ..
+            } if cause == FailureCause::Action && graph.actions[id.index()].test.is_some() => {
+                self.test_failed(graph, id, &message, exit_code)
+            }
+            BuildEvent::ActionFailed {
+                id,
+                cause,
                 errors,
                 warnings,
                 message,
+                ..
             } => self.action_failed(graph, id, cause, errors, warnings, &message),
-            BuildEvent::Warning(w) => self.warning(&w),
-            BuildEvent::Finished(s) => self.finish(&s),
+            BuildEvent::TestOutput {
+                id,
+                outcome,
+                stdout,
+                stderr,
+            } => self.test_output(graph, id, outcome, &stdout, &stderr),
+            BuildEvent::BuildPhaseDone { success, elapsed } => {
+                if success {
+                    self.finished_line(&graph.profile, elapsed);
+                }
+            }
+            BuildEvent::Warning(w) | BuildEvent::ActionWarning { message: w, .. } => {
+                self.warning(&w)
+            }
+            BuildEvent::Finished(s) => self.finish(graph, &s),
         }
     }
 
@@ -182,8 +217,23 @@ impl Human {
         let a = &graph.actions[id.index()];
         self.running.push(id);
         let key = format!("{}@{}", a.package_name, a.package_version);
-        if a.kind != ActionKind::BuildScriptRun && self.human() && self.announced.insert(key) {
-            self.status("Compiling", &package_label(a));
+        if matches!(a.kind, ActionKind::TestRun | ActionKind::DocIndex) {
+            self.update_bar(graph);
+            return;
+        }
+        if a.kind == ActionKind::Doc {
+            // Cargo announces a package's docs apart from its compilation.
+            if self.human() && self.announced.insert(format!("{key} doc")) {
+                self.status("Documenting", &package_label(a));
+            }
+        } else if a.kind != ActionKind::BuildScriptRun && self.human() && self.announced.insert(key)
+        {
+            let verb = if a.mode.is_check() {
+                "Checking"
+            } else {
+                "Compiling"
+            };
+            self.status(verb, &package_label(a));
         } else if self.cfg.verbose > 0 && self.human() && a.kind == ActionKind::BuildScriptRun {
             self.status("Running", &format!("`{}`", a.program.display()));
         }
@@ -213,6 +263,12 @@ impl Human {
                     } else {
                         strip_ansi(&rendered)
                     };
+                    if !self.printed.insert(text.clone()) {
+                        if level == DiagnosticLevel::Warning {
+                            *self.duplicates.entry(id).or_default() += 1;
+                        }
+                        return;
+                    }
                     self.print(&text);
                 }
             }
@@ -232,7 +288,11 @@ impl Human {
         let a = &graph.actions[id.index()];
         self.running.retain(|r| *r != id);
         self.done += 1;
-        if self.human() && self.cfg.verbose > 0 && outcome != Outcome::Executed {
+        if self.human()
+            && self.cfg.verbose > 0
+            && outcome != Outcome::Executed
+            && a.kind != ActionKind::TestRun
+        {
             let verb = match outcome {
                 Outcome::Fresh => "Fresh",
                 Outcome::LocalHit => "Cached",
@@ -246,8 +306,12 @@ impl Human {
         }
         let w = self.warnings.get(&id).copied().unwrap_or(0);
         if w > 0 && a.is_local && self.human() {
+            let dup = match self.duplicates.get(&id).copied().unwrap_or(0) {
+                0 => String::new(),
+                n => format!(" ({})", plural(n, "duplicate")),
+            };
             self.warning(&format!(
-                "`{}` ({}) generated {}",
+                "`{}` ({}) generated {}{dup}",
                 a.package_name,
                 a.cargo_target_desc(),
                 plural(w, "warning")
@@ -275,6 +339,11 @@ impl Human {
             ));
         } else if a.kind == ActionKind::BuildScriptRun {
             self.error(message);
+        } else if a.kind == ActionKind::Doc {
+            self.error(&format!("could not document `{}`", a.package_name));
+            if self.cfg.verbose > 0 {
+                self.line(&format!("\nCaused by:\n  {message}"));
+            }
         } else if errors > 0 {
             let mut m = format!(
                 "could not compile `{}` ({}) due to {}",
@@ -298,23 +367,52 @@ impl Human {
         }
     }
 
-    /// Ends the progress bar and prints the closing lines.
-    pub fn finish(&mut self, s: &BuildSummary) {
+    /// Cargo's `Finished` line (once; a test build prints it before the
+    /// tests' output).
+    fn finished_line(&mut self, profile: &str, elapsed: Duration) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
+        }
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        self.status(
+            "Finished",
+            &format!(
+                "`{profile}` profile [{}] target(s) in {}",
+                profile_desc(profile),
+                secs(elapsed)
+            ),
+        );
+    }
+
+    /// Ends the progress bar and prints the closing lines.
+    pub fn finish(&mut self, graph: &ActionGraph, s: &BuildSummary) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        if let Some(t) = s
+            .tests
+            .as_ref()
+            .filter(|t| t.no_fail_fast && !t.failures.is_empty())
+        {
+            let list: Vec<String> = t.failures.iter().map(|f| format!("    `{f}`")).collect();
+            let n = t.failures.len();
+            let targets = if n == 1 { "target" } else { "targets" };
+            self.error(&format!("{n} {targets} failed:\n{}", list.join("\n")));
         }
         if !s.success {
             return;
         }
-        let profile_desc = profile_desc(&s.profile);
-        self.status(
-            "Finished",
-            &format!(
-                "`{}` profile [{profile_desc}] target(s) in {}",
-                s.profile,
-                secs(s.elapsed)
-            ),
-        );
+        self.finished_line(&s.profile, s.elapsed);
+        self.executables(graph);
+        if let Some((first, rest)) = graph.doc_pages.split_first() {
+            let more = match rest.len() {
+                0 => String::new(),
+                n => format!(" and {}", plural(n, "other file")),
+            };
+            self.status("Generated", &format!("{}{more}", first.display()));
+        }
         let mut line = format!(
             "{}: {} executed, {} cached ({} local, {} remote), {} fresh",
             plural(s.actions_total, "action"),
@@ -326,6 +424,14 @@ impl Human {
         );
         if !s.uncacheable.is_empty() {
             line.push_str(&format!(", {} uncacheable", s.uncacheable.len()));
+        }
+        if let Some(t) = &s.tests {
+            line.push_str(&format!(
+                "; {}: {} run, {} cached",
+                plural(t.total, "test run"),
+                t.run,
+                t.cached
+            ));
         }
         self.status("Summary", &line);
         if let Some(r) = &s.remote {
@@ -339,6 +445,22 @@ impl Human {
                     mib(r.bytes_down),
                     mib(r.bytes_up),
                     r.transfer_time.as_secs_f64()
+                ),
+            );
+        }
+        if let Some(x) = &s.remote_exec {
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            let per = |ms: u64| ms.checked_div(x.executed).unwrap_or(0);
+            self.status(
+                "Remote",
+                &format!(
+                    "{} executed remotely ({} from the engine's cache), {} ms queued and {} ms running per action, {:.1} MiB up, {:.1} MiB down",
+                    x.executed + x.engine_cached,
+                    x.engine_cached,
+                    per(x.queued_ms),
+                    per(x.executing_ms),
+                    mib(x.bytes_up),
+                    mib(x.bytes_down)
                 ),
             );
         }

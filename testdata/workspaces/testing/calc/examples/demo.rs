@@ -1,0 +1,3 @@
+fn main() {
+    println!("demo: 6 * 7 = {}", calc::mul(6, 7));
+}
