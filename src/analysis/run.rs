@@ -81,6 +81,12 @@ pub fn file_states_path(target_dir: &Path) -> PathBuf {
     target_dir.join("hbuild").join("file-states.json")
 }
 
+/// Where the SHA-256 memo of the files sent to a remote-execution engine
+/// lives.
+pub fn remote_digests_path(target_dir: &Path) -> PathBuf {
+    target_dir.join("hbuild").join("remote-digests.json")
+}
+
 /// The status line printed with `-v` when the saved analysis is reused.
 pub fn print_reused(reporter: &Reporter) {
     reporter.with_human(|h| {

@@ -1,7 +1,7 @@
 //! `cargo hbuild` (build): through the resident server when it can answer,
 //! else directly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::errors::{CliError, ExitCode};
@@ -90,12 +90,18 @@ fn remote_cache(settings: &Settings) -> Result<Option<RemoteCache>, CliError> {
 
 /// The remote-execution engine of a build, from `--remote-executor` and
 /// `HBUILD_REMOTE_EXECUTOR`.
-fn remote_executor(settings: &Settings) -> Result<Option<Arc<RemoteExec>>, CliError> {
+/// `digests`: where the SHA-256 memo of the files sent is kept.
+fn remote_executor(
+    settings: &Settings,
+    digests: &Path,
+) -> Result<Option<Arc<RemoteExec>>, CliError> {
     match settings.remote_exec_config()? {
         None => Ok(None),
-        Some(cfg) => Ok(Some(Arc::new(RemoteExec::new(Arc::new(
-            RemoteExecutor::new(cfg)?,
-        ))))),
+        Some(cfg) => {
+            let mut rx = RemoteExecutor::new(cfg)?;
+            rx.load_digests(digests);
+            Ok(Some(Arc::new(RemoteExec::new(Arc::new(rx)))))
+        }
     }
 }
 
@@ -178,7 +184,8 @@ pub(super) fn run_direct(settings: &Settings) -> Result<Direct, CliError> {
         file_states.clone(),
         crate::exec::RunPolicy::Build,
     );
-    let remote_exec = remote_executor(settings)?;
+    let digests_path = glue::remote_digests_path(&target_dir);
+    let remote_exec = remote_executor(settings, &digests_path)?;
     exec_opts.remote_exec = remote_exec.clone();
     let graph = Arc::new(analysis.graph);
     let sink: Arc<dyn EventSink> = reporter.clone();
@@ -200,6 +207,7 @@ pub(super) fn run_direct(settings: &Settings) -> Result<Direct, CliError> {
         }
     }
     if let Some(rx) = &remote_exec {
+        let _ = rx.executor().save_digests(&digests_path);
         summary.remote_exec = Some(rx.executor().stats());
     }
     drop(cache_guard);

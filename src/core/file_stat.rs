@@ -71,6 +71,28 @@ impl FileStamp {
         self.ctime_ns
     }
 
+    /// Whether a reading of the file that began at `read_ns` (ns since the
+    /// epoch, see [`now_ns`]) saw a version that any later write shows in
+    /// the stamp: the reading began more than one timestamp granule after
+    /// the last change (mtime or ctime, whichever is later). A write in the
+    /// same granule as the reading could leave both times as they were
+    /// (git's "racily clean" entries), so such a reading proves nothing.
+    pub fn settled_by(&self, read_ns: i128) -> bool {
+        read_ns - self.mtime_ns.max(self.ctime_ns) > self.granularity()
+    }
+
+    /// The timestamp granularity to allow for: file timestamps come from the
+    /// kernel's coarse clock (a tick of a few ms behind the real one); a file
+    /// system with whole-second timestamps (or FAT's two) gets two seconds.
+    fn granularity(&self) -> i128 {
+        const SECOND: i128 = 1_000_000_000;
+        if self.mtime_ns % SECOND == 0 && self.ctime_ns % SECOND == 0 {
+            2 * SECOND
+        } else {
+            50_000_000
+        }
+    }
+
     /// Whether `other` is the same inode with the same size and mtime, and
     /// only its change time moved. That happens when a hard link to it is
     /// made or removed (the cache adopts outputs by hard link) or its mode
@@ -83,6 +105,15 @@ impl FileStamp {
                 ..*self
             } == *other
     }
+}
+
+/// The wall clock in ns since the epoch, as [`FileStamp::settled_by`]
+/// compares it (0 before the epoch).
+pub fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -179,6 +210,26 @@ mod tests {
         let replaced = FileStamp::of(&f).unwrap();
         assert_ne!(replaced.ino, grown.ino);
         assert!(!grown.differs_only_in_ctime(&replaced));
+    }
+
+    #[test]
+    fn racy_and_settled_readings_by_the_numbers() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let st = FileStamp::of(f.path()).unwrap();
+        let changed = st.mtime_ns().max(st.ctime_ns());
+        let g = st.granularity();
+        assert!(!st.settled_by(changed));
+        assert!(!st.settled_by(changed + g));
+        assert!(st.settled_by(changed + g + 1));
+        // Whole-second timestamps get two seconds.
+        let whole = FileStamp {
+            mtime_ns: 5_000_000_000,
+            ctime_ns: 5_000_000_000,
+            ..st
+        };
+        assert_eq!(whole.granularity(), 2_000_000_000);
+        assert!(!whole.settled_by(7_000_000_000));
+        assert!(whole.settled_by(7_000_000_001));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::core::file_stat::now_ns;
 use crate::core::{Digest, FileStamp};
 
 /// The stamp of a regular file (a directory or a missing path has none).
@@ -27,34 +28,12 @@ struct Entry {
 }
 
 impl Entry {
-    /// Whether the file was last changed long enough before it was read
-    /// that any later write shows in its stamp. A write in the same clock
-    /// granule as the reading could leave mtime and ctime as they were
-    /// (git's "racily clean" entries): such an entry is read again, until
-    /// a reading that starts a granule after the last change settles it.
+    /// Whether the reading settles the stamp (see [`FileStamp::settled_by`]):
+    /// an entry read in the granule of the file's last change is read
+    /// again, until a reading a granule later settles it.
     fn settled(&self) -> bool {
-        let changed = self.stamp.mtime_ns().max(self.stamp.ctime_ns());
-        self.read_ns - changed > granularity(&self.stamp)
+        self.stamp.settled_by(self.read_ns)
     }
-}
-
-/// The timestamp granularity to allow for: file timestamps come from the
-/// kernel's coarse clock (a tick of a few ms behind the real one); a file
-/// system with whole-second timestamps (or FAT's two) gets two seconds.
-fn granularity(st: &FileStamp) -> i128 {
-    const SECOND: i128 = 1_000_000_000;
-    if st.mtime_ns() % SECOND == 0 && st.ctime_ns() % SECOND == 0 {
-        2 * SECOND
-    } else {
-        50_000_000
-    }
-}
-
-fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -219,32 +198,6 @@ mod tests {
         fs.digest(&f);
         fs.digest(&f);
         assert_eq!(fs.hashed.load(std::sync::atomic::Ordering::Relaxed), 3);
-    }
-
-    #[test]
-    fn racy_and_settled_entries_by_the_numbers() {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        let st = stat(f.path()).unwrap();
-        let changed = st.mtime_ns().max(st.ctime_ns());
-        let entry = |read_ns| Entry {
-            stamp: st,
-            digest: Digest::of_bytes(b""),
-            read_ns,
-        };
-        let g = granularity(&st);
-        assert!(!entry(changed).settled());
-        assert!(!entry(changed + g).settled());
-        assert!(entry(changed + g + 1).settled());
-        // Whole-second timestamps get two seconds.
-        assert_eq!(granularity(&stamp_at(5_000_000_000)), 2_000_000_000);
-    }
-
-    /// A stamp whose mtime and ctime are both `ns`.
-    fn stamp_at(ns: i128) -> FileStamp {
-        serde_json::from_value(serde_json::json!({
-            "dev": 1, "ino": 1, "size": 0, "mtime_ns": ns, "ctime_ns": ns
-        }))
-        .unwrap()
     }
 
     #[test]

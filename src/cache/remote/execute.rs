@@ -17,15 +17,14 @@ use std::time::Duration;
 
 use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
 use prost::Message as _;
-use sha2::Digest as _;
 
 use super::client::Failure;
 use super::exec_config::ExecConfig;
 use super::grpc::{Grpc, Source};
-use super::proto::{hex, BlobRef};
+use super::proto::BlobRef;
+use super::sha_memo::ShaMemo;
 use super::tree::{self, TreeFile};
 use crate::cache::CacheError;
-use crate::core::file_stat::FileStamp;
 
 /// How long one remote action may take, queueing included, when the
 /// action sets no timeout of its own.
@@ -160,7 +159,7 @@ struct Counters {
 pub struct RemoteExecutor {
     cfg: ExecConfig,
     grpc: Grpc,
-    digests: Mutex<HashMap<PathBuf, (FileStamp, BlobRef)>>,
+    digests: ShaMemo,
     counters: Counters,
     disabled: Mutex<Option<String>>,
     /// Blobs the engine has (found or uploaded in this build). Held while
@@ -181,7 +180,7 @@ impl RemoteExecutor {
         Ok(RemoteExecutor {
             grpc: Grpc::new(&cfg.remote)?,
             cfg,
-            digests: Mutex::new(HashMap::new()),
+            digests: ShaMemo::default(),
             counters: Counters::default(),
             disabled: Mutex::new(None),
             present: Mutex::new(HashSet::new()),
@@ -487,24 +486,21 @@ impl RemoteExecutor {
 
     /// The SHA-256 reference of a local file, memoised by its stamp.
     fn digest_file(&self, p: &Path) -> Result<BlobRef, ExecError> {
-        let unreadable =
-            |e: std::io::Error| ExecError::Local(format!("cannot read `{}`: {e}", p.display()));
-        let stamp = FileStamp::of(p)
-            .ok_or_else(|| unreadable(std::io::Error::from(std::io::ErrorKind::NotFound)))?;
-        if let Some((s, b)) = lock(&self.digests).get(p) {
-            if *s == stamp {
-                return Ok(b.clone());
-            }
-        }
-        let mut f = File::open(p).map_err(unreadable)?;
-        let mut sha = sha2::Sha256::new();
-        let size = std::io::copy(&mut f, &mut sha).map_err(unreadable)?;
-        let blob = BlobRef {
-            sha256: hex(&sha.finalize()),
-            size,
-        };
-        lock(&self.digests).insert(p.to_path_buf(), (stamp, blob.clone()));
-        Ok(blob)
+        self.digests
+            .digest(p)
+            .map_err(|e| ExecError::Local(format!("cannot read `{}`: {e}", p.display())))
+    }
+
+    /// Loads the digests saved by an earlier build at `path` (see
+    /// [`Self::save_digests`]); files whose stamps are unchanged are not
+    /// read again.
+    pub fn load_digests(&mut self, path: &Path) {
+        self.digests = ShaMemo::load(path);
+    }
+
+    /// Saves the digests of this build's input files at `path`.
+    pub fn save_digests(&self, path: &Path) -> std::io::Result<()> {
+        self.digests.save(path)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod proto;
 mod client;
 mod fetch;
 mod grpc;
+mod sha_memo;
 mod transport;
 mod tree;
 mod upload;
