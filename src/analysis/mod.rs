@@ -156,7 +156,8 @@ fn select_and_resolve(
     let mut selected = select::packages(&loaded.model, req)?;
     let profiles = Profiles::load_with_config(
         &loaded.model.root_manifest,
-        &config.profile,
+        config,
+        &req.env,
         &req.profile,
         incremental_setting(&req.env),
     )?;

@@ -184,7 +184,12 @@ pub(super) fn run_direct(settings: &Settings) -> Result<Direct, CliError> {
         file_states.clone(),
         crate::exec::RunPolicy::Build,
     );
-    let digests_path = glue::remote_digests_path(&target_dir);
+    // The toolchain's digests serve every checkout: they live in the cache
+    // dir when there is one.
+    let digests_path = settings.cache.dir.as_deref().map_or_else(
+        || glue::remote_digests_path(&target_dir),
+        |d| d.join("remote-digests.json"),
+    );
     let remote_exec = remote_executor(settings, &digests_path)?;
     exec_opts.remote_exec = remote_exec.clone();
     let graph = Arc::new(analysis.graph);

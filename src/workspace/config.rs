@@ -203,6 +203,9 @@ pub struct CargoConfig {
     pub env: BTreeMap<String, EnvEntry>,
     /// `[profile]`: merged over the manifest's profiles.
     pub profile: toml::Table,
+    /// `[profile]` as `--config` alone set it: it ranks above the
+    /// `CARGO_PROFILE_*` variables, which rank above the files.
+    pub profile_cli: toml::Table,
     /// Settings that `--config` set.
     cli_set: BTreeSet<CliSet>,
     /// `[env]` as merged, with the base of each entry's value.
@@ -364,6 +367,9 @@ impl CargoConfig {
         }
         if let Some(profile) = t.get("profile").and_then(|b| b.as_table()) {
             merge_deep(&mut self.profile, profile);
+            if source.is_cli() {
+                merge_deep(&mut self.profile_cli, profile);
+            }
         }
         Ok(())
     }
@@ -602,7 +608,7 @@ fn env_entry(v: &toml::Value, base: &Path) -> EnvEntry {
 }
 
 /// Merges `over` into `into`: tables key by key, any other value replaced.
-fn merge_deep(into: &mut toml::Table, over: &toml::Table) {
+pub(crate) fn merge_deep(into: &mut toml::Table, over: &toml::Table) {
     for (k, v) in over {
         match (into.get_mut(k), v) {
             (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge_deep(a, b),

@@ -19,6 +19,7 @@ pub mod errors;
 pub mod features;
 pub mod load;
 pub mod model;
+mod profile_env;
 pub mod profiles;
 pub mod rust_version;
 mod seeds;

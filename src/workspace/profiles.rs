@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::config::{merge_deep, CargoConfig};
+use super::profile_env::profiles_from_env;
 use super::WorkspaceError;
 
 /// Debuginfo level as written in a profile.
@@ -245,19 +247,6 @@ fn parse_manifest(text: &str, path: &Path) -> Result<toml::Table, WorkspaceError
         })
 }
 
-/// Merges `over` into `into`: tables key by key, any other value replaced
-/// (a config profile's settings win over the manifest's).
-fn merge_deep(into: &mut toml::Table, over: &toml::Table) {
-    for (k, v) in over {
-        match (into.get_mut(k), v) {
-            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge_deep(a, b),
-            _ => {
-                into.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 fn bad(name: &str, msg: String) -> WorkspaceError {
     WorkspaceError::Profile(format!("invalid `[profile.{name}]`: {msg}"))
 }
@@ -401,17 +390,20 @@ impl Profiles {
     ) -> Result<Self, WorkspaceError> {
         Self::load_with_config(
             root_manifest,
-            &toml::Table::new(),
+            &CargoConfig::default(),
+            &BTreeMap::new(),
             requested,
             incremental_override,
         )
     }
 
-    /// Reads `[profile]` from the root manifest with the `[profile]` tables of the config
-    /// files and `--config` merged over the manifest's, as Cargo does.
+    /// Reads `[profile]` from the root manifest with, over it, as Cargo
+    /// ranks them: the `[profile]` tables of the config files, the
+    /// `CARGO_PROFILE_*` variables of `env`, then `--config`.
     pub fn load_with_config(
         root_manifest: &Path,
-        config_profiles: &toml::Table,
+        config: &CargoConfig,
+        env: &BTreeMap<String, String>,
         requested: &str,
         incremental_override: Option<bool>,
     ) -> Result<Self, WorkspaceError> {
@@ -420,13 +412,18 @@ impl Profiles {
             message: e.to_string(),
         })?;
         let mut doc = parse_manifest(&text, root_manifest)?;
-        if !config_profiles.is_empty() {
-            let profile = doc
-                .entry("profile")
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(t) = profile {
-                merge_deep(t, config_profiles);
-            }
+        let profile = doc
+            .entry("profile")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = profile {
+            merge_deep(t, &config.profile);
+            let known: Vec<String> = t.keys().cloned().collect();
+            let names = ["dev", "release", "test", "bench"]
+                .into_iter()
+                .chain(known.iter().map(String::as_str))
+                .chain([requested]);
+            merge_deep(t, &profiles_from_env(names, env)?);
+            merge_deep(t, &config.profile_cli);
         }
         Self::from_doc(&doc, root_manifest, requested, incremental_override)
     }

@@ -113,6 +113,7 @@ fn command_line_dependency_feature_reaches_rustc_as_with_cargo() {
         &ws,
         "build",
         &["-p", "app", "--features", "greet/loud"],
+        &[],
         3,
         |_, _| {},
     );
@@ -335,20 +336,22 @@ fn regex_lite_hash(s: &str) -> String {
 /// RUSTC_WRAPPER, compares the rustc calls, then hands both target dirs to
 /// `check`.
 fn rustc_parity(ws: &Ws, args: &[&str], check: impl FnOnce(&Path, &Path)) {
-    rustc_parity_of(ws, "build", args, 10, check);
+    rustc_parity_of(ws, "build", args, &[], 10, check);
 }
 
 /// [`rustc_parity`] for `cargo COMMAND` and `cargo hbuild COMMAND`.
 fn command_rustc_parity(ws: &Ws, command: &str, args: &[&str], check: impl FnOnce(&Path, &Path)) {
-    rustc_parity_of(ws, command, args, 10, check);
+    rustc_parity_of(ws, command, args, &[], 10, check);
 }
 
-/// [`rustc_parity`] of `COMMAND` for a build of at least `min_calls` rustc
-/// calls; returns hbuild's normalised invocations.
+/// [`rustc_parity`] of `COMMAND` with the variables `env`, for a build of
+/// at least `min_calls` rustc calls; returns hbuild's normalised
+/// invocations.
 fn rustc_parity_of(
     ws: &Ws,
     command: &str,
     args: &[&str],
+    env: &[(&str, &str)],
     min_calls: usize,
     check: impl FnOnce(&Path, &Path),
 ) -> BTreeMap<String, Vec<Vec<String>>> {
@@ -362,14 +365,18 @@ fn rustc_parity_of(
     let htarget = logs.path().join("hbuild-target");
     let mut cargs = vec![command, "--target-dir", ctarget.to_str().unwrap()];
     cargs.extend_from_slice(args);
-    ws.cargo(
-        &cargs,
-        &[
-            ("RUSTC_WRAPPER", wrapper.to_str().unwrap()),
-            ("HB_RUSTC_LOG", clog.to_str().unwrap()),
-        ],
-    )
-    .ok();
+    let with = |log: &Path| -> Vec<(&str, String)> {
+        [
+            ("RUSTC_WRAPPER", wrapper.to_str().unwrap().to_string()),
+            ("HB_RUSTC_LOG", log.to_str().unwrap().to_string()),
+        ]
+        .into_iter()
+        .chain(env.iter().map(|(k, v)| (*k, v.to_string())))
+        .collect()
+    };
+    let cenv = with(&clog);
+    let cenv: Vec<(&str, &str)> = cenv.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ws.cargo(&cargs, &cenv).ok();
     let mut hargs = if command == "build" {
         vec![]
     } else {
@@ -377,14 +384,9 @@ fn rustc_parity_of(
     };
     hargs.extend(["--no-cache", "--target-dir", htarget.to_str().unwrap()]);
     hargs.extend_from_slice(args);
-    ws.hbuild_env(
-        &hargs,
-        &[
-            ("RUSTC_WRAPPER", wrapper.to_str().unwrap()),
-            ("HB_RUSTC_LOG", hlog.to_str().unwrap()),
-        ],
-    )
-    .ok();
+    let henv = with(&hlog);
+    let henv: Vec<(&str, &str)> = henv.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ws.hbuild_env(&hargs, &henv).ok();
     let read_all = |dir: &Path| -> String {
         let mut s = String::new();
         for e in std::fs::read_dir(dir).unwrap() {
@@ -487,6 +489,35 @@ fn build_scripts_and_c_code_match_cargo_with_explicit_host_target() {
         ],
         |_, _| {},
     );
+}
+
+#[test]
+fn profile_variables_rank_between_config_files_and_config_values_as_with_cargo() {
+    // CI scripts tune profiles with CARGO_PROFILE_* variables: above the
+    // config files, below `--config`, build overrides included.
+    let ws = fixture("kitchen-sink");
+    std::fs::create_dir_all(ws.path(".cargo")).unwrap();
+    std::fs::write(
+        ws.path(".cargo/config.toml"),
+        "[profile.dev]\nopt-level = 1\ncodegen-units = 4\ndebug-assertions = true\n",
+    )
+    .unwrap();
+    let env = [
+        ("CARGO_PROFILE_DEV_OPT_LEVEL", "2"),
+        ("CARGO_PROFILE_DEV_CODEGEN_UNITS", "8"),
+        ("CARGO_PROFILE_DEV_DEBUG", "0"),
+        ("CARGO_PROFILE_DEV_DEBUG_ASSERTIONS", "false"),
+        ("CARGO_PROFILE_DEV_BUILD_OVERRIDE_OPT_LEVEL", "1"),
+    ];
+    let args = ["-p", "cnative", "--config", "profile.dev.codegen-units=2"];
+    let h = rustc_parity_of(&ws, "build", &args, &env, 3, |_, _| {});
+    let cnative = h["cnative"].concat().join(" ");
+    for flag in ["opt-level=2", "codegen-units=2", "debug-assertions=off"] {
+        assert!(cnative.contains(flag), "{flag} missing: {cnative}");
+    }
+    assert!(!cnative.contains("debuginfo"), "{cnative}");
+    let script = h["build_script_build"].concat().join(" ");
+    assert!(script.contains("opt-level=1"), "{script}");
 }
 
 #[test]

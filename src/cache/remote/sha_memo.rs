@@ -58,7 +58,9 @@ impl ShaMemo {
         }
     }
 
-    /// Saves the memo atomically (a temporary file renamed over `path`).
+    /// Saves the memo atomically: a temporary file of its own renamed over
+    /// `path`, since builds of several checkouts may save at once (the
+    /// last one wins; a lost entry is only read again).
     pub(crate) fn save(&self, path: &Path) -> std::io::Result<()> {
         let entries = self.lock().clone();
         let bytes = serde_json::to_vec(&Stored {
@@ -66,12 +68,11 @@ impl ShaMemo {
             entries,
         })
         .map_err(std::io::Error::other)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(tmp, path)
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        tmp.persist(path).map(drop).map_err(|e| e.error)
     }
 
     /// The reference of the file at `p`: from the memo when its stamp is
