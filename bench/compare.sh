@@ -11,6 +11,8 @@
 #                 of scripts/test-deps.sh or HBUILD_TEST_BUILDGRID)
 #         noop    no-op `cargo build` vs no-op `cargo hbuild`, without and with the
 #                 resident server (bench/noop.py; ROUNDS defaults to 30 there)
+#         noop-after-build  the same, each no-op right after a build of an
+#                 edit (a comment appended to LEAF, default the leaf file below)
 #         edit    a comment appended to one leaf file, then rebuild (cargo vs hbuild)
 #         edit-code  a function added to that file, then rebuild
 #         test-cold  `cargo test` cold vs `cargo hbuild test` cold (no cache)
@@ -52,6 +54,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 cargo fetch --locked --manifest-path "$ws_src/Cargo.toml" -q
 if [ "$mode" = noop ]; then
   exec python3 "$repo/bench/noop.py" "$hb" "$ws_src" "${3:-30}"
+fi
+if [ "$mode" = noop-after-build ]; then
+  exec python3 "$repo/bench/noop.py" "$hb" "$ws_src" "${3:-15}" "${LEAF:-crates/big-macros/src/lib.rs}"
 fi
 : > "$work/cargo.t"; : > "$work/hbuild.t"
 edit_file() { local f; f=$(cd "$1" && git ls-files 2>/dev/null | grep '\.rs$' | head -1 || true); [ -n "$f" ] || f=$(cd "$1" && find . -path ./target -prune -o -name '*.rs' -print | sort | tail -1); echo "$1/$f"; }

@@ -3,7 +3,11 @@
 resident server, on one copy of a workspace each, alternating the tools for
 ROUNDS rounds in one run. Prints medians and the ratios hbuild/cargo.
 
-usage: bench/noop.py HBUILD_BIN WORKSPACE [ROUNDS]
+usage: bench/noop.py HBUILD_BIN WORKSPACE [ROUNDS] [LEAF]
+
+With LEAF (a .rs file of the workspace), each round first appends a comment
+to LEAF in every copy and builds it (not timed), so that the timed no-op
+comes right after a build, when the files it wrote are newest.
 """
 import os
 import shutil
@@ -15,6 +19,7 @@ import time
 
 hb, src = sys.argv[1], sys.argv[2]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 30
+leaf = sys.argv[4] if len(sys.argv) > 4 else None
 work = tempfile.mkdtemp()
 env = dict(os.environ, HBUILD_CACHE_DIR=os.path.join(work, "cache"),
            HBUILD_SERVER_IDLE_TIMEOUT="10m")
@@ -44,14 +49,20 @@ try:
     run(cargo), run(direct), run(server)  # the server checks the first build
     time.sleep(1)
     times = {"cargo": [], "direct": [], "server": []}
-    for _ in range(rounds):
+    for i in range(rounds):
+        if leaf:
+            for name, argv in (("cargo", cargo), ("direct", direct), ("server", server)):
+                with open(os.path.join(work, name, leaf), "a") as f:
+                    f.write(f"// round {i}\n")
+                run(argv)
         times["cargo"].append(run(cargo))
         times["direct"].append(run(direct))
         times["server"].append(run(server))
     status = subprocess.run([hb, "hbuild", "server", "status", "--manifest-path", s],
                             env=env, capture_output=True, text=True).stdout
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"workspace={os.path.basename(src.rstrip('/'))} rounds={rounds}")
+    after = f" right after a build (edit of {leaf})" if leaf else ""
+    print(f"workspace={os.path.basename(src.rstrip('/'))} rounds={rounds}{after}")
     for k in ("cargo", "direct", "server"):
         print(f"median {k:<7} {med[k] * 1000:8.2f} ms")
     print(f"ratio hbuild/cargo (no server)   {med['direct'] / med['cargo']:.3f}")
