@@ -15,7 +15,7 @@ use crate::exec::store::Store;
 use crate::fingerprint::FileStates;
 use crate::plan::BuildRequest;
 use crate::report::Reporter;
-use crate::settings::Settings;
+use crate::settings::{ServerUse, Settings};
 
 /// Runs the analysis on a thread with a large stack: the unit graph is
 /// built depth-first, and a chain of 10,000 crates is 10,000 frames deep.
@@ -54,8 +54,14 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         code, target_dir, ..
     } = run_direct(settings)?;
     if let (Some(w), Some(t)) = (wire, target_dir) {
-        if code == ExitCode::OK {
-            crate::server::client::built(&t, w, settings.server, settings.server_idle_timeout);
+        let how = settings.server;
+        if code == ExitCode::OK
+            && crate::server::client::built(&t, w, how, settings.server_idle_timeout)
+            && how == ServerUse::AutoStart
+            && !settings.report.quiet
+        {
+            let idle = settings.server_idle_timeout.unwrap_or_default();
+            Reporter::new(settings.report.clone()).with_human(|h| h.server_started(&t, idle));
         }
     }
     Ok(code)

@@ -31,9 +31,40 @@ pub fn parse_duration(s: &str, units: &[(&str, f64)]) -> Option<Duration> {
     Duration::try_from_secs_f64(v * scale).ok()
 }
 
+/// A duration as [`parse_duration`] reads it back, in the largest unit of
+/// [`UP_TO_DAYS`] that divides it (`3h`, `90s`, `1500ms`).
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, scale) in UP_TO_DAYS.iter().rev() {
+        let per = (*scale * 1000.0) as u128;
+        if ms > 0 && ms.is_multiple_of(per) {
+            return format!("{}{unit}", ms / per);
+        }
+    }
+    format!("{ms}ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_in_their_largest_whole_unit_and_read_back() {
+        let cases = [
+            (10_800_000, "3h"),
+            (90_000, "90s"),
+            (600_000, "10m"),
+            (1_500, "1500ms"),
+            (0, "0ms"),
+        ];
+        for (ms, text) in cases {
+            let d = Duration::from_millis(ms);
+            assert_eq!(human(d), text);
+            if ms > 0 {
+                assert_eq!(parse_duration(text, UP_TO_DAYS), Some(d));
+            }
+        }
+    }
 
     #[test]
     fn units_fractions_and_rejections() {

@@ -85,9 +85,15 @@ pub fn query(
 }
 
 /// Tells the target dir's server about a successful build, starting the
-/// server first with [`ServerUse::Start`] (and a valid idle timeout).
-/// Best effort. `settings` are [`Settings::for_server`]'s.
-pub fn built(target_dir: &Path, settings: Settings, how: ServerUse, idle: Option<Duration>) {
+/// server first when `how` [starts](ServerUse::starts) one (and the idle
+/// timeout is valid). Best effort. `settings` are
+/// [`Settings::for_server`]'s. Returns whether it started a server.
+pub fn built(
+    target_dir: &Path,
+    settings: Settings,
+    how: ServerUse,
+    idle: Option<Duration>,
+) -> bool {
     let paths = ServerPaths::for_target(target_dir);
     // The wire form has secrets as digests; the server is started without
     // secret variables either way.
@@ -97,14 +103,16 @@ pub fn built(target_dir: &Path, settings: Settings, how: ServerUse, idle: Option
         settings: Box::new(settings),
     };
     if request(&paths, &msg, QUERY_TIMEOUT).is_some() {
-        return;
+        return false;
     }
-    let Some(idle) = idle.filter(|_| how == ServerUse::Start) else {
-        return;
+    let Some(idle) = idle.filter(|_| how.starts()) else {
+        return false;
     };
-    if start(&paths, idle, &env).is_ok() {
-        let _ = request(&paths, &msg, QUERY_TIMEOUT);
+    if start(&paths, idle, &env).is_err() {
+        return false;
     }
+    let _ = request(&paths, &msg, QUERY_TIMEOUT);
+    true
 }
 
 /// Starts a server in the background and waits until it accepts

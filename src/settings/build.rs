@@ -107,7 +107,12 @@ impl Settings {
                     build_scripts: args.remote_build_scripts,
                 },
             },
-            server: ServerUse::decide(args.server, args.no_server, &inv.env),
+            server: ServerUse::decide(
+                args.server,
+                args.no_server,
+                &inv.env,
+                inv.stderr_is_terminal,
+            ),
             // A build never fails over the server's settings: a bad value
             // only means no server is started.
             server_idle_timeout: super::server::idle_timeout(None, &inv.env).ok(),

@@ -10,6 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::{resolve_target_dir, Invocation, ListingFormat, SettingsError};
 use crate::settings::args::{ServerArgs, ServerCommand};
 
+/// Whether `CI` says this is a CI job (set, and not `false` or `0`), as
+/// CI services set it.
+fn in_ci(env: &BTreeMap<String, String>) -> bool {
+    env.get("CI")
+        .is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// Default idle timeout: as Bazel's `--max_idle_secs`.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
@@ -25,11 +32,22 @@ pub enum ServerUse {
     Auto,
     /// A server is started if none runs (`--server`, `HBUILD_SERVER=1`).
     Start,
+    /// The default on interactive use (stderr is a terminal, `CI` unset): a
+    /// server is started if none runs, and the build says so.
+    AutoStart,
 }
 
 impl ServerUse {
-    /// From `--server`, `--no-server` and `HBUILD_SERVER`.
-    pub fn decide(server: bool, no_server: bool, env: &BTreeMap<String, String>) -> ServerUse {
+    /// From `--server`, `--no-server`, `HBUILD_SERVER` and, when none
+    /// decides, whether the build is `interactive`: a developer's terminal
+    /// gets a server as Bazel's does; CI (`CI` set) and scripts never start
+    /// one by themselves.
+    pub fn decide(
+        server: bool,
+        no_server: bool,
+        env: &BTreeMap<String, String>,
+        interactive: bool,
+    ) -> ServerUse {
         if no_server {
             return ServerUse::Off;
         }
@@ -43,8 +61,14 @@ impl ServerUse {
         {
             Some("0" | "off" | "false" | "no") => ServerUse::Off,
             Some("1" | "on" | "true" | "yes") => ServerUse::Start,
+            _ if interactive && !in_ci(env) => ServerUse::AutoStart,
             _ => ServerUse::Auto,
         }
+    }
+
+    /// Whether a build starts a server when none runs.
+    pub fn starts(self) -> bool {
+        matches!(self, ServerUse::Start | ServerUse::AutoStart)
     }
 
     /// Whether a server may be used at all (Linux only).

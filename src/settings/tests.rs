@@ -179,6 +179,29 @@ fn flags_become_the_request_and_report_options() {
 }
 
 #[test]
+fn a_terminal_outside_ci_starts_a_server_and_nothing_else_does() {
+    let ws = Ws::new("");
+    let server = |args: &[&str], env: &[(&str, &str)], terminal: bool| {
+        let mut inv = ws.inv(env);
+        inv.stderr_is_terminal = terminal;
+        Settings::resolve(&build_args(args), &inv).unwrap().server
+    };
+    assert_eq!(server(&[], &[], true), ServerUse::AutoStart);
+    assert_eq!(server(&[], &[], false), ServerUse::Auto);
+    assert_eq!(server(&[], &[("CI", "true")], true), ServerUse::Auto);
+    assert_eq!(server(&[], &[("CI", "1")], true), ServerUse::Auto);
+    assert_eq!(server(&[], &[("CI", "false")], true), ServerUse::AutoStart);
+    assert_eq!(server(&[], &[("HBUILD_SERVER", "0")], true), ServerUse::Off);
+    assert_eq!(server(&["--no-server"], &[], true), ServerUse::Off);
+    assert_eq!(
+        server(&["--server"], &[("CI", "true")], false),
+        ServerUse::Start
+    );
+    assert!(ServerUse::AutoStart.starts() && ServerUse::Start.starts());
+    assert!(!ServerUse::Auto.starts() && !ServerUse::Off.starts());
+}
+
+#[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
     let ws = Ws::new("");
     let e = ws

@@ -278,3 +278,75 @@ fn a_target_dir_from_config_is_served() {
     assert!(served.stderr.contains("Finished"), "{}", served.stderr);
     assert!(!ws.path("target").exists());
 }
+
+/// Runs `cargo hbuild ARGS` on a terminal (a pty made by python's `pty`,
+/// as its stdin, stdout and stderr), as a developer types it, with the
+/// variables `unset` removed. Returns what the terminal showed, colours and
+/// progress bar included, as stdout.
+fn on_a_terminal(ws: &Ws, args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Run {
+    const PTY: &str = "import os, pty, sys\n\
+        pid, fd = pty.fork()\n\
+        if pid == 0:\n    os.execvp(sys.argv[1], sys.argv[1:])\n\
+        out = b''\n\
+        while True:\n    try:\n        chunk = os.read(fd, 65536)\n    except OSError:\n        break\n    if not chunk:\n        break\n    out += chunk\n\
+        _, st = os.waitpid(pid, 0)\n\
+        sys.stdout.buffer.write(out)\n\
+        sys.exit(os.waitstatus_to_exitcode(st))\n";
+    let inner = ws.hbuild_command(args, env);
+    let mut c = std::process::Command::new("python3");
+    c.arg("-c")
+        .arg(PTY)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(inner.get_current_dir().unwrap());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    for k in unset {
+        c.env_remove(k);
+    }
+    Run::from(c.output().unwrap())
+}
+
+#[test]
+fn a_build_on_a_terminal_starts_the_server_but_not_in_ci() {
+    let ws = fixture("tiny");
+    // CI set: a terminal does not start one.
+    let run = on_a_terminal(&ws, &[], &[("CI", "true"), SERVER[0]], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Finished"), "{}", run.stdout);
+    assert!(!run.stdout.contains("resident server"), "{}", run.stdout);
+    assert_eq!(status(&ws)["running"], false);
+
+    // A developer's terminal: started after the build, and said once.
+    let run = on_a_terminal(&ws, &[], SERVER, &["CI"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let plain = run.stdout.replace("\r\n", "\n");
+    let said: Vec<&str> = plain
+        .lines()
+        .filter(|l| l.contains("resident server"))
+        .collect();
+    let target = ws.path("target");
+    assert_eq!(said.len(), 1, "the start must be said once: {plain}");
+    assert!(
+        said[0].contains(&format!(
+            "the resident server of `{}` for faster no-op builds (it stops after 2m idle; `cargo hbuild server stop` stops it now, `--no-server` or HBUILD_SERVER=0 keeps it off)",
+            target.display()
+        )),
+        "{}",
+        said[0]
+    );
+    let s = wait_checked(&ws, 1);
+    assert_eq!(s["running"], true, "{s}");
+    // The next build on the terminal is answered by it, and says nothing
+    // about starting.
+    let before = answered(&ws);
+    let run = on_a_terminal(&ws, &[], SERVER, &["CI"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("resident server"), "{}", run.stdout);
+    assert_eq!(answered(&ws), before + 1);
+    stop(&ws);
+}

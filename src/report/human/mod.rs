@@ -104,6 +104,20 @@ impl Human {
         }
     }
 
+    /// The line of a build that started the resident server by itself (on
+    /// interactive use): what now runs in the background, and how to stop
+    /// it.
+    pub fn server_started(&self, target_dir: &std::path::Path, idle: std::time::Duration) {
+        self.status(
+            "Started",
+            &format!(
+                "the resident server of `{}` for faster no-op builds (it stops after {} idle; `cargo hbuild server stop` stops it now, `--no-server` or HBUILD_SERVER=0 keeps it off)",
+                target_dir.display(),
+                crate::core::duration::human(idle)
+            ),
+        );
+    }
+
     /// Prints an `error:` message.
     pub fn error(&self, msg: &str) {
         let head = if self.cfg.color {
