@@ -48,6 +48,9 @@ pub struct FileStates {
     entries: Mutex<HashMap<PathBuf, Entry>>,
     /// Files actually hashed during this process (for tests and stats).
     hashed: std::sync::atomic::AtomicUsize,
+    /// Whether an entry was added or replaced since the load: a no-op
+    /// build, which reads no file, then writes nothing either.
+    changed: std::sync::atomic::AtomicBool,
 }
 
 /// Version of the saved memo; 2 added the device and the ctime to the
@@ -66,11 +69,15 @@ impl FileStates {
         FileStates {
             entries: Mutex::new(stored.entries),
             hashed: Default::default(),
+            changed: Default::default(),
         }
     }
 
-    /// Saves the memo atomically.
+    /// Saves the memo atomically, when it changed since it was loaded.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if !self.changed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         let entries = self.entries.lock().expect("file state lock").clone();
         let bytes = serde_json::to_vec(&Stored {
             version: VERSION,
@@ -101,6 +108,8 @@ impl FileStates {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Re-stat: if the file changed while hashing, do not memoise.
         if stat(path) == Some(st) {
+            self.changed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             self.entries.lock().expect("file state lock").insert(
                 path.to_path_buf(),
                 Entry {
@@ -151,6 +160,29 @@ mod tests {
         fs.save(&memo).unwrap();
         let loaded = FileStates::load(&memo);
         assert_eq!(loaded.digest(&f), Some(c));
+    }
+
+    #[test]
+    fn a_memo_that_only_answered_is_not_written_again() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a");
+        std::fs::write(&f, "one").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(120));
+        let memo = d.path().join("memo.json");
+        let fs = FileStates::default();
+        fs.digest(&f).unwrap();
+        fs.save(&memo).unwrap();
+        let loaded = FileStates::load(&memo);
+        assert_eq!(loaded.digest(&f), Some(Digest::of_bytes(b"one")));
+        assert_eq!(loaded.hashed.load(std::sync::atomic::Ordering::Relaxed), 0);
+        std::fs::remove_file(&memo).unwrap();
+        loaded.save(&memo).unwrap();
+        assert!(!memo.exists(), "an unchanged memo was written");
+        // A file read again makes it worth saving.
+        std::fs::write(&f, "two").unwrap();
+        loaded.digest(&f).unwrap();
+        loaded.save(&memo).unwrap();
+        assert!(memo.exists());
     }
 
     #[test]
