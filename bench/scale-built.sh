@@ -31,7 +31,7 @@ now() { date +%s.%N; }
 secs() { local t0 t1; t0=$(now); "$@" >/dev/null 2>&1; t1=$(now); echo "$t1 - $t0" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # "<seconds> <peak RSS KiB>" of a command.
-timed() { { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1; }
+timed() { /usr/bin/time -o "$work/time" -f "%e %M" "$@" >/dev/null 2>&1; tail -n 1 "$work/time"; }
 ms() { echo "scale=1; $1 * 1000 / 1" | bc; }
 
 printf '%-7s %-8s %9s %9s %10s %10s %9s %9s %10s %10s\n' \
@@ -46,7 +46,12 @@ for shape in ${SHAPES:-diamond chain}; do
     "$hb" hbuild --no-server --manifest-path "$m" >/dev/null 2>&1
     direct=$(for _ in $(seq "$rounds"); do secs "$hb" hbuild --no-server --manifest-path "$m"; done | median)
     noop_mem=$(timed "$hb" hbuild --no-server --manifest-path "$m")
+    # Started, then given time to check that build, then a first answer.
     "$hb" hbuild --server --manifest-path "$m" >/dev/null 2>&1
+    until "$hb" hbuild server status --message-format json --manifest-path "$m" |
+      python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["status"]["verified"] >= 1 else 1)'; do
+      sleep 0.2
+    done
     "$hb" hbuild --manifest-path "$m" >/dev/null 2>&1
     server=$(for _ in $(seq "$rounds"); do secs "$hb" hbuild --manifest-path "$m"; done | median)
     "$hb" hbuild server stop --manifest-path "$m" >/dev/null 2>&1 || true
