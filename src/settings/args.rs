@@ -360,7 +360,7 @@ pub struct BuildArgs {
     /// Fail actions that read files outside their declared inputs.
     #[arg(long, help_heading = "hbuild")]
     pub strict: bool,
-    /// Use the workspace's resident server, starting it if none runs [env: HBUILD_SERVER=1].
+    /// Use the workspace's resident server, starting it if none runs (the default on a terminal outside CI) [env: HBUILD_SERVER=1].
     #[arg(long, help_heading = "hbuild", conflicts_with = "no_server")]
     pub server: bool,
     /// Never use a resident server, even a running one [env: HBUILD_SERVER=0].
