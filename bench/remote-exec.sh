@@ -31,10 +31,17 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 chmod 755 "$work"
 as() { local u=$1; shift; if [ "$(id -u)" = 0 ]; then setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups -- "$@"; else "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; do sleep 0.2; done; }
+# Waits for a port, failing with the log when the process $2 died.
+wait_port() {
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; do
+    kill -0 "$2" 2>/dev/null || { echo "the server exited:" >&2; tail -n 20 "$3" >&2; exit 1; }
+    sleep 0.2
+  done
+}
 
 # PostgreSQL, owned by its user.
 pg_port=$(free_port)
@@ -52,31 +59,56 @@ mkdir -p "$work/cas"
 cat > "$work/bgd.yml" <<BGD
 thread-pool-size: 128
 server:
-  - !channel {address: "127.0.0.1:$port", insecure-mode: true}
-authorization: {method: none}
+  - !channel
+    address: "127.0.0.1:$port"
+    insecure-mode: true
+authorization:
+  method: none
 connections:
-  - !sql-connection &sql {connection-string: "$db", pool-size: 5, max-overflow: 10}
+  - !sql-connection &sql
+    connection-string: "$db"
+    pool-size: 5
+    max-overflow: 10
 storages:
-  - !disk-storage &cas {path: "$work/cas"}
+  - !disk-storage &cas
+    path: "$work/cas"
 caches:
-  - !lru-action-cache &cache {storage: *cas, max-cached-refs: 100000, allow-updates: true, cache-failed-actions: false}
+  - !lru-action-cache &cache
+    storage: *cas
+    max-cached-refs: 100000
+    allow-updates: true
+    cache-failed-actions: false
 schedulers:
   - !sql-scheduler &sched
     sql: *sql
     storage: *cas
     action-cache: *cache
-    property-set: !dynamic-property-set {match-property-keys: [OSFamily, ISA]}
+    property-set: !dynamic-property-set
+      match-property-keys: [OSFamily, ISA]
     bot-session-keepalive-timeout: 30
     poll-interval: 0.5
     bot-poll-interval: 0.5
     assigners:
-      - !priority-age-assigner {count: 1, interval: 0.05, jitter-factor: 0.01, priority-assignment-percentage: 100, bot-assignment-strategy: !assign-by-capacity}
+      - !priority-age-assigner
+        count: 1
+        interval: 0.05
+        jitter-factor: 0.01
+        priority-assignment-percentage: 100
+        bot-assignment-strategy: !assign-by-capacity
 instances:
   - name: ""
-    services: [!cas {storage: *cas}, !bytestream {storage: *cas}, !action-cache {cache: *cache}, !execution {scheduler: *sched}]
+    services:
+      - !cas
+        storage: *cas
+      - !bytestream
+        storage: *cas
+      - !action-cache
+        cache: *cache
+      - !execution
+        scheduler: *sched
 BGD
 "$venv/bin/bgd" server start "$work/bgd.yml" > "$work/bgd.log" 2>&1 & pids+=($!)
-wait_port "$port"
+wait_port "$port" "$!" "$work/bgd.log"
 
 # The bots, each in a work directory of its own.
 mkdir -p "$work/bots"; cp "$repo/tests/bot/worker.py" "$work/bots/"
