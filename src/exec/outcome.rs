@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::events::Outcome;
 use super::script_output::ScriptOutput;
 use super::store::MissInfo;
+use crate::core::ActionKey;
 use crate::fingerprint::{DepDigests, KeyComponents};
 use crate::plan::Action;
 
@@ -23,6 +24,8 @@ pub struct DepResult {
 pub struct RunReason {
     /// The current components.
     pub current: Option<KeyComponents>,
+    /// The key of `current`, as the action was looked up with it.
+    pub key: Option<ActionKey>,
     /// The flags build scripts added to the invocation.
     pub script_flags: Vec<String>,
     /// Cache miss details.

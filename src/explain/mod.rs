@@ -5,6 +5,7 @@
 
 pub mod identity;
 pub mod reason;
+mod unchanged;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -126,16 +127,22 @@ pub struct Explanation {
 /// Computes the reasons of the executed actions and writes the record for
 /// the next build. Rendering is the reporter's.
 pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Explanation {
-    let prev = load(target_dir);
     let ids: Vec<UnitIdentity> = graph.actions.iter().map(UnitIdentity::of).collect();
     let keys = identity::record_keys(&graph.actions, &ids);
+    let names = identity::unit_names(&graph.actions);
+    let digest = unchanged::of_build(graph, reasons, &ids, &keys, &names);
+    if let Some(d) = &digest {
+        if unchanged::matches(target_dir, d) {
+            return Explanation::default();
+        }
+    }
+    let prev = load(target_dir);
     let prev_ids = prev
         .units
         .iter()
         .map(|(k, u)| (k.clone(), u.identity.clone()))
         .collect();
     let earlier_keys = identity::match_records(&prev_ids, &keys, &ids);
-    let names = identity::unit_names(&graph.actions);
     // Units not built this time keep their last record, so "the previous
     // build of this unit" survives builds of other packages or profiles.
     let mut record = BuildRecord {
@@ -220,7 +227,12 @@ pub fn record(graph: &ActionGraph, reasons: &Reasons, target_dir: &Path) -> Expl
             },
         );
     }
-    save(&record, target_dir);
+    unchanged::forget(target_dir);
+    if save(&record, target_dir) {
+        if let Some(d) = digest {
+            unchanged::remember(target_dir, &d);
+        }
+    }
     executed
 }
 
@@ -303,17 +315,16 @@ impl Attribution<'_> {
 
 /// Writes the record atomically; a record that cannot be written only
 /// costs the next build its explanations.
-fn save(record: &BuildRecord, target_dir: &Path) {
+fn save(record: &BuildRecord, target_dir: &Path) -> bool {
     let p = record_path(target_dir);
     if let Some(d) = p.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    if let Ok(bytes) = serde_json::to_vec(record) {
-        let tmp = p.with_extension("tmp");
-        if std::fs::write(&tmp, bytes).is_ok() {
-            let _ = std::fs::rename(tmp, &p);
-        }
-    }
+    let Ok(bytes) = serde_json::to_vec(record) else {
+        return false;
+    };
+    let tmp = p.with_extension("tmp");
+    std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(tmp, &p).is_ok()
 }
 
 /// Whether `name` or `name@version` (a version prefix such as `bitflags@1`

@@ -212,3 +212,64 @@ fn explain_subcommand_answers_from_the_last_build() {
         &redact(&ws, &String::from_utf8_lossy(&out.stderr)),
     );
 }
+
+/// The record's inode: a rewrite replaces the file.
+fn record_inode(ws: &Ws) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let p = ws.root.join("target/hbuild/explain/last-build.json");
+    std::fs::metadata(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .ino()
+}
+
+fn explain_unit(ws: &Ws, unit: &str) -> String {
+    let out = std::process::Command::new(crate::common::hbuild_bin())
+        .args(["hbuild", "explain", unit])
+        .current_dir(&ws.root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    redact(ws, &err)
+}
+
+#[test]
+fn a_no_op_leaves_the_record_alone_and_it_still_answers() {
+    let ws = fixture("kitchen-sink");
+    warm(&ws);
+    ws.append("crates/util/src/lib.rs", "\n// x\n");
+    ws.hbuild(&[]).ok();
+    // Outputs younger than the racy window are verified again, and may be
+    // restored rather than found fresh: the no-ops compared below come
+    // after it, so that both find every unit fresh.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // The first no-op records the outcomes; the second records nothing new.
+    ws.hbuild(&[]).ok();
+    let after_edit = explain_unit(&ws, "util");
+    assert!(
+        after_edit.contains("fresh in the last build")
+            && after_edit.contains("crates/util/src/lib.rs"),
+        "{after_edit}"
+    );
+    let first = record_inode(&ws);
+    ws.hbuild(&[]).ok();
+    assert_eq!(
+        record_inode(&ws),
+        first,
+        "an identical no-op rewrote the record"
+    );
+    assert_eq!(explain_unit(&ws, "util"), after_edit);
+    // Another profile's build replaces the record; the next dev no-op
+    // records again, because the record it would skip is not its own.
+    ws.hbuild(&["--release", "-p", "util"]).ok();
+    let release = record_inode(&ws);
+    assert_ne!(release, first);
+    ws.hbuild(&[]).ok();
+    assert_ne!(
+        record_inode(&ws),
+        release,
+        "a no-op trusted another build's record"
+    );
+    let now = explain_unit(&ws, "util");
+    assert!(now.starts_with("util: fresh in the last build"), "{now}");
+}

@@ -21,6 +21,8 @@ use crate::plan::Action;
 /// What a run gives its dependents, and why it was not cached, if not.
 pub(super) struct Built {
     pub(super) result: DepResult,
+    /// The key the result was stored under.
+    pub(super) key: ActionKey,
     pub(super) uncacheable: Option<String>,
     pub(super) remote: Option<RemoteRun>,
 }
@@ -54,6 +56,7 @@ pub(super) fn run_and_store(
                 digests,
                 script: None,
             },
+            key,
             uncacheable,
             remote,
         });
@@ -75,6 +78,7 @@ pub(super) fn run_and_store(
             digests,
             script: exec.script.map(Arc::new),
         },
+        key,
         uncacheable,
         remote,
     })

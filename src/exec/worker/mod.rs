@@ -18,6 +18,7 @@ pub use super::stamp::{load_stamp, stamp_path};
 use super::store::Manifest;
 use super::test_run;
 use super::ExecShared;
+use crate::core::ActionKey;
 use crate::fingerprint::compose::{self, ReadState};
 use crate::fingerprint::{DepDigests, KeyComponents};
 use crate::plan::Action;
@@ -59,7 +60,7 @@ pub fn run(
             if is_test {
                 test_run::emit_output(sh, a, Outcome::Fresh);
             }
-            return Ok(finished(result, Outcome::Fresh, reason, comps, None));
+            return Ok(finished(result, Outcome::Fresh, reason, (comps, key), None));
         }
         sh.policy.past_fresh(a)?;
         let keyed = restore::Keyed {
@@ -71,7 +72,7 @@ pub fn run(
             if is_test {
                 test_run::emit_output(sh, a, outcome);
             }
-            return Ok(finished(result, outcome, reason, comps, None));
+            return Ok(finished(result, outcome, reason, (comps, key), None));
         }
     }
     sh.policy.past_fresh(a)?;
@@ -81,7 +82,7 @@ pub fn run(
         built.result,
         Outcome::Executed,
         reason,
-        comps,
+        (comps, built.key),
         built.uncacheable,
     ))
 }
@@ -90,10 +91,11 @@ fn finished(
     result: DepResult,
     outcome: Outcome,
     mut reason: RunReason,
-    comps: KeyComponents,
+    (comps, key): (KeyComponents, ActionKey),
     uncacheable: Option<String>,
 ) -> Finished {
     reason.current = Some(comps);
+    reason.key = Some(key);
     Finished {
         result,
         outcome,
