@@ -320,11 +320,15 @@ fn save(record: &BuildRecord, target_dir: &Path) -> bool {
     if let Some(d) = p.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    let Ok(bytes) = serde_json::to_vec(record) else {
-        return false;
-    };
-    let tmp = p.with_extension("tmp");
-    std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(tmp, &p).is_ok()
+    serde_json::to_vec(record).is_ok_and(|bytes| replace(&p, &bytes))
+}
+
+/// Replaces `path` with `bytes` through a temp file beside it, so that a
+/// reader sees the old file or the new one; whether it was replaced.
+fn replace(path: &Path, bytes: &[u8]) -> bool {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_ok()
 }
 
 /// Whether `name` or `name@version` (a version prefix such as `bitflags@1`

@@ -20,7 +20,7 @@ fn digest_path(target_dir: &Path) -> PathBuf {
 /// The digest of what this build records, when no unit ran: then each
 /// unit's record follows from its name, identity, outcome, key and planned
 /// settings. None when a unit ran (its reasons compare with the last
-/// record) or its key is unknown.
+/// record) or did not finish (it has no key).
 pub(super) fn of_build(
     graph: &ActionGraph,
     reasons: &Reasons,
@@ -34,7 +34,7 @@ pub(super) fn of_build(
         let Some((outcome, rr)) = reasons.get(&a.id) else {
             continue;
         };
-        if *outcome == Outcome::Executed || rr.current.is_none() {
+        if *outcome == Outcome::Executed {
             return None;
         }
         let i = a.id.index();
@@ -69,9 +69,5 @@ pub(super) fn forget(target_dir: &Path) {
 /// Keeps the digest of the record just written (best effort: without it
 /// the next build reads and rewrites the record).
 pub(super) fn remember(target_dir: &Path, digest: &str) {
-    let p = digest_path(target_dir);
-    let tmp = p.with_extension("digest.tmp");
-    if std::fs::write(&tmp, digest).is_ok() {
-        let _ = std::fs::rename(tmp, p);
-    }
+    super::replace(&digest_path(target_dir), digest.as_bytes());
 }

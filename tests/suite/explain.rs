@@ -35,6 +35,18 @@ fn explain_json(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_json:
     ws.hbuild_env(&a, env).ok().messages("hbuild-explain")
 }
 
+/// `cargo hbuild explain <unit>`'s answer, redacted; it must succeed.
+fn explain_unit(ws: &Ws, unit: &str) -> String {
+    let out = std::process::Command::new(crate::common::hbuild_bin())
+        .args(["hbuild", "explain", unit])
+        .current_dir(&ws.root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    redact(ws, &err)
+}
+
 fn warm(ws: &Ws) {
     warm_cache_for(ws, "kitchen-sink");
     ws.hbuild(&[]).ok();
@@ -193,14 +205,7 @@ fn explain_subcommand_answers_from_the_last_build() {
     warm(&ws);
     ws.append("crates/util/src/lib.rs", "\n// x\n");
     ws.hbuild(&[]).ok();
-    let out = std::process::Command::new(crate::common::hbuild_bin())
-        .args(["hbuild", "explain", "util"])
-        .current_dir(&ws.root)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    pin("explain_subcommand", &redact(&ws, &err));
+    pin("explain_subcommand", &explain_unit(&ws, "util"));
     let out = std::process::Command::new(crate::common::hbuild_bin())
         .args(["hbuild", "explain", "nosuch"])
         .current_dir(&ws.root)
@@ -220,17 +225,6 @@ fn record_inode(ws: &Ws) -> u64 {
     std::fs::metadata(&p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .ino()
-}
-
-fn explain_unit(ws: &Ws, unit: &str) -> String {
-    let out = std::process::Command::new(crate::common::hbuild_bin())
-        .args(["hbuild", "explain", unit])
-        .current_dir(&ws.root)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    redact(ws, &err)
 }
 
 #[test]
