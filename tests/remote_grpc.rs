@@ -395,3 +395,140 @@ fn a_token_reaches_the_server_but_no_output_or_file() {
         }
     }
 }
+
+/// The outputs a build left in place (stamps aside), relative to the
+/// internal output dir, with their bytes (the copies at Cargo's paths are
+/// hard links to them).
+fn outputs_left(ws: &common::Ws) -> (Vec<String>, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let root = ws.path("target/hbuild/debug");
+    let mut files = Vec::new();
+    let mut inodes = std::collections::BTreeMap::new();
+    for e in walkdir::WalkDir::new(&root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if !e.file_type().is_file() || rel.contains(".hbuild-stamps") || rel.starts_with("hbuild/")
+        {
+            continue;
+        }
+        let m = e.metadata().unwrap();
+        inodes.insert((m.dev(), m.ino()), m.len());
+        files.push(rel);
+    }
+    files.sort();
+    (files, inodes.values().sum())
+}
+
+#[test]
+fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
+    let grid = BuildGrid::start();
+    let url = grid.url();
+    // Build scripts with C code and `OUT_DIR` sources, proc-macros, bins.
+    let a = fixture("kitchen-sink");
+    let env = [("CARGO_INCREMENTAL", "0")];
+    let all = ["--message-format", "json", "--remote-cache", &url];
+    let first = a.hbuild_env(&all, &env).ok();
+    let total = first.summary()["actions_total"].as_u64().unwrap();
+
+    let b = fixture("kitchen-sink");
+    let minimal = [&all[..], &["--remote-download", "minimal"]].concat();
+    let warm = b.hbuild_env(&minimal, &env).ok();
+    let s = warm.summary();
+    assert_eq!(s["executed"], 0, "{s}");
+    assert_eq!(s["cache_hits"]["remote"], total, "{s}");
+    let (files, bytes) = outputs_left(&b);
+    // Only the final artifacts came down: the binaries, their uplifted
+    // copies, the libraries of workspace members, and nothing else.
+    assert_eq!(s["remote"]["output_bytes_down"], bytes, "{s}\n{files:#?}");
+    let names: Vec<&str> = files.iter().map(|f| f.split('-').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "deps/app_cli",
+            "deps/app_cli",
+            "deps/app_core",
+            "deps/helper",
+            "deps/helper",
+            "deps/libapp_core",
+            "deps/libapp_core",
+            "deps/libplugin",
+            "deps/libplugin",
+            "deps/plugin",
+        ],
+        "{files:#?}"
+    );
+    assert!(!files.iter().any(|f| f.contains("libserde-")), "{files:#?}");
+    assert!(!files.iter().any(|f| f.starts_with("build/")), "{files:#?}");
+    let left = s["remote"]["output_bytes_left"].as_u64().unwrap();
+    assert!(left > 4 * bytes, "left {left}, downloaded {bytes}");
+    let same = |f: &str| {
+        assert_eq!(
+            fs::read(a.path(f)).unwrap(),
+            fs::read(b.path(f)).unwrap(),
+            "{f} differs"
+        );
+    };
+    for f in &files {
+        same(&format!("target/hbuild/debug/{f}"));
+    }
+    for f in ["app-cli", "helper", "libapp_core.rlib", "libplugin.so"] {
+        same(&format!("target/debug/{f}"));
+    }
+    let expected = fs::read_to_string(a.path("expected/app-cli.stdout")).unwrap();
+    assert_eq!(b.run_program("target/debug/app-cli"), expected);
+
+    // An edit compiles the library locally: it needs its build script's
+    // `OUT_DIR` and its dependencies' libraries, fetched now.
+    b.replace(
+        "crates/app/src/lib.rs",
+        "\"app-cli report\"",
+        "\"app-cli report, edited\"",
+    );
+    let explained = [&minimal[..], &["--explain"]].concat();
+    let edited = b.hbuild_env(&explained, &env).ok();
+    let mut rebuilt = common::rebuilt_units(&edited);
+    rebuilt.sort();
+    assert_eq!(
+        rebuilt,
+        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
+        "{}",
+        edited.stderr
+    );
+    let out = b.run_program("target/debug/app-cli");
+    assert_eq!(
+        out,
+        expected.replace("app-cli report", "app-cli report, edited")
+    );
+    let (after, _) = outputs_left(&b);
+    for f in after
+        .iter()
+        .filter(|f| f.contains("libserde-") || f.contains("/out/gen.rs"))
+    {
+        same(&format!("target/hbuild/debug/{f}"));
+    }
+    assert!(after.iter().any(|f| f.contains("libserde-")), "{after:#?}");
+    assert!(
+        after.iter().any(|f| f.ends_with("/out/gen.rs")),
+        "{after:#?}"
+    );
+
+    // Then a no-op, minimal or not: what stayed remote is not downloaded
+    // again by a minimal build, and a full one brings it all.
+    let noop = b.hbuild_env(&minimal, &env).ok().summary();
+    assert_eq!(
+        (noop["executed"].as_u64(), noop["fresh"].as_u64()),
+        (Some(0), Some(total)),
+        "{noop}"
+    );
+    assert_eq!(noop["remote"]["bytes_down"], 0, "{noop}");
+    let full = b.hbuild_env(&all, &env).ok().summary();
+    assert_eq!(full["executed"], 0, "{full}");
+    let (everything, _) = outputs_left(&b);
+    let (in_a, _) = outputs_left(&a);
+    assert_eq!(everything, in_a);
+}

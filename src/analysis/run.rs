@@ -30,6 +30,9 @@ pub struct RunOptions {
     /// off).
     #[serde(default = "yes")]
     pub cache_test_results: bool,
+    /// `--remote-download`: which outputs of remote hits are downloaded.
+    #[serde(default)]
+    pub remote_download: crate::cache::remote::Download,
 }
 
 fn yes() -> bool {
@@ -51,6 +54,7 @@ pub fn exec_options(
         strict: run.strict,
         no_fail_fast: run.no_fail_fast,
         cache_test_results: run.cache_test_results,
+        download: run.remote_download,
         toolchain_id: analysis.toolchain_id.clone(),
         normalizer: normalizer(analysis, req),
         file_states,

@@ -20,6 +20,9 @@ pub enum Outcome {
     LocalHit,
     /// Restored from the remote cache.
     RemoteHit,
+    /// Found in the remote cache, its outputs left there
+    /// (`--remote-download=minimal`).
+    RemoteLeft,
     /// Executed.
     Executed,
 }

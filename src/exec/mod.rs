@@ -142,6 +142,8 @@ pub struct ExecOptions {
     pub no_fail_fast: bool,
     /// Whether passing test results come from the cache.
     pub cache_test_results: bool,
+    /// `--remote-download`: which outputs of remote hits are downloaded.
+    pub download: crate::cache::remote::Download,
     /// `rustc -vV` (+ linker).
     pub toolchain_id: String,
     /// Path normaliser for keys.
@@ -205,6 +207,8 @@ pub struct ExecShared {
     pub test_hooks: TestHooks,
     /// See [`ExecOptions::remote_exec`].
     pub remote_exec: Option<Arc<remote::RemoteExec>>,
+    /// The outputs of remote hits left in the remote cache.
+    pub(crate) left_remote: worker::lazy::LeftRemote,
     sink: Arc<dyn EventSink>,
     scripts: Mutex<HashMap<ActionId, Arc<ScriptOutput>>>,
     /// Events of test runs held back while the rest of the build goes on
@@ -226,6 +230,7 @@ impl ExecShared {
             keep_going: _,
             no_fail_fast: _,
             cache_test_results,
+            download,
             strict,
             toolchain_id,
             normalizer,
@@ -244,6 +249,7 @@ impl ExecShared {
         let observer =
             test_run::Observer::new(has_tests, &target_dir, env.get("CC").map(PathBuf::from));
         ExecShared {
+            left_remote: worker::lazy::LeftRemote::new(download, &graph),
             held: Mutex::new(has_tests.then(Vec::new)),
             cache_test_results,
             observer,

@@ -45,8 +45,24 @@ pub struct RecordedOutput {
     pub path: RelPath,
     /// Content digest.
     pub digest: Digest,
-    /// File stamp once the file was in place.
-    pub stat: FileStamp,
+    /// File stamp once the file was in place; `None` for an output known
+    /// only by its digest, left in the remote cache
+    /// (`--remote-download=minimal`).
+    pub stat: Option<FileStamp>,
+}
+
+impl Stamp {
+    /// Whether some output was left in the remote cache.
+    pub fn left_remote(&self) -> bool {
+        self.outputs.iter().any(|o| o.stat.is_none())
+    }
+}
+
+/// Whether outputs of `a` that `s` says were left in the remote cache are
+/// still not in place (rather than fetched since).
+pub(super) fn still_remote(a: &Action, s: &Stamp) -> bool {
+    let absent = |o: &RecordedOutput| o.stat.is_none() && !o.path.under(&a.output_root).exists();
+    s.outputs.iter().any(absent)
 }
 
 /// Format version; 2 records outputs by [`FileStamp`] (device and ctime
@@ -80,7 +96,9 @@ fn read(p: &Path) -> Option<Stamp> {
         .filter(|s| s.version == STAMP_VERSION)
 }
 
-/// Writes an action's stamp, last, once its outputs are in place.
+/// Writes an action's stamp, last, once its outputs are in place (or, for
+/// outputs left in the remote cache, once the files of an earlier build
+/// are gone).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn write_stamp(
     a: &Action,
@@ -97,12 +115,10 @@ pub(super) fn write_stamp(
     let outputs = r
         .outputs
         .iter()
-        .filter_map(|o| {
-            Some(RecordedOutput {
-                path: o.path.clone(),
-                digest: o.digest,
-                stat: FileStamp::of(&o.path.under(&a.output_root))?,
-            })
+        .map(|o| RecordedOutput {
+            path: o.path.clone(),
+            digest: o.digest,
+            stat: FileStamp::of(&o.path.under(&a.output_root)),
         })
         .collect();
     let s = Stamp {
@@ -139,12 +155,17 @@ fn save(p: &Path, s: &Stamp) {
 /// Whether the outputs a stamp recorded are still there, unchanged. When
 /// some only moved their ctime (see [`moved_outputs`]) and `may_write`, the
 /// stamp is rewritten with their new stamps, so the next build does not
-/// hash them again (a check-only run must not write).
-pub(super) fn outputs_intact(a: &Action, s: &Stamp, may_write: bool) -> bool {
+/// hash them again (a check-only run must not write). Outputs left in the
+/// remote cache count as intact only if `left_remote_ok`.
+pub(super) fn outputs_intact(a: &Action, s: &Stamp, may_write: bool, left_remote_ok: bool) -> bool {
+    if !left_remote_ok && s.left_remote() {
+        return false;
+    }
     let Some(moved) = moved_outputs(&a.output_root, s, &[]) else {
         return false;
     };
-    if !a.uplift.iter().all(|u| u.to.exists()) {
+    // Outputs left remote are uplifted once fetched.
+    if !still_remote(a, s) && !a.uplift.iter().all(|u| u.to.exists()) {
         return false;
     }
     if may_write && !moved.is_empty() {
@@ -163,6 +184,9 @@ pub(super) fn outputs_intact(a: &Action, s: &Stamp, may_write: bool) -> bool {
 /// mtime put back. It is unchanged if it still has its recorded digest,
 /// which is checked by hashing it, unless `adopted` says the cache hashed
 /// this very version of it right after linking it.
+///
+/// An output left in the remote cache must still be absent, or be there
+/// with its digest (fetched since).
 fn moved_outputs(
     root: &Path,
     s: &Stamp,
@@ -171,11 +195,21 @@ fn moved_outputs(
     let mut moved = Vec::new();
     for (i, o) in s.outputs.iter().enumerate() {
         let file = o.path.under(root);
-        let now = FileStamp::of(&file)?;
-        if now == o.stat {
+        let now = FileStamp::of(&file);
+        let (was, now) = match (o.stat, now) {
+            (None, None) => continue,
+            (Some(_), None) => return None,
+            (None, Some(now)) if has_digest(&file, o.digest, now) => {
+                moved.push((i, now));
+                continue;
+            }
+            (None, Some(_)) => return None,
+            (Some(was), Some(now)) => (was, now),
+        };
+        if now == was {
             continue;
         }
-        if !o.stat.differs_only_in_ctime(&now) {
+        if !was.differs_only_in_ctime(&now) {
             return None;
         }
         let hashed_by_cache = adopted.iter().any(|(p, st)| *p == o.path && *st == now);
@@ -189,7 +223,7 @@ fn moved_outputs(
 
 fn with_stats(mut s: Stamp, moved: Vec<(usize, FileStamp)>) -> Stamp {
     for (i, now) in moved {
-        s.outputs[i].stat = now;
+        s.outputs[i].stat = Some(now);
     }
     s
 }
@@ -222,5 +256,71 @@ pub(super) fn refresh_moved(
         if !moved.is_empty() {
             save(stamp_file, &with_stats(s, moved));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::fixture;
+
+    /// A stamp of one output, `lib.rlib`, that stayed in the remote cache.
+    fn left_remote(root: &Path) -> (Action, Stamp) {
+        let mut a = fixture::action(0, ActionKind::Compile, "dep", "dep");
+        a.output_root = root.to_path_buf();
+        let g = fixture::graph();
+        let s = Stamp {
+            version: STAMP_VERSION,
+            pre: ActionKey(Digest::of_bytes(b"pre")),
+            key: ActionKey(Digest::of_bytes(b"key")),
+            components: crate::fingerprint::compose::compose(
+                crate::fingerprint::KeyContext {
+                    toolchain_id: fixture::TOOLCHAIN,
+                    normalizer: &fixture::normalizer(),
+                },
+                &g,
+                &g.actions[0],
+                &[],
+                &Default::default(),
+                &[],
+            ),
+            manifest: Manifest::default(),
+            outputs: vec![RecordedOutput {
+                path: RelPath::new("lib.rlib").unwrap(),
+                digest: Digest::of_bytes(b"rlib"),
+                stat: None,
+            }],
+            meta: Digest::of_bytes(b"meta"),
+            full: Digest::of_bytes(b"full"),
+            script: None,
+            diagnostics: Vec::new(),
+        };
+        (a, s)
+    }
+
+    #[test]
+    fn outputs_left_remote_are_intact_only_in_a_minimal_build_and_only_while_absent() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, s) = left_remote(d.path());
+        save(&stamp_path(&a), &s);
+        assert!(
+            !outputs_intact(&a, &s, true, false),
+            "a full build fetches them"
+        );
+        assert!(outputs_intact(&a, &s, true, true));
+        assert!(still_remote(&a, &s));
+
+        std::fs::write(d.path().join("lib.rlib"), b"other bytes").unwrap();
+        assert!(
+            !outputs_intact(&a, &s, true, true),
+            "not the recorded output"
+        );
+
+        std::fs::write(d.path().join("lib.rlib"), b"rlib").unwrap();
+        assert!(!still_remote(&a, &s));
+        assert!(outputs_intact(&a, &s, true, true), "fetched since");
+        let now = load_stamp(&a).unwrap();
+        assert!(!now.left_remote(), "the stamp records the fetched file");
+        assert!(outputs_intact(&a, &now, false, false));
     }
 }

@@ -29,6 +29,8 @@ pub enum HitSource {
     Local,
     /// Remote cache.
     Remote,
+    /// Remote cache, outputs left there (see [`Store::lookup_digests`]).
+    RemoteDigests,
 }
 
 /// Why a lookup missed.
@@ -105,6 +107,21 @@ impl Store {
 
     /// Looks a key up: local, then remote (a remote hit is stored locally).
     pub fn lookup(&self, key: &ActionKey) -> (Option<(ActionResult, HitSource)>, MissInfo) {
+        self.lookup_with(key, true)
+    }
+
+    /// Looks a key up like [`Store::lookup`], but a remote hit downloads
+    /// no outputs (`--remote-download=minimal`): it is not stored locally,
+    /// and its outputs are known by their digests only.
+    pub fn lookup_digests(&self, key: &ActionKey) -> (Option<(ActionResult, HitSource)>, MissInfo) {
+        self.lookup_with(key, false)
+    }
+
+    fn lookup_with(
+        &self,
+        key: &ActionKey,
+        bytes: bool,
+    ) -> (Option<(ActionResult, HitSource)>, MissInfo) {
         let mut info = MissInfo::default();
         let Some(local) = &self.local else {
             return (None, info);
@@ -123,7 +140,15 @@ impl Store {
         }
         if let Some(remote) = &self.remote {
             use crate::cache::remote::RemoteLookup;
-            match remote.get(key, local.as_ref()) {
+            let found = if bytes {
+                remote.get(key, local.as_ref())
+            } else {
+                remote.get_digests(key)
+            };
+            match found {
+                RemoteLookup::Hit(r) if !bytes => {
+                    return (Some((r, HitSource::RemoteDigests)), info);
+                }
                 RemoteLookup::Hit(r) => {
                     if let Err(e) = local.put(key, &r) {
                         self.warn(format!("could not store a remote hit locally: {e}"));

@@ -108,7 +108,7 @@ impl Tally {
         match f.outcome {
             Outcome::Fresh => s.fresh += 1,
             Outcome::LocalHit => s.local_hits += 1,
-            Outcome::RemoteHit => s.remote_hits += 1,
+            Outcome::RemoteHit | Outcome::RemoteLeft => s.remote_hits += 1,
             Outcome::Executed => s.executed += 1,
         }
         sh.emit(BuildEvent::ActionFinished {

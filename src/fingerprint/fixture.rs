@@ -48,7 +48,7 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn action(id: u32, kind: ActionKind, package: &str, name: &str) -> Action {
+pub(crate) fn action(id: u32, kind: ActionKind, package: &str, name: &str) -> Action {
     let root = PathBuf::from(format!("/ws/target/debug/build-{id}"));
     Action {
         flag_origins: Default::default(),

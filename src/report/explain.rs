@@ -88,6 +88,9 @@ pub fn print_units(units: &[UnitRecord], json: bool) {
             Outcome::Fresh => "fresh in the last build",
             Outcome::LocalHit => "restored from the local cache in the last build",
             Outcome::RemoteHit => "restored from the remote cache in the last build",
+            Outcome::RemoteLeft => {
+                "found in the remote cache in the last build, its outputs left there"
+            }
         };
         eprint_locked(&format!("{}: {outcome}\n", u.display));
         if u.outcome != Outcome::Executed && !u.reasons.is_empty() {

@@ -87,6 +87,11 @@ impl Settings {
                 strict: args.strict,
                 no_fail_fast: false,
                 cache_test_results: true,
+                remote_download: crate::cache::remote::Download::resolve(
+                    args.remote_download.as_deref(),
+                    |name| inv.env.get(name).cloned(),
+                )
+                .map_err(SettingsError::Remote)?,
             },
             report: report_config(args, format, inv),
             plan_only: args.plan,

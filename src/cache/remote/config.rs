@@ -31,6 +31,47 @@ pub const ENV_TIMEOUT: &str = "HBUILD_REMOTE_CACHE_TIMEOUT";
 /// Environment variable with the connect timeout (same syntax as [`ENV_TIMEOUT`]).
 pub const ENV_CONNECT_TIMEOUT: &str = "HBUILD_REMOTE_CACHE_CONNECT_TIMEOUT";
 
+/// Environment variable choosing which outputs of remote hits are
+/// downloaded (`all` or `minimal`).
+pub const ENV_DOWNLOAD: &str = "HBUILD_REMOTE_DOWNLOAD";
+
+/// Which outputs of remote cache hits a build downloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Download {
+    /// Every output (`--remote-download=all`).
+    #[default]
+    All,
+    /// Only final artifacts and what a local action reads
+    /// (`--remote-download=minimal`): the rest stays in the remote cache,
+    /// known by digest, and is fetched when an action needs it.
+    Minimal,
+}
+
+impl Download {
+    /// `--remote-download` over [`ENV_DOWNLOAD`]; the error names where
+    /// the bad value came from.
+    pub fn resolve(
+        flag: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Download, CacheError> {
+        let (value, origin) = match flag {
+            Some(v) => (v.to_string(), "--remote-download"),
+            None => match env(ENV_DOWNLOAD).filter(|v| !v.trim().is_empty()) {
+                Some(v) => (v, ENV_DOWNLOAD),
+                None => return Ok(Download::All),
+            },
+        };
+        match value.trim() {
+            "all" => Ok(Download::All),
+            "minimal" => Ok(Download::Minimal),
+            other => Err(CacheError::Config(format!(
+                "invalid value `{other}` for {origin}: expected `all` or `minimal`"
+            ))),
+        }
+    }
+}
+
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default timeout of one request, body transfer included.
@@ -391,6 +432,29 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         }
+    }
+
+    #[test]
+    fn the_download_mode_comes_from_the_flag_over_the_variable() {
+        let none = env_of(&[]);
+        assert_eq!(Download::resolve(None, &none).unwrap(), Download::All);
+        let minimal = env_of(&[(ENV_DOWNLOAD, "minimal")]);
+        assert_eq!(
+            Download::resolve(None, &minimal).unwrap(),
+            Download::Minimal
+        );
+        assert_eq!(
+            Download::resolve(Some("all"), &minimal).unwrap(),
+            Download::All
+        );
+        let bad = Download::resolve(Some("some"), &none).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "invalid value `some` for --remote-download: expected `all` or `minimal`"
+        );
+        let bad_env = env_of(&[(ENV_DOWNLOAD, "toplevel")]);
+        let e = Download::resolve(None, &bad_env).unwrap_err().to_string();
+        assert!(e.contains("`toplevel` for HBUILD_REMOTE_DOWNLOAD"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,8 @@ enum Stop {
 }
 
 /// See [`super::RemoteCache::get`].
-pub(super) fn get(sh: &Shared, key: &ActionKey, store: &dyn BlobStore) -> RemoteLookup {
+/// Without a `store`, the outputs are not downloaded.
+pub(super) fn get(sh: &Shared, key: &ActionKey, store: Option<&dyn BlobStore>) -> RemoteLookup {
     match lookup(sh, key, store) {
         Ok(result) => RemoteLookup::Hit(result),
         Err(Stop::Miss) => RemoteLookup::Miss,
@@ -45,7 +46,11 @@ fn timed<T>(sh: &Shared, (res, took): (T, Duration)) -> T {
     res
 }
 
-fn lookup(sh: &Shared, key: &ActionKey, store: &dyn BlobStore) -> Result<ActionResult, Stop> {
+fn lookup(
+    sh: &Shared,
+    key: &ActionKey,
+    store: Option<&dyn BlobStore>,
+) -> Result<ActionResult, Stop> {
     let what = format!("AC entry {key}");
     let body = timed(sh, sh.remote.get_entry(key, MAX_AC_ENTRY_BYTES))
         .map_err(|f| stop(sh, &what, f, false))?;
@@ -62,7 +67,10 @@ fn lookup(sh: &Shared, key: &ActionKey, store: &dyn BlobStore) -> Result<ActionR
     };
     let stdout = fetch_text(sh, entry.stdout.as_ref(), "stdout")?;
     let stderr = fetch_text(sh, entry.stderr.as_ref(), "stderr")?;
-    let outputs = fetch_outputs(sh, &entry, &meta, store)?;
+    let outputs = match store {
+        Some(store) => fetch_outputs(sh, &entry, &meta, store)?,
+        None => left_remote(sh, &meta),
+    };
     Ok(ActionResult {
         outputs,
         stdout,
@@ -107,6 +115,23 @@ fn fetch_text(sh: &Shared, blob: Option<&BlobRef>, what: &str) -> Result<String,
         .map_err(|_| Stop::Rejected(format!("{what} {} is not UTF-8", blob.sha256)))
 }
 
+/// The outputs of an entry whose blobs stay in the remote cache.
+fn left_remote(sh: &Shared, meta: &Metadata) -> Vec<OutputFile> {
+    let outputs: Vec<OutputFile> = meta.outputs.iter().map(output_of).collect();
+    let bytes = outputs.iter().map(|o| o.size).sum();
+    Shared::add(&sh.counters.output_bytes_left, bytes);
+    outputs
+}
+
+fn output_of(m: &proto::MetaOutput) -> OutputFile {
+    OutputFile {
+        path: m.path.clone(),
+        digest: m.blake3,
+        size: m.size,
+        executable: m.executable,
+    }
+}
+
 /// Downloads every output into the store's scratch directory, verifying
 /// size and SHA-256 while streaming and the blake3 digest before and after
 /// adopting the file.
@@ -133,6 +158,7 @@ fn fetch_outputs(
             let got = timed(sh, sh.remote.read_to_file(blob, tmp.as_file_mut()))
                 .map_err(|f| stop(sh, &what, f, true))?;
             Shared::add(&sh.counters.bytes_down, got.1);
+            Shared::add(&sh.counters.output_bytes_down, got.1);
             sh.record_ok();
             got
         };
@@ -154,12 +180,7 @@ fn fetch_outputs(
                 m.blake3
             )));
         }
-        outputs.push(OutputFile {
-            path: m.path.clone(),
-            digest: m.blake3,
-            size: m.size,
-            executable: m.executable,
-        });
+        outputs.push(output_of(m));
     }
     Ok(outputs)
 }

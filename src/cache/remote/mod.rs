@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use config::{BasicAuth, RemoteConfig, RemoteFlags};
+pub use config::{BasicAuth, Download, RemoteConfig, RemoteFlags};
 pub use exec_config::{ExecConfig, ExecFlags};
 pub use execute::{ExecError, ExecReply, ExecSpec, ExecStats, RemoteExecutor};
 
@@ -75,6 +75,11 @@ pub struct RemoteStats {
     pub faults: u64,
     /// Bytes downloaded (bodies only).
     pub bytes_down: u64,
+    /// Of [`RemoteStats::bytes_down`], the bytes of action outputs.
+    pub output_bytes_down: u64,
+    /// Bytes of the outputs of hits that were left in the remote cache
+    /// (`--remote-download=minimal`).
+    pub output_bytes_left: u64,
     /// Bytes uploaded (bodies only).
     pub bytes_up: u64,
     /// CAS blobs uploaded.
@@ -112,6 +117,8 @@ struct Counters {
     rejected: AtomicU64,
     faults: AtomicU64,
     bytes_down: AtomicU64,
+    output_bytes_down: AtomicU64,
+    output_bytes_left: AtomicU64,
     bytes_up: AtomicU64,
     blobs_uploaded: AtomicU64,
     blobs_skipped_existing: AtomicU64,
@@ -267,6 +274,18 @@ impl RemoteCache {
     /// verified (size, SHA-256, blake3) and adopted into `store`, and the
     /// returned result carries the local (blake3) digests.
     pub fn get(&self, key: &ActionKey, store: &dyn BlobStore) -> RemoteLookup {
+        self.lookup(key, Some(store))
+    }
+
+    /// Looks `key` up without downloading its outputs
+    /// (`--remote-download=minimal`): the entry and its metadata are
+    /// verified, and the result names each output by its digest and size
+    /// only. Nothing is adopted into a local store.
+    pub fn get_digests(&self, key: &ActionKey) -> RemoteLookup {
+        self.lookup(key, None)
+    }
+
+    fn lookup(&self, key: &ActionKey, store: Option<&dyn BlobStore>) -> RemoteLookup {
         let c = &self.shared.counters;
         if let Some(reason) = self.shared.disabled_reason() {
             return RemoteLookup::Unavailable(format!("remote cache is off: {reason}"));
@@ -313,6 +332,8 @@ impl RemoteCache {
             rejected: get(&c.rejected),
             faults: get(&c.faults),
             bytes_down: get(&c.bytes_down),
+            output_bytes_down: get(&c.output_bytes_down),
+            output_bytes_left: get(&c.output_bytes_left),
             bytes_up: get(&c.bytes_up),
             blobs_uploaded: get(&c.blobs_uploaded),
             blobs_skipped_existing: get(&c.blobs_skipped_existing),

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use super::super::stamp::{outputs_intact, Stamp};
+use super::super::stamp::{outputs_intact, still_remote, Stamp};
 use super::super::ExecShared;
+use super::lazy;
 use super::outputs::{replay, restamp_at_finish, uplift, uplift_needed};
 use super::{DepResult, Failure};
 use crate::core::ActionKey;
@@ -21,10 +22,15 @@ pub(super) fn check(
     key: ActionKey,
 ) -> Result<Option<DepResult>, Failure> {
     let may_write = sh.policy.may_write();
-    let Some(s) = stamp.filter(|s| s.key == key && outputs_intact(a, s, may_write)) else {
+    let left_ok = sh.left_remote.minimal();
+    let Some(s) = stamp.filter(|s| s.key == key && outputs_intact(a, s, may_write, left_ok)) else {
         return Ok(None);
     };
-    let relink = uplift_needed(a);
+    let remote = still_remote(a, s);
+    if remote {
+        lazy::note(sh, a, s.key);
+    }
+    let relink = !remote && uplift_needed(a);
     if relink && !may_write {
         return Ok(None);
     }

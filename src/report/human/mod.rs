@@ -311,6 +311,7 @@ impl Human {
                 Outcome::Fresh => "Fresh",
                 Outcome::LocalHit => "Cached",
                 Outcome::RemoteHit => "Downloaded",
+                Outcome::RemoteLeft => "Remote",
                 Outcome::Executed => "Compiling",
             };
             self.status(
@@ -450,17 +451,21 @@ impl Human {
         self.status("Summary", &line);
         if let Some(r) = &s.remote {
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-            self.status(
-                "Remote",
-                &format!(
-                    "{} hits, {} misses, {:.1} MiB down, {:.1} MiB up, {:.2}s in transfers",
-                    r.hits,
-                    r.misses,
-                    mib(r.bytes_down),
-                    mib(r.bytes_up),
-                    r.transfer_time.as_secs_f64()
-                ),
+            let mut line = format!(
+                "{} hits, {} misses, {:.1} MiB down, {:.1} MiB up, {:.2}s in transfers",
+                r.hits,
+                r.misses,
+                mib(r.bytes_down),
+                mib(r.bytes_up),
+                r.transfer_time.as_secs_f64()
             );
+            if r.output_bytes_left > 0 {
+                line.push_str(&format!(
+                    ", {:.1} MiB of outputs left remote",
+                    mib(r.output_bytes_left)
+                ));
+            }
+            self.status("Remote", &line);
         }
         if let Some(x) = &s.remote_exec {
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);

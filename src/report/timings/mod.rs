@@ -53,7 +53,7 @@ impl From<Outcome> for Status {
             Outcome::Executed => Status::Executed,
             Outcome::Fresh => Status::Fresh,
             Outcome::LocalHit => Status::LocalHit,
-            Outcome::RemoteHit => Status::RemoteHit,
+            Outcome::RemoteHit | Outcome::RemoteLeft => Status::RemoteHit,
         }
     }
 }

@@ -1,0 +1,183 @@
+//! Builds without the bytes (`--remote-download=minimal`): which remote
+//! hits download their outputs, and fetching the outputs that stayed in
+//! the remote cache once a local action needs them.
+//!
+//! An action whose outputs stayed remote still gives its dependents the
+//! digests of its entry, so their keys are those of a full download. What
+//! a local run reads of its dependencies' outputs is not declared file by
+//! file (rustc finds transitive crates itself), so a local run first
+//! fetches every output left remote among its transitive dependencies.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::super::stamp::{load_stamp, refresh_moved, stamp_path, RecordedOutput};
+use super::super::ExecShared;
+use super::outputs::{clean_outputs, restamp_at_finish, uplift};
+use super::Failure;
+use crate::cache::remote::Download;
+use crate::cache::ActionResult;
+use crate::core::{ActionId, ActionKey};
+use crate::plan::action::ActionKind;
+use crate::plan::{Action, ActionGraph};
+
+/// The outputs of this build that stayed in the remote cache.
+pub struct LeftRemote {
+    minimal: bool,
+    /// Test binaries that a test run of this build runs: the run needs
+    /// them, not the user, so they are no final artifacts.
+    run_by_tests: HashSet<ActionId>,
+    /// Actions whose outputs are left remote, by the key of their entry.
+    left: Mutex<HashMap<ActionId, Arc<Pending>>>,
+}
+
+/// Outputs to fetch once: the first dependent fetches, the others wait.
+struct Pending {
+    key: ActionKey,
+    fetched: Mutex<Option<Result<(), String>>>,
+}
+
+impl LeftRemote {
+    /// The state of a build of `graph` that downloads as `download` says.
+    pub fn new(download: Download, graph: &ActionGraph) -> Self {
+        let minimal = download == Download::Minimal;
+        let run_by_tests = if minimal {
+            let runs = graph
+                .actions
+                .iter()
+                .filter(|a| a.kind == ActionKind::TestRun);
+            runs.flat_map(|r| r.deps.iter().map(|d| d.action)).collect()
+        } else {
+            HashSet::new()
+        };
+        LeftRemote {
+            minimal,
+            run_by_tests,
+            left: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether outputs may stay in the remote cache.
+    pub fn minimal(&self) -> bool {
+        self.minimal
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<ActionId, Arc<Pending>>> {
+        self.left.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether a remote hit of `a` downloads its outputs: always, unless the
+/// build is minimal and they are no final artifact (binaries and libraries
+/// uplifted to Cargo's paths, executables no test run of this build runs,
+/// documentation, test results). A build script is no final artifact: its
+/// run needs it.
+pub(super) fn wants_bytes(sh: &ExecShared, a: &Action) -> bool {
+    let lr = &sh.left_remote;
+    match a.kind {
+        _ if !lr.minimal => true,
+        ActionKind::Compile => {
+            !a.uplift.is_empty() || (a.executable.is_some() && !lr.run_by_tests.contains(&a.id))
+        }
+        ActionKind::Doc | ActionKind::DocIndex | ActionKind::TestRun => true,
+        ActionKind::BuildScriptCompile | ActionKind::BuildScriptRun => false,
+    }
+}
+
+/// Records that `a`'s outputs, of the entry under `key`, stayed remote.
+pub(super) fn note(sh: &ExecShared, a: &Action, key: ActionKey) {
+    let pending = Arc::new(Pending {
+        key,
+        fetched: Mutex::new(None),
+    });
+    sh.left_remote.pending().insert(a.id, pending);
+}
+
+/// Fetches what stayed remote among `a`'s transitive dependencies, before
+/// `a` runs locally. A fetch that fails fails `a`, and removes the
+/// dependency's stamp so that the next build restores or rebuilds it.
+pub(super) fn fetch_for(sh: &ExecShared, a: &Action) -> Result<(), Failure> {
+    if !sh.left_remote.minimal || sh.left_remote.pending().is_empty() {
+        return Ok(());
+    }
+    for id in transitive_deps(sh, a) {
+        let Some(p) = sh.left_remote.pending().get(&id).cloned() else {
+            continue;
+        };
+        let dep = &sh.graph.actions[id.index()];
+        let mut fetched = p.fetched.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcome = fetched.get_or_insert_with(|| fetch(sh, dep, p.key));
+        if let Err(why) = outcome {
+            return Err(Failure::other(format!(
+                "cannot fetch the outputs of {} from the remote cache, which {} needs: {why}; \
+                 the next build restores or rebuilds it",
+                dep.display_name(),
+                a.display_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every action `a` depends on, directly or not, runtime dependencies
+/// included.
+fn transitive_deps(sh: &ExecShared, a: &Action) -> Vec<ActionId> {
+    let mut seen = HashSet::new();
+    let mut todo: Vec<ActionId> = direct(a).collect();
+    let mut out = Vec::new();
+    while let Some(id) = todo.pop() {
+        if seen.insert(id) {
+            out.push(id);
+            todo.extend(direct(&sh.graph.actions[id.index()]));
+        }
+    }
+    out
+}
+
+fn direct(a: &Action) -> impl Iterator<Item = ActionId> + '_ {
+    a.deps
+        .iter()
+        .map(|d| d.action)
+        .chain(a.runtime_deps.iter().copied())
+}
+
+/// Downloads `dep`'s entry under `key` with its outputs, puts them in
+/// place and brings its stamp up to date.
+fn fetch(sh: &ExecShared, dep: &Action, key: ActionKey) -> Result<(), String> {
+    let res = download(sh, dep, key);
+    if res.is_err() {
+        let _ = std::fs::remove_file(stamp_path(dep));
+    }
+    res
+}
+
+fn download(sh: &ExecShared, dep: &Action, key: ActionKey) -> Result<(), String> {
+    let stamp = load_stamp(dep)
+        .filter(|s| s.key == key)
+        .ok_or("its stamp changed during the build")?;
+    let (found, _) = sh.store.lookup(&key);
+    let (r, _) = found.ok_or("the entry is no longer in the cache")?;
+    if !same_outputs(&r, &stamp.outputs) {
+        return Err(
+            "the cache's entry now holds other outputs than the ones this build keyed on".into(),
+        );
+    }
+    clean_outputs(dep);
+    sh.store.materialize(&r, &dep.output_root)?;
+    uplift(dep).map_err(|f| f.message)?;
+    refresh_moved(&stamp_path(dep), &dep.output_root, key, &[]);
+    if load_stamp(dep).is_none_or(|s| s.left_remote()) {
+        return Err("the fetched outputs did not stay in place".into());
+    }
+    // Linking the same blobs elsewhere later moves their ctimes.
+    restamp_at_finish(sh, dep, key, false);
+    Ok(())
+}
+
+fn same_outputs(r: &ActionResult, recorded: &[RecordedOutput]) -> bool {
+    let mut got: Vec<_> = r.outputs.iter().map(|o| (&o.path, o.digest)).collect();
+    let mut want: Vec<_> = recorded.iter().map(|o| (&o.path, o.digest)).collect();
+    got.sort();
+    want.sort();
+    got == want
+}
