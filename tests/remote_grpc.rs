@@ -532,3 +532,73 @@ fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
     let (in_a, _) = outputs_left(&a);
     assert_eq!(everything, in_a);
 }
+
+#[test]
+fn outputs_left_remote_that_cannot_be_fetched_fail_one_build_and_the_next_rebuilds_them() {
+    let mut grid = BuildGrid::start();
+    let url = grid.url();
+    let a = fixture("failures");
+    let env = [("CARGO_INCREMENTAL", "0")];
+    let all = [
+        "--message-format",
+        "json",
+        "--workspace",
+        "--remote-cache",
+        &url,
+    ];
+    a.hbuild_env(&all, &env).ok();
+    let b = fixture("failures");
+    let minimal = [&all[..], &["--remote-download", "minimal", "-v"]].concat();
+    let warm = b.hbuild_env(&minimal, &env).ok().summary();
+    assert_eq!(warm["executed"], 0, "{warm}");
+    assert!(
+        warm["remote"]["output_bytes_left"].as_u64() > Some(0),
+        "{warm}"
+    );
+
+    // The library's compile needs its build script's C library, which
+    // stayed in the server that is gone now.
+    grid.stop();
+    b.append("crates/needs-header/src/lib.rs", "\n// edited\n");
+    let failed = b.hbuild_env(&minimal, &env);
+    assert_eq!(failed.code, 101, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(
+            "cannot fetch the outputs of needs-header (build script run) from the remote cache, \
+             which needs-header needs:"
+        ),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("the next build restores or rebuilds what this one left there"),
+        "{}",
+        failed.stderr
+    );
+
+    // The next build rebuilds what was left remote, and nothing else.
+    let explained = [&minimal[..], &["--explain"]].concat();
+    let again = b.hbuild_env(&explained, &env).ok();
+    let rebuilt = common::rebuilt_units(&again);
+    // Build scripts, their runs and the build-time crates stayed remote;
+    // the three fresh units are final artifacts, in place.
+    assert_eq!(
+        rebuilt,
+        [
+            "bad-build-script (build script run)",
+            "bad-build-script (build script)",
+            "cc",
+            "find-msvc-tools",
+            "needs-header",
+            "needs-header (build script run)",
+            "needs-header (build script)",
+            "shlex",
+        ],
+        "{}",
+        again.stderr
+    );
+    assert_eq!(again.summary()["fresh"], 3);
+    assert_eq!(b.run_program("target/debug/ok-bin"), "ok\n");
+}

@@ -40,6 +40,8 @@ pub struct MissInfo {
     pub corrupt: Option<String>,
     /// The remote was asked and did not have it.
     pub remote_missed: bool,
+    /// The remote could not be asked: why.
+    pub remote_unavailable: Option<String>,
 }
 
 /// The caches of one build.
@@ -163,7 +165,7 @@ impl Store {
                         key.0.short(16)
                     ));
                 }
-                RemoteLookup::Unavailable(_) => {}
+                RemoteLookup::Unavailable(why) => info.remote_unavailable = Some(why),
             }
         }
         (None, info)

@@ -184,3 +184,25 @@ fn feature_errors_match_cargo() {
         no_panic(&hbuild.stderr);
     }
 }
+
+#[test]
+fn a_bad_remote_download_mode_names_the_flag_or_the_variable() {
+    let ws = fixture("tiny");
+    let r = ws.hbuild(&["--remote-download", "some"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "error: invalid value `some` for --remote-download: expected `all` or `minimal`\n"
+        )
+    );
+    let r = ws.hbuild_env(&[], &[("HBUILD_REMOTE_DOWNLOAD", "toplevel")]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "error: invalid value `toplevel` for HBUILD_REMOTE_DOWNLOAD: expected `all` or `minimal`\n"
+        )
+    );
+    assert!(!ws.path("target").exists(), "nothing was built");
+}

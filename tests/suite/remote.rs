@@ -240,4 +240,47 @@ fn passing_test_results_are_shared_through_the_remote_cache() {
         running.iter().all(|l| l.ends_with(" (cached)")),
         "{running:?}"
     );
+
+    // A checkout that downloads the minimum takes the results, not the
+    // test binaries that produced them: of the executables, only the
+    // binary at Cargo's path comes down.
+    let lean = fixture("testing");
+    let minimal = [&args[..], &["--remote-download", "minimal"]].concat();
+    let third = lean.hbuild_env(&minimal, &[]).ok();
+    let s = third.summary();
+    assert_eq!(
+        (s["executed"].as_u64(), s["tests"]["cached"].as_u64()),
+        (Some(0), Some(7)),
+        "{s}"
+    );
+    assert_eq!(
+        executables(&lean.path("target/hbuild/debug/deps")),
+        ["calc_cli"]
+    );
+    assert!(executables(&dev.path("target/hbuild/debug/deps")).len() > 5);
+    assert!(s["remote"]["output_bytes_left"].as_u64() > Some(0), "{s}");
+    assert_eq!(
+        std::fs::read(lean.path("target/debug/calc-cli")).unwrap(),
+        std::fs::read(dev.path("target/debug/calc-cli")).unwrap()
+    );
+}
+
+/// The executables in `dir`, by name without the unit hash.
+fn executables(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.rsplit_once('-')
+                .map_or(name.clone(), |(n, _)| n.to_string())
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -69,7 +69,7 @@ fn lookup(
     let stderr = fetch_text(sh, entry.stderr.as_ref(), "stderr")?;
     let outputs = match store {
         Some(store) => fetch_outputs(sh, &entry, &meta, store)?,
-        None => left_remote(sh, &meta),
+        None => left_remote(sh, &entry, &meta)?,
     };
     Ok(ActionResult {
         outputs,
@@ -115,12 +115,31 @@ fn fetch_text(sh: &Shared, blob: Option<&BlobRef>, what: &str) -> Result<String,
         .map_err(|_| Stop::Rejected(format!("{what} {} is not UTF-8", blob.sha256)))
 }
 
-/// The outputs of an entry whose blobs stay in the remote cache.
-fn left_remote(sh: &Shared, meta: &Metadata) -> Vec<OutputFile> {
+/// The outputs of an entry whose blobs stay in the remote cache, once the
+/// server said it holds every one: an entry whose blobs were evicted is
+/// invalid now, not when a later action needs them.
+fn left_remote(sh: &Shared, entry: &ParsedEntry, meta: &Metadata) -> Result<Vec<OutputFile>, Stop> {
+    let blobs: Vec<BlobRef> = entry
+        .outputs
+        .iter()
+        .map(|(_, b, _)| b.clone())
+        .filter(|b| !b.is_empty_blob())
+        .collect();
+    let what = format!("the {} output blobs of an AC entry", blobs.len());
+    let missing = timed(sh, sh.remote.missing(&blobs)).map_err(|f| stop(sh, &what, f, true))?;
+    if let Some(b) = missing.first() {
+        return Err(stop(
+            sh,
+            &format!("blob {}", b.sha256),
+            Failure::NotFound,
+            true,
+        ));
+    }
+    sh.record_ok();
     let outputs: Vec<OutputFile> = meta.outputs.iter().map(output_of).collect();
     let bytes = outputs.iter().map(|o| o.size).sum();
     Shared::add(&sh.counters.output_bytes_left, bytes);
-    outputs
+    Ok(outputs)
 }
 
 fn output_of(m: &proto::MetaOutput) -> OutputFile {

@@ -19,13 +19,14 @@ use crate::cache::remote::Download;
 use crate::cache::ActionResult;
 use crate::core::{ActionId, ActionKey};
 use crate::plan::action::ActionKind;
+use crate::plan::unit::Mode;
 use crate::plan::{Action, ActionGraph};
 
 /// The outputs of this build that stayed in the remote cache.
 pub struct LeftRemote {
     minimal: bool,
-    /// Test binaries that a test run of this build runs: the run needs
-    /// them, not the user, so they are no final artifacts.
+    /// What the test runs of this build run: the runs need their test
+    /// binaries, not the user, so those are no final artifacts.
     run_by_tests: HashSet<ActionId>,
     /// Actions whose outputs are left remote, by the key of their entry.
     left: Mutex<HashMap<ActionId, Arc<Pending>>>,
@@ -69,16 +70,17 @@ impl LeftRemote {
 
 /// Whether a remote hit of `a` downloads its outputs: always, unless the
 /// build is minimal and they are no final artifact (binaries and libraries
-/// uplifted to Cargo's paths, executables no test run of this build runs,
+/// uplifted to Cargo's paths, test binaries no test run of this build runs,
 /// documentation, test results). A build script is no final artifact: its
 /// run needs it.
 pub(super) fn wants_bytes(sh: &ExecShared, a: &Action) -> bool {
     let lr = &sh.left_remote;
     match a.kind {
         _ if !lr.minimal => true,
-        ActionKind::Compile => {
-            !a.uplift.is_empty() || (a.executable.is_some() && !lr.run_by_tests.contains(&a.id))
-        }
+        // A test binary is linked into `deps/` as Cargo does, but only its
+        // run needs it, unless no run of this build does (`--no-run`).
+        ActionKind::Compile if a.mode == Mode::Test => !lr.run_by_tests.contains(&a.id),
+        ActionKind::Compile => !a.uplift.is_empty() || a.executable.is_some(),
         ActionKind::Doc | ActionKind::DocIndex | ActionKind::TestRun => true,
         ActionKind::BuildScriptCompile | ActionKind::BuildScriptRun => false,
     }
@@ -106,17 +108,43 @@ pub(super) fn fetch_for(sh: &ExecShared, a: &Action) -> Result<(), Failure> {
         };
         let dep = &sh.graph.actions[id.index()];
         let mut fetched = p.fetched.lock().unwrap_or_else(PoisonError::into_inner);
-        let outcome = fetched.get_or_insert_with(|| fetch(sh, dep, p.key));
+        let outcome = fetched
+            .get_or_insert_with(|| download(sh, dep, p.key))
+            .clone();
+        drop(fetched);
         if let Err(why) = outcome {
+            forget_unfetched(sh);
             return Err(Failure::other(format!(
                 "cannot fetch the outputs of {} from the remote cache, which {} needs: {why}; \
-                 the next build restores or rebuilds it",
+                 the next build restores or rebuilds what this one left there",
                 dep.display_name(),
                 a.display_name()
             )));
         }
     }
     Ok(())
+}
+
+/// Removes the stamps of what this build left remote and did not fetch:
+/// when one fetch failed, the others may too, and the next build restores
+/// or rebuilds them all at once. An entry the remote no longer fully holds
+/// is no hit then.
+fn forget_unfetched(sh: &ExecShared) {
+    let pending: Vec<(ActionId, Arc<Pending>)> = sh
+        .left_remote
+        .pending()
+        .iter()
+        .map(|(id, p)| (*id, p.clone()))
+        .collect();
+    for (id, p) in pending {
+        // One being fetched right now is left to its own outcome.
+        let Ok(fetched) = p.fetched.try_lock() else {
+            continue;
+        };
+        if !matches!(*fetched, Some(Ok(()))) {
+            let _ = std::fs::remove_file(stamp_path(&sh.graph.actions[id.index()]));
+        }
+    }
 }
 
 /// Every action `a` depends on, directly or not, runtime dependencies
@@ -143,20 +171,17 @@ fn direct(a: &Action) -> impl Iterator<Item = ActionId> + '_ {
 
 /// Downloads `dep`'s entry under `key` with its outputs, puts them in
 /// place and brings its stamp up to date.
-fn fetch(sh: &ExecShared, dep: &Action, key: ActionKey) -> Result<(), String> {
-    let res = download(sh, dep, key);
-    if res.is_err() {
-        let _ = std::fs::remove_file(stamp_path(dep));
-    }
-    res
-}
-
 fn download(sh: &ExecShared, dep: &Action, key: ActionKey) -> Result<(), String> {
     let stamp = load_stamp(dep)
         .filter(|s| s.key == key)
         .ok_or("its stamp changed during the build")?;
-    let (found, _) = sh.store.lookup(&key);
-    let (r, _) = found.ok_or("the entry is no longer in the cache")?;
+    let (found, miss) = sh.store.lookup(&key);
+    let Some((r, _)) = found else {
+        return Err(match miss.remote_unavailable {
+            Some(why) => why,
+            None => "the remote cache no longer has its entry".into(),
+        });
+    };
     if !same_outputs(&r, &stamp.outputs) {
         return Err(
             "the cache's entry now holds other outputs than the ones this build keyed on".into(),
