@@ -17,6 +17,7 @@ pub mod events;
 mod invoke;
 pub mod job;
 mod lint;
+mod location;
 pub mod lock;
 pub(crate) mod observe;
 pub mod outcome;

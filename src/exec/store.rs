@@ -20,6 +20,10 @@ pub struct Manifest {
     pub files: Vec<NormalizedText>,
     /// Variables read.
     pub env: Vec<String>,
+    /// The outputs held this checkout's absolute paths (see
+    /// [`KeyComponents::location`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub embeds_location: bool,
 }
 
 /// Where a hit came from.

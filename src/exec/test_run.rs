@@ -91,6 +91,7 @@ pub(super) fn declared_manifest(sh: &ExecShared, a: &Action) -> Manifest {
             .map(|p| sh.normalizer.path(p))
             .collect(),
         env: Vec::new(),
+        embeds_location: false,
     }
 }
 

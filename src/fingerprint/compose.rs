@@ -105,6 +105,7 @@ pub fn compose(
         inputs: Vec::new(),
         tracked_env: BTreeMap::new(),
         lint_config: None,
+        location: None,
     };
     if let Some(d) = &a.lint {
         // Clippy's lints and its rustc: what a linted check's result is.
@@ -215,14 +216,15 @@ pub struct ReadState<'a> {
 }
 
 /// Fills the second step of `comps`: the current digests of `files` and
-/// the keyed values of the variables `vars`, what the last run read.
+/// the keyed values of the variables `vars`, what the last run read, and
+/// this checkout's location if the last run's outputs embedded it.
 pub fn fill_inputs(
     comps: &mut KeyComponents,
     norm: &PathNormalizer,
-    files: &[NormalizedText],
-    vars: &[String],
+    (files, vars, embeds_location): (&[NormalizedText], &[String], bool),
     state: &ReadState<'_>,
 ) {
+    comps.location = embeds_location.then(|| norm.location_digest());
     let paths: Vec<PathBuf> = files.iter().map(|f| norm.expand(f)).collect();
     let digests = (state.digest_all)(&paths);
     comps.inputs = files
@@ -365,7 +367,8 @@ mod tests {
         ];
         let files: Vec<NormalizedText> = files.iter().map(|&f| f.into()).collect();
         let vars = ["CC", "MAKEFLAGS", "CXX"].map(String::from);
-        fill_inputs(&mut c, &fixture::normalizer(), &files, &vars, &state);
+        let norm = fixture::normalizer();
+        fill_inputs(&mut c, &norm, (&files, &vars, false), &state);
         assert_eq!(
             serde_json::to_string(&c.tracked_env).unwrap(),
             r#"{"CC":"${WORKSPACE}/bin/cc","CXX":null}"#,
@@ -379,6 +382,24 @@ mod tests {
             c.pre_key().0.to_hex(),
             "5283a90075fe73fec1c9ad2618f59febf68e4c1ce24ced039fbdcbbf2a101ab3"
         );
+
+        // Outputs that embedded the checkout's paths tie the key, not the
+        // pre-key, to the location.
+        let (pre, key) = (c.pre_key(), c.key());
+        fill_inputs(&mut c, &norm, (&files, &vars, true), &state);
+        assert_eq!(c.pre_key(), pre);
+        assert_ne!(c.key(), key);
+        let elsewhere = PathNormalizer::new(
+            std::path::Path::new("/other"),
+            std::path::Path::new("/other/target"),
+            Some(std::path::Path::new("/home/u/.cargo")),
+            std::path::Path::new("/sysroot"),
+        );
+        let mut moved = c.clone();
+        fill_inputs(&mut moved, &elsewhere, (&files, &vars, true), &state);
+        assert_ne!(moved.location, c.location);
+        fill_inputs(&mut c, &norm, (&files, &vars, false), &state);
+        assert_eq!(c.key(), key, "without the flag the key is as before");
     }
 
     #[test]

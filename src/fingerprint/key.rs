@@ -84,6 +84,13 @@ pub struct KeyComponents {
     /// they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint_config: Option<Vec<InputDigest>>,
+    /// For an action whose last run wrote this checkout's absolute paths
+    /// into its outputs (`env!("CARGO_MANIFEST_DIR")` in a test, a build
+    /// script generating paths): a digest of the checkout's roots (second
+    /// step), so that its outputs serve this location only. Absent from
+    /// the encoding of every other action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Digest>,
 }
 
 fn hash_json<T: Serialize>(v: &T) -> Digest {
@@ -96,6 +103,7 @@ impl KeyComponents {
         let mut c = self.clone();
         c.inputs.clear();
         c.tracked_env.clear();
+        c.location = None;
         ActionKey(hash_json(&("pre", c)))
     }
 

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::core::Digest;
 use serde::{Deserialize, Serialize};
 
 /// Text in which the known roots are placeholders: the form of every path
@@ -157,6 +158,24 @@ impl PathNormalizer {
         }
         out.push_str(&s[rest..]);
         NormalizedText(out)
+    }
+
+    /// The absolute roots this normaliser replaces but the sysroot's (the
+    /// toolchain remaps its own paths): the workspace, the target dir and
+    /// the Cargo home, whose bytes in an output tie it to this checkout.
+    pub fn checkout_roots(&self) -> impl Iterator<Item = &str> {
+        self.prefixes
+            .iter()
+            .filter(|(_, ph)| *ph != "${SYSROOT}")
+            .map(|(p, _)| p.as_str())
+    }
+
+    /// A digest of [`PathNormalizer::checkout_roots`]: the key component
+    /// of an action whose outputs embed them.
+    pub fn location_digest(&self) -> Digest {
+        let mut roots: Vec<&str> = self.checkout_roots().collect();
+        roots.sort_unstable();
+        Digest::of_bytes(roots.join("\0").as_bytes())
     }
 
     /// The placeholder form of a path.

@@ -247,7 +247,7 @@ impl From<String> for Placing {
 
 /// Whether `haystack` holds `needle` (the worker's root in an output).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// Downloads the declared outputs the reply has, rewriting the dep-info's

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use super::super::events::BuildEvent;
 use super::super::invoke::{execute_rustc, execute_script, Executed};
+use super::super::location;
 use super::super::outcome::RemoteRun;
 use super::super::remote::{self, Remote};
 use super::super::stamp::{refresh_moved, stamp_path, write_stamp};
 use super::super::ExecShared;
 use super::late_plan::Invocation;
-use super::outputs::{clean_outputs, local_result, output_files, uplift};
+use super::outputs::{clean_outputs, consumed_files, local_result, output_files, uplift};
 use super::{fill_inputs, DepResult, Failure};
 use crate::cache::{ActionResult, ResultMeta};
 use crate::core::ActionKey;
@@ -37,7 +38,14 @@ pub(super) fn run_and_store(
     pre: ActionKey,
     on_meta: &dyn Fn(DepResult),
 ) -> Result<Built, Failure> {
-    let exec = run_process(sh, a, inv, comps, on_meta)?;
+    let mut exec = run_process(sh, a, inv, comps, on_meta)?;
+    if matches!(
+        a.kind,
+        ActionKind::Compile | ActionKind::BuildScriptCompile | ActionKind::BuildScriptRun
+    ) {
+        let files = consumed_files(a);
+        exec.manifest.embeds_location = location::embeds_location(&sh.normalizer, &files);
+    }
     let remote = exec.remote.clone();
     fill_inputs(sh, comps, &exec.manifest, &inv.env);
     check_declared(sh, a, &exec)?;

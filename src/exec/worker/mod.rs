@@ -119,5 +119,6 @@ fn fill_inputs(
         env,
         process_env: &sh.env,
     };
-    compose::fill_inputs(comps, &sh.normalizer, &m.files, &m.env, &state);
+    let read = (&m.files[..], &m.env[..], m.embeds_location);
+    compose::fill_inputs(comps, &sh.normalizer, read, &state);
 }
