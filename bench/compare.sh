@@ -8,7 +8,8 @@
 #         warm    cargo cold build vs hbuild with a warm local cache, fresh copy in another dir
 #         remote  cargo cold build vs hbuild with an empty local cache and a warm remote (nginx)
 #         remote-grpc  the same with a warm REAPI gRPC remote (BuildGrid, cache-only; the venv
-#                 of scripts/test-deps.sh or HBUILD_TEST_BUILDGRID)
+#                 of scripts/test-deps.sh or HBUILD_TEST_BUILDGRID), with the bytes each
+#                 build downloaded (HBUILD_REMOTE_DOWNLOAD=minimal: builds without the bytes)
 #         noop    no-op `cargo build` vs no-op `cargo hbuild`, without and with the
 #                 resident server (bench/noop.py; ROUNDS defaults to 30 there)
 #         noop-after-build  the same, each no-op right after a build of an
@@ -125,7 +126,8 @@ for i in $(seq "$rounds"); do
     remote-grpc)
       fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
       time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"
-      HBUILD_CACHE_DIR="$work/empty-cache-$i" time_it "$hb" hbuild --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t";;
+      HBUILD_CACHE_DIR="$work/empty-cache-$i" time_it "$hb" hbuild --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t"
+      echo "round $i: bytes downloaded: $("$hb" hbuild cache stats --cache-dir "$work/empty-cache-$i" --message-format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["recent_builds"][-1]["remote_bytes_down"])')";;
     edit|edit-code)
       if [ "$i" = 1 ]; then
         fresh_copy "$work/c"; fresh_copy "$work/h"
