@@ -14,9 +14,25 @@ use std::path::PathBuf;
 use memchr::memmem::Finder;
 
 use crate::fingerprint::PathNormalizer;
+use crate::plan::action::ActionKind;
+use crate::plan::Action;
 
 /// Bytes read at a time.
 const CHUNK: usize = 1 << 20;
+
+/// Of `files`, the outputs of `a` whose paths matter where they are used.
+/// Of a build script's `OUT_DIR`, only the generated Rust code: it is
+/// compiled into the package, while the bookkeeping of native build tools
+/// (pkg-config files, CMake caches) names its own directory without
+/// anything reading it in another checkout. A path generated code carries
+/// into a binary is found in the compile's outputs too.
+pub(super) fn scanned(a: &Action, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    if a.kind != ActionKind::BuildScriptRun {
+        return files;
+    }
+    let rust = |f: &PathBuf| f.extension().is_some_and(|e| e == "rs");
+    files.into_iter().filter(rust).collect()
+}
 
 /// Whether one of `files` holds one of the checkout's roots.
 pub(super) fn embeds_location(norm: &PathNormalizer, files: &[PathBuf]) -> bool {
@@ -90,5 +106,25 @@ mod tests {
         assert!(embeds_location(&norm, &[home]));
         let missing = d.path().join("gone");
         assert!(!embeds_location(&norm, &[missing, clean]));
+    }
+
+    #[test]
+    fn of_a_build_script_run_only_generated_rust_is_scanned() {
+        let files = vec![
+            PathBuf::from("/o/out/gen.rs"),
+            PathBuf::from("/o/out/lib/pkgconfig/zlib.pc"),
+        ];
+        let run = crate::fingerprint::fixture::action(
+            2,
+            ActionKind::BuildScriptRun,
+            "z",
+            "build-script-build",
+        );
+        assert_eq!(
+            scanned(&run, files.clone()),
+            [PathBuf::from("/o/out/gen.rs")]
+        );
+        let compile = crate::fingerprint::fixture::action(0, ActionKind::Compile, "z", "z");
+        assert_eq!(scanned(&compile, files.clone()), files);
     }
 }

@@ -43,7 +43,7 @@ pub(super) fn run_and_store(
         a.kind,
         ActionKind::Compile | ActionKind::BuildScriptCompile | ActionKind::BuildScriptRun
     ) {
-        let files = consumed_files(a);
+        let files = location::scanned(a, consumed_files(a));
         exec.manifest.embeds_location = location::embeds_location(&sh.normalizer, &files);
     }
     let remote = exec.remote.clone();

@@ -96,8 +96,8 @@ pub(super) fn note(sh: &ExecShared, a: &Action, key: ActionKey) {
 }
 
 /// Fetches what stayed remote among `a`'s transitive dependencies, before
-/// `a` runs locally. A fetch that fails fails `a`, and removes the
-/// dependency's stamp so that the next build restores or rebuilds it.
+/// `a` runs locally. A fetch that fails fails `a`, and removes the stamps
+/// of what is still left remote (see `forget_unfetched`).
 pub(super) fn fetch_for(sh: &ExecShared, a: &Action) -> Result<(), Failure> {
     if !sh.left_remote.minimal || sh.left_remote.pending().is_empty() {
         return Ok(());
