@@ -22,6 +22,7 @@ pub mod lock;
 pub(crate) mod observe;
 pub mod outcome;
 pub mod policy;
+mod pool;
 pub mod process;
 pub mod queue;
 pub mod remote;
@@ -210,6 +211,8 @@ pub struct ExecShared {
     pub remote_exec: Option<Arc<remote::RemoteExec>>,
     /// The outputs of remote hits left in the remote cache.
     pub(crate) left_remote: worker::lazy::LeftRemote,
+    /// The threads actions run on.
+    pool: pool::Pool,
     sink: Arc<dyn EventSink>,
     scripts: Mutex<HashMap<ActionId, Arc<ScriptOutput>>>,
     /// Events of test runs held back while the rest of the build goes on
@@ -251,6 +254,7 @@ impl ExecShared {
             test_run::Observer::new(has_tests, &target_dir, env.get("CC").map(PathBuf::from));
         ExecShared {
             left_remote: worker::lazy::LeftRemote::new(download, &graph),
+            pool: pool::Pool::new(),
             held: Mutex::new(has_tests.then(Vec::new)),
             cache_test_results,
             observer,
@@ -560,27 +564,25 @@ fn start_action(
     }
 }
 
-/// Starts the thread of action `id`; it reports to `tx` however it ends.
+/// Runs action `id` on a thread of the pool; it reports to `tx` however it
+/// ends.
 fn spawn_worker(
     sh: &Arc<ExecShared>,
     tx: &mpsc::Sender<Msg>,
     id: ActionId,
     deps: Vec<DepResult>,
 ) -> std::io::Result<()> {
-    let sh = Arc::clone(sh);
-    let tx = tx.clone();
-    std::thread::Builder::new()
-        .name(format!("hbuild-action-{}", id.index()))
-        .spawn(move || {
-            let tx_meta = tx.clone();
-            let on_meta = move |r: DepResult| {
-                let _ = tx_meta.send(Msg::Meta(id, r));
-            };
-            job::run_reporting(tx, id, || {
-                worker::run(&sh, &sh.graph.actions[id.index()], &deps, &on_meta)
-            });
-        })
-        .map(drop)
+    let (shared, tx) = (Arc::clone(sh), tx.clone());
+    let job = move || {
+        let tx_meta = tx.clone();
+        let on_meta = move |r: DepResult| {
+            let _ = tx_meta.send(Msg::Meta(id, r));
+        };
+        job::run_reporting(tx, id, || {
+            worker::run(&shared, &shared.graph.actions[id.index()], &deps, &on_meta)
+        });
+    };
+    sh.pool.submit("hbuild-action", Box::new(job))
 }
 
 /// Removes the stamp of an action that panicked: wherever the panic struck,
