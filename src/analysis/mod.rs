@@ -64,7 +64,18 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         Some(_) => Some(toolchain.clippy_driver(req.env.get("PATH").map(String::as_str))?),
         None => None,
     };
-    let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load)?;
+    // `cargo metadata` and rustc's platform probes are independent
+    // processes: they run at once. A manifest error still wins, as it
+    // would have stopped the build before the probes.
+    let (loaded, platforms) = std::thread::scope(|s| {
+        let probes = s.spawn(|| probe_platforms(req, &config, &toolchain));
+        let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load);
+        let platforms = probes
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (loaded, platforms)
+    });
+    let loaded = loaded?;
     let Platforms {
         triple: target_triple,
         host_info,
@@ -72,7 +83,7 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         host_flags,
         target_flags,
         linkers,
-    } = probe_platforms(req, &config, &toolchain)?;
+    } = platforms?;
     let (loaded, selected, profiles, resolution) = select_and_resolve(
         req,
         opts,
@@ -208,7 +219,11 @@ fn probe_platforms(
     toolchain: &Toolchain,
 ) -> Result<Platforms, PlanError> {
     let triple = req.target.clone().or_else(|| config.build_target.clone());
-    let host_probe = toolchain.target_info(None, &[])?;
+    // Without `--target` the host is the target: one probe serves both.
+    let host_probe = match &triple {
+        Some(_) => Some(toolchain.target_info(None, &[])?),
+        None => None,
+    };
     let target_probe = toolchain.target_info(triple.as_deref(), &[])?;
     let target_flags = config.rustflags(&req.env, &target_probe)?;
     // Flags like `--cfg x` change what `cfg()` dependencies match.
@@ -217,10 +232,9 @@ fn probe_platforms(
     } else {
         toolchain.target_info(triple.as_deref(), &target_flags)?
     };
-    let (host_flags, host_info) = if triple.is_some() {
-        (Vec::new(), host_probe)
-    } else {
-        (target_flags.clone(), target_info.clone())
+    let (host_flags, host_info) = match host_probe {
+        Some(host) => (Vec::new(), host),
+        None => (target_flags.clone(), target_info.clone()),
     };
     let linkers = [config.linker(&target_info)?, config.linker(&host_info)?];
     Ok(Platforms {
