@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use super::key::{InputDigest, KeyComponents, KEY_SCHEMA_VERSION};
 use super::normalize::NormalizedText;
 use super::{policy, PathNormalizer};
-use crate::cache::ActionResult;
+use crate::cache::{ActionResult, OutputFile};
 use crate::core::{Digest, RelPath};
 use crate::plan::action::{ActionKind, Needs};
 use crate::plan::{Action, ActionGraph};
@@ -251,16 +251,9 @@ pub fn fill_inputs(
 /// consumable bytes thus give their dependents the same keys, whichever of
 /// them stored the entry first.
 fn consumed_digest(a: &Action, r: &ActionResult) -> Digest {
-    let mut private: Vec<&PathBuf> = a.dep_info.iter().collect();
-    if a.kind == ActionKind::BuildScriptRun {
-        private.extend(&a.outputs);
-    }
-    let private: Vec<RelPath> = private
-        .into_iter()
-        .filter_map(|p| RelPath::strip(p, &a.output_root))
-        .collect();
+    let consumed = |o: &&OutputFile| !a.is_private_output(&o.path.under(&a.output_root));
     let mut h = blake3::Hasher::new();
-    for o in r.outputs.iter().filter(|o| !private.contains(&o.path)) {
+    for o in r.outputs.iter().filter(consumed) {
         h.update(o.path.as_str().as_bytes());
         h.update(&[0, o.executable as u8]);
         h.update(o.digest.as_bytes());

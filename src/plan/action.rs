@@ -1,7 +1,7 @@
 //! Actions: what the executor runs, with every input and output declared.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -229,6 +229,14 @@ pub struct Action {
 }
 
 impl Action {
+    /// Whether `file`, an output of this action, is read by hbuild only:
+    /// the dep-info and a build script's raw stdout and stderr, which name
+    /// the checkout's paths by nature. Dependents consume the others.
+    pub fn is_private_output(&self, file: &Path) -> bool {
+        self.dep_info.as_deref() == Some(file)
+            || (self.kind == ActionKind::BuildScriptRun && self.outputs.iter().any(|o| o == file))
+    }
+
     /// A short human name: `serde`, `app (bin "app-cli")`, `app (build script)`.
     /// A checked unit is named like the unit it checks.
     pub fn display_name(&self) -> String {

@@ -12,7 +12,6 @@ use super::super::ExecShared;
 use super::Failure;
 use crate::cache::{ActionResult, OutputFile, ResultMeta};
 use crate::core::{ActionKey, Digest, RelPath};
-use crate::plan::action::ActionKind;
 use crate::plan::Action;
 
 /// Removes what an earlier run left, before the action runs or is restored.
@@ -39,17 +38,12 @@ pub(super) fn output_files(a: &Action) -> Vec<PathBuf> {
     files
 }
 
-/// The files of `a`'s outputs that dependents or users consume: all but
-/// the dep-info and a build script's raw stdout and stderr, which only
-/// hbuild reads (and which name the checkout's paths by nature).
+/// The files of `a`'s outputs that dependents or users consume (see
+/// [`Action::is_private_output`]).
 pub(super) fn consumed_files(a: &Action) -> Vec<PathBuf> {
-    let private = |f: &PathBuf| {
-        a.dep_info.as_ref() == Some(f)
-            || (a.kind == ActionKind::BuildScriptRun && a.outputs.contains(f))
-    };
     output_files(a)
         .into_iter()
-        .filter(|f| !private(f))
+        .filter(|f| !a.is_private_output(f))
         .collect()
 }
 
