@@ -15,6 +15,7 @@ use crate::exec::store::Store;
 use crate::fingerprint::FileStates;
 use crate::plan::BuildRequest;
 use crate::report::Reporter;
+use crate::server::noop_record::Pending;
 use crate::settings::{ServerUse, Settings};
 
 /// Runs the analysis on a thread with a large stack: the unit graph is
@@ -38,6 +39,7 @@ fn analyse_on_big_stack(
 /// Runs a build: through the resident server when it can answer (a no-op
 /// it has verified), otherwise directly; then tells the server about it.
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
+    let started = std::time::Instant::now();
     // Only a build that may talk to a server needs its settings on the wire.
     let wire = (settings.server.active() && settings.server_may_answer())
         .then(|| settings.for_server())
@@ -49,6 +51,9 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             crate::report::write_raw(&reply.stdout, &reply.stderr);
             return Ok(reply.exit_code);
         }
+    }
+    if let Some(code) = crate::server::noop_record::answer(settings, started) {
+        return Ok(code);
     }
     let Direct {
         code, target_dir, ..
@@ -198,8 +203,14 @@ pub(super) fn run_direct(settings: &Settings) -> Result<Direct, CliError> {
     );
     let remote_exec = remote_executor(settings, &digests_path)?;
     exec_opts.remote_exec = remote_exec.clone();
+    let pending = reused
+        .then(|| Pending::before(settings, &analysis, reporter.clone()))
+        .flatten();
     let graph = Arc::new(analysis.graph);
-    let sink: Arc<dyn EventSink> = reporter.clone();
+    let sink: Arc<dyn EventSink> = match &pending {
+        Some(p) => p.sink(),
+        None => reporter.clone(),
+    };
     let (mut summary, reasons) = crate::exec::execute(graph.clone(), exec_opts, sink.clone())?;
     let _ = file_states.save(&states_path);
     if let Some(r) = store.remote() {
@@ -231,7 +242,11 @@ pub(super) fn run_direct(settings: &Settings) -> Result<Direct, CliError> {
         crate::report::explain::print(&graph, &explanation, &reporter, settings.report.format);
     }
     let code = exit_code(&summary);
+    let finished = pending.map(|p| (p, summary.clone()));
     reporter.event(&graph, BuildEvent::Finished(summary));
+    if let Some((p, summary)) = finished {
+        p.finish(settings, &analysis.inputs.env, &graph, &reasons, &summary);
+    }
     Ok(Direct {
         code,
         target_dir: Some(target_dir),

@@ -28,6 +28,7 @@
 pub mod client;
 pub mod command;
 pub mod daemon;
+pub mod noop_record;
 pub mod paths;
 pub mod protocol;
 pub mod verify;

@@ -67,42 +67,99 @@ pub fn prepare(settings: Settings) -> Result<Prepared, String> {
     let (req, opts) = (&settings.request, &settings.analysis);
     let analysis = persist::load(req, opts)
         .ok_or_else(|| "the saved analysis is missing or out of date".to_string())?;
+    let deps = dependencies(&analysis, req, opts);
     let mut watch = WatchSet::default();
-    for p in analysis.inputs.files.keys() {
+    for p in &deps.listings {
+        watch.add_listing(p);
+    }
+    for p in &deps.files {
         watch.add_file(p);
-    }
-    for p in analysis.inputs.stamps.keys() {
-        if p.is_dir() {
-            watch.add_listing(p);
-        } else {
-            watch.add_file(p);
-        }
-    }
-    if let Some(f) = persist::record_file(req, opts) {
-        watch.add_file(&f);
-    }
-    let norm = direct::normalizer(&analysis, req);
-    for a in &analysis.graph.actions {
-        watch.add_file(&worker::stamp_path(a));
-        for u in &a.uplift {
-            watch.add_file(&u.from);
-            watch.add_file(&u.to);
-        }
-        let Some(s) = worker::load_stamp(a) else {
-            continue;
-        };
-        for o in &s.outputs {
-            watch.add_file(&o.path.under(&a.output_root));
-        }
-        for f in &s.manifest.files {
-            watch.add_file(&norm.expand(f));
-        }
     }
     Ok(Prepared {
         settings,
         analysis,
         watch,
     })
+}
+
+/// The paths a build's result depends on, as its saved analysis and the
+/// actions' stamps name them.
+pub(crate) struct Dependencies {
+    /// Files whose content or existence matters (absent ones too).
+    pub(crate) files: Vec<PathBuf>,
+    /// Directories whose entries matter (a new file can be a new target).
+    pub(crate) listings: Vec<PathBuf>,
+}
+
+/// What a build of `analysis` depends on: the analysis' own inputs and
+/// record, and each action's stamp, uplifted files, outputs and inputs.
+pub(crate) fn dependencies(
+    analysis: &Analysis,
+    req: &crate::plan::BuildRequest,
+    opts: &crate::analysis::AnalysisOptions,
+) -> Dependencies {
+    let mut files: Vec<PathBuf> = analysis.inputs.files.keys().cloned().collect();
+    let mut listings = Vec::new();
+    for p in analysis.inputs.stamps.keys() {
+        if p.is_dir() {
+            listings.push(p.clone());
+        } else {
+            files.push(p.clone());
+        }
+    }
+    files.extend(persist::record_file(req, opts));
+    let norm = direct::normalizer(analysis, req);
+    for a in &analysis.graph.actions {
+        files.push(worker::stamp_path(a));
+        for u in &a.uplift {
+            files.push(u.from.clone());
+            files.push(u.to.clone());
+        }
+        let Some(s) = worker::load_stamp(a) else {
+            continue;
+        };
+        files.extend(s.outputs.iter().map(|o| o.path.under(&a.output_root)));
+        files.extend(s.manifest.files.iter().map(|f| norm.expand(f)));
+    }
+    Dependencies { files, listings }
+}
+
+/// The variables a finished check depends on beyond the analysis' own
+/// (those its actions track), or the first path it read, or an output it
+/// found, that `known` does not name: a stamp could have been rewritten
+/// between reading the set and the check, or a build meanwhile could have
+/// left a build script's `OUT_DIR` with new files.
+pub(crate) fn tracked_env(
+    graph: &ActionGraph,
+    reasons: &Reasons,
+    norm: &crate::fingerprint::PathNormalizer,
+    known: impl Fn(&std::path::Path) -> bool,
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let mut env = std::collections::BTreeSet::new();
+    for (_, r) in reasons.values() {
+        let Some(c) = &r.current else { continue };
+        if let Some(missing) = c
+            .inputs
+            .iter()
+            .map(|i| norm.expand(&i.path))
+            .find(|f| !known(f))
+        {
+            return Err(format!("`{}` is read but not watched", missing.display()));
+        }
+        env.extend(c.tracked_env.keys().cloned());
+    }
+    for a in &graph.actions {
+        let unwatched = worker::load_stamp(a).and_then(|s| {
+            s.outputs
+                .iter()
+                .map(|o| o.path.under(&a.output_root))
+                .find(|f| !known(f))
+        });
+        if let Some(f) = unwatched {
+            return Err(format!("output `{}` is not watched", f.display()));
+        }
+    }
+    Ok(env)
 }
 
 /// Runs the check. Holds the target-dir lock meanwhile, like a build.
@@ -138,35 +195,10 @@ pub fn check(p: Prepared) -> Result<Verified, String> {
             first.unwrap_or_else(|| "an action did not finish".into())
         ));
     }
-    // Everything the check read must be watched (a stamp could have been
-    // rewritten between reading the set and the check).
+    // Everything the check read must be watched.
     let mut env: BTreeMap<String, Option<String>> = p.analysis.inputs.env.clone();
-    for (_, r) in reasons.values() {
-        let Some(c) = &r.current else { continue };
-        if let Some(missing) = c
-            .inputs
-            .iter()
-            .map(|i| norm.expand(&i.path))
-            .find(|f| !p.watch.has_file(f))
-        {
-            return Err(format!("`{}` is read but not watched", missing.display()));
-        }
-        for k in c.tracked_env.keys() {
-            env.insert(k.clone(), None);
-        }
-    }
-    // The same for outputs: a build between reading the set and the check
-    // could have left a build script's `OUT_DIR` with new files.
-    for a in &graph.actions {
-        let unwatched = worker::load_stamp(a).and_then(|s| {
-            s.outputs
-                .iter()
-                .map(|o| o.path.under(&a.output_root))
-                .find(|f| !p.watch.has_file(f))
-        });
-        if let Some(f) = unwatched {
-            return Err(format!("output `{}` is not watched", f.display()));
-        }
+    for k in tracked_env(&graph, &reasons, &norm, |f| p.watch.has_file(f))? {
+        env.insert(k, None);
     }
     for (k, v) in env.iter_mut() {
         *v = req.env.get(k).cloned();

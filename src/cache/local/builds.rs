@@ -6,8 +6,13 @@ use serde::{Deserialize, Serialize};
 use super::{fsutil, open_lock_file, LocalCache};
 use crate::cache::CacheError;
 
-/// How many builds the log keeps; older lines are dropped on each write.
+/// How many builds the log keeps; older lines are ignored, and dropped
+/// once the file exceeds [`TRIM_AFTER_BYTES`].
 pub const BUILD_LOG_LEN: usize = 50;
+
+/// Size past which the log is rewritten with its last [`BUILD_LOG_LEN`]
+/// lines (a record is about 250 bytes).
+const TRIM_AFTER_BYTES: usize = BUILD_LOG_LEN * 1024;
 
 /// Counters of one build, appended to the log by the executor at the end of
 /// a build.
@@ -45,24 +50,37 @@ impl LocalCache {
     /// serialised by a lock on `builds.lock`, which is independent of the
     /// build lock so it can be called while holding one).
     pub fn record_build(&self, rec: &BuildRecord) -> Result<(), CacheError> {
+        use std::io::Write;
         let lock_path = self.bucket.join("builds.lock");
         let lock = open_lock_file(&lock_path)?;
         lock.lock().map_err(|e| CacheError::io(&lock_path, e))?;
-        let mut recs = self.read_build_log()?;
-        recs.push(rec.clone());
-        let skip = recs.len().saturating_sub(BUILD_LOG_LEN);
-        let mut out = Vec::new();
-        for r in recs.iter().skip(skip) {
-            let line = serde_json::to_vec(r).map_err(|e| {
-                CacheError::io(
-                    self.log_path(),
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            })?;
-            out.extend_from_slice(&line);
-            out.push(b'\n');
+        let path = self.log_path();
+        let mut line = serde_json::to_vec(rec).map_err(|e| {
+            CacheError::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        line.push(b'\n');
+        // Appending is one write; the log is trimmed only once it has grown
+        // well past its length, so a no-op does not rewrite it.
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| CacheError::io(&path, e))?;
+        f.write_all(&line).map_err(|e| CacheError::io(&path, e))?;
+        let len = f.metadata().map_err(|e| CacheError::io(&path, e))?.len();
+        if len as usize > TRIM_AFTER_BYTES {
+            let recs = self.read_build_log()?;
+            let mut out = Vec::new();
+            for r in &recs {
+                out.extend_from_slice(&serde_json::to_vec(r).unwrap_or_default());
+                out.push(b'\n');
+            }
+            fsutil::write_atomic(&self.tmp_dir(), &path, &out, fsutil::MODE_META)?;
         }
-        fsutil::write_atomic(&self.tmp_dir(), &self.log_path(), &out, fsutil::MODE_META)
+        Ok(())
     }
 
     /// The logged builds, oldest first. Lines that do not parse (a log from
@@ -78,6 +96,11 @@ impl LocalCache {
         Ok(text
             .split(|&b| b == b'\n')
             .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect::<Vec<BuildRecord>>()
+            .into_iter()
+            .rev()
+            .take(BUILD_LOG_LEN)
+            .rev()
             .collect())
     }
 
