@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Generates a synthetic workspace of N path crates for planning benchmarks.
 
-usage: bench/synthetic.py DIR N [chain|diamond]
+usage: bench/synthetic.py DIR N [chain|diamond|wide]
 
 chain:   crate i depends on crate i-1 (depth N).
 diamond: layers of 50 crates; every crate depends on 3 crates of the layer
          below (wide and deep, many shared transitive dependencies).
+wide:    every crate past the first 50 depends on 3 of those 50 (shallow:
+         rustc's cost per crate stays flat, so 10,000 crates build in
+         minutes, where a deep diamond's compiles each load every crate
+         below).
 Crates have no registry dependencies, so `cargo metadata` works offline.
 """
 import os
@@ -27,6 +31,8 @@ def main():
             layer = i // 50
             base = (layer - 1) * 50
             deps = sorted({base + (i * 7 + k * 13) % 50 for k in range(3)})
+        elif shape == "wide" and i >= 50:
+            deps = sorted({(i * 7 + k * 13) % 50 for k in range(3)})
         d = os.path.join(out, "crates", name)
         os.makedirs(os.path.join(d, "src"), exist_ok=True)
         with open(os.path.join(d, "Cargo.toml"), "w") as f:

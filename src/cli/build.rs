@@ -52,8 +52,13 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             return Ok(reply.exit_code);
         }
     }
-    if let Some(code) = crate::server::noop_record::answer(settings, started) {
-        return Ok(code);
+    // A build that is to start a server builds directly: the server then
+    // checks it and answers the next no-op.
+    let starts_server = matches!(settings.server, ServerUse::Start | ServerUse::AutoStart);
+    if !starts_server {
+        if let Some(code) = crate::server::noop_record::answer(settings, started) {
+            return Ok(code);
+        }
     }
     let Direct {
         code, target_dir, ..

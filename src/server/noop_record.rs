@@ -181,6 +181,8 @@ pub struct Pending {
     paths: Vec<PathBuf>,
     stamps: Vec<Option<FileStamp>>,
     taken_ns: i128,
+    /// Where the explain record is in `paths`: the build itself rewrites it.
+    explain_at: usize,
     normalizer: PathNormalizer,
     events: Arc<Tee>,
 }
@@ -219,15 +221,18 @@ impl Pending {
         let deps = verify::dependencies(analysis, &settings.request, &settings.analysis);
         let mut paths = deps.files;
         paths.extend(deps.listings);
-        paths.push(crate::explain::record_path(&analysis.layout.target_dir));
+        let explain = crate::explain::record_path(&analysis.layout.target_dir);
+        paths.push(explain.clone());
         paths.sort();
         paths.dedup();
+        let explain_at = paths.binary_search(&explain).ok()?;
         let taken_ns = now_ns();
         let stamps = stamps(&paths);
         Some(Pending {
             paths,
             stamps,
             taken_ns,
+            explain_at,
             normalizer: crate::analysis::run::normalizer(analysis, &settings.request),
             events: Arc::new(Tee {
                 inner: sink,
@@ -244,7 +249,7 @@ impl Pending {
     /// Writes the record when the build was a no-op whose paths stayed put
     /// and had settled before they were stamped (best effort).
     pub fn finish(
-        self,
+        mut self,
         settings: &Settings,
         analysis_env: &BTreeMap<String, Option<String>>,
         graph: &ActionGraph,
@@ -258,11 +263,14 @@ impl Pending {
             && summary.tests.is_none()
             && summary.remote.is_none()
             && summary.remote_exec.is_none();
-        let settled = self
-            .stamps
-            .iter()
-            .flatten()
-            .all(|s| s.settled_by(self.taken_ns));
+        // The explain record is stamped as this build left it (after the
+        // other paths, which had to settle): a later build replacing it
+        // moves other paths too, or moves its stamp.
+        let settled =
+            self.stamps.iter().enumerate().all(|(i, s)| {
+                i == self.explain_at || s.is_none_or(|s| s.settled_by(self.taken_ns))
+            });
+        self.stamps[self.explain_at] = FileStamp::of(&self.paths[self.explain_at]);
         if !noop || !settled {
             return;
         }
@@ -330,5 +338,62 @@ fn write(path: &Path, record: &Record) {
         if std::fs::write(&tmp, bytes).is_ok() {
             let _ = std::fs::rename(&tmp, path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_matches_only_with_every_recorded_value_and_no_new_relevant_variable() {
+        let token = "CARGO_REGISTRIES_X_TOKEN";
+        let recorded: BTreeMap<String, Option<String>> = [
+            ("GREETING", Some("hi".to_string())),
+            ("RUSTFLAGS", None),
+            (token, Some(secret::recorded_value(token, "s3cret"))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert!(recorded[token].as_deref() != Some("s3cret"));
+        let base = [("GREETING", "hi"), (token, "s3cret"), ("TERM", "xterm")];
+        assert!(env_matches(&recorded, &env(&base)));
+        let changed = [("GREETING", "ho"), (token, "s3cret")];
+        assert!(!env_matches(&recorded, &env(&changed)));
+        let other_token = [("GREETING", "hi"), (token, "other")];
+        assert!(!env_matches(&recorded, &env(&other_token)));
+        let unset = [(token, "s3cret")];
+        assert!(!env_matches(&recorded, &env(&unset)));
+        let mut flags = env(&base);
+        flags.insert("RUSTFLAGS".into(), "-Copt-level=1".into());
+        assert!(!env_matches(&recorded, &flags));
+        let mut new_cargo_var = env(&base);
+        new_cargo_var.insert("CARGO_PROFILE_DEV_DEBUG".into(), "0".into());
+        assert!(!env_matches(&recorded, &new_cargo_var));
+    }
+
+    #[test]
+    fn many_paths_are_stamped_on_threads_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..PATHS_PER_THREAD * 2 + 7)
+            .map(|i| dir.path().join(format!("f{i}")))
+            .collect();
+        for p in paths.iter().step_by(3) {
+            std::fs::write(p, p.to_string_lossy().as_bytes()).unwrap();
+        }
+        let one_by_one: Vec<_> = paths.iter().map(|p| FileStamp::of(p)).collect();
+        assert_eq!(stamps(&paths), one_by_one);
+        assert_eq!(
+            one_by_one.iter().filter(|s| s.is_some()).count(),
+            paths.len().div_ceil(3)
+        );
     }
 }

@@ -15,6 +15,7 @@ mod layering;
 mod lint;
 mod messages;
 mod mutation;
+mod noop_record;
 mod parity;
 mod remote;
 mod run_cmd;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{fixture, Run, Ws};
+use crate::common::{fixture, normalised, Run, Ws};
 
 /// Server settings of these tests: a short idle timeout, so a server a
 /// failed test leaves behind goes away by itself.
@@ -44,35 +44,6 @@ fn settle(ws: &Ws) {
 
 fn answered(ws: &Ws) -> u64 {
     status(ws)["status"]["answered"].as_u64().unwrap()
-}
-
-/// Output with wall times blanked, lines sorted: actions finish in parallel,
-/// so even two direct builds order their messages differently.
-fn normalised(run: &Run) -> String {
-    let mut stderr: Vec<String> = run
-        .stderr
-        .lines()
-        .map(|l| match l.find(" target(s) in ") {
-            Some(i) => format!("{} target(s) in _", &l[..i]),
-            None => l.to_string(),
-        })
-        .collect();
-    let mut stdout: Vec<String> = run
-        .stdout
-        .lines()
-        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
-            Ok(mut v) => {
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("elapsed_ms");
-                }
-                v.to_string()
-            }
-            Err(_) => l.to_string(),
-        })
-        .collect();
-    stdout.sort();
-    stderr.sort();
-    format!("{}\n--- stderr\n{}", stdout.join("\n"), stderr.join("\n"))
 }
 
 fn stop(ws: &Ws) {
