@@ -21,6 +21,8 @@
 //!   and cookie files that make sure every earlier change was seen.
 //! * [`verify`]: checking a finished build (a check-only run of the
 //!   executor) and rendering its no-op output for a client.
+//! * [`noop_record`]: the same verification kept on disk, for a no-op
+//!   without a server.
 //! * [`daemon`]: the server process: connections, state, idle shutdown.
 //! * [`client`]: what `cargo hbuild` does: ask, notify, start the server.
 //! * [`command`]: `cargo hbuild server start|status|stop`.

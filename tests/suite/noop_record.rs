@@ -16,16 +16,25 @@ fn settle() {
 }
 
 fn build(ws: &Ws, env: &[(&str, &str)]) -> Run {
-    ws.hbuild_env(&["-v", "--no-server"], env).ok()
+    build_with(ws, &[], env)
+}
+
+fn build_with(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let args: Vec<&str> = ["-v", "--no-server"].iter().chain(args).copied().collect();
+    ws.hbuild_env(&args, env).ok()
 }
 
 /// A verbose no-op after settling, then one that must answer from the record
 /// with the same output; returns the answered run.
 fn recorded(ws: &Ws, env: &[(&str, &str)]) -> Run {
+    recorded_with(ws, &[], env)
+}
+
+fn recorded_with(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Run {
     settle();
-    let direct = build(ws, env);
+    let direct = build_with(ws, args, env);
     assert!(!direct.stderr.contains(ANSWERED), "{}", direct.stderr);
-    let answered = build(ws, env);
+    let answered = build_with(ws, args, env);
     assert!(answered.stderr.contains(ANSWERED), "{}", answered.stderr);
     let without_line = Run {
         code: answered.code,
@@ -75,6 +84,26 @@ fn a_noop_answers_from_its_record_like_a_direct_noop_and_every_change_builds() {
 
     let r = recorded(&ws, &[]);
     assert!(r.stderr.contains("Fresh greet"), "{}", r.stderr);
+    // JSON messages: the artifacts of the fresh units, then the closing ones.
+    let json = recorded_with(&ws, &["--message-format", "json"], &[]);
+    let reasons: Vec<String> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["reason"].to_string())
+        .collect();
+    let mut sorted = reasons.clone();
+    sorted.sort();
+    let expected = [
+        "build-finished",
+        "build-script-executed",
+        "compiler-artifact",
+        "compiler-artifact",
+        "compiler-artifact",
+        "compiler-message",
+        "hbuild-summary",
+    ];
+    assert_eq!(sorted, expected.map(|r| format!("\"{r}\"")), "{reasons:?}");
+    assert_eq!(reasons.last().unwrap(), "\"hbuild-summary\"", "{reasons:?}");
 
     // A variable a build script tracks.
     let run = rebuilt(&ws, &[("GREETING", "hi")]);
