@@ -52,13 +52,8 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             return Ok(reply.exit_code);
         }
     }
-    // A build that is to start a server builds directly: the server then
-    // checks it and answers the next no-op.
-    let starts_server = matches!(settings.server, ServerUse::Start | ServerUse::AutoStart);
-    if !starts_server {
-        if let Some(code) = crate::server::noop_record::answer(settings, started) {
-            return Ok(code);
-        }
+    if let Some(code) = crate::server::noop_record::answer(settings, started) {
+        return Ok(code);
     }
     let Direct {
         code, target_dir, ..

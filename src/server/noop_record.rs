@@ -33,7 +33,7 @@ use crate::exec::{BuildSummary, Reasons};
 use crate::fingerprint::PathNormalizer;
 use crate::plan::ActionGraph;
 use crate::report::Reporter;
-use crate::settings::Settings;
+use crate::settings::{ServerUse, Settings};
 
 /// Format of the record; another format is ignored.
 const FORMAT: u32 = 1;
@@ -64,8 +64,7 @@ struct Record {
     uncacheable: Vec<(String, String)>,
 }
 
-fn record_path(settings: &Settings) -> PathBuf {
-    let key = settings.invocation_key();
+fn record_path(settings: &Settings, key: &Digest) -> PathBuf {
     settings
         .request
         .target_dir
@@ -115,10 +114,11 @@ fn env_matches(
 }
 
 fn load(settings: &Settings) -> Option<Record> {
-    let bytes = std::fs::read(record_path(settings)).ok()?;
+    let key = settings.invocation_key();
+    let bytes = std::fs::read(record_path(settings, &key)).ok()?;
     let r: Record = postcard::from_bytes(&bytes).ok()?;
     (r.format == FORMAT
-        && r.key == settings.invocation_key()
+        && r.key == key
         && r.report == report_key(settings)
         && r.exe == super::exe_identity()
         && r.paths.len() == r.stamps.len())
@@ -127,9 +127,11 @@ fn load(settings: &Settings) -> Option<Record> {
 
 /// Answers an invocation from its no-op record: prints what the recorded
 /// no-op printed and returns its exit code when nothing it depends on
-/// moved; None when it must build.
+/// moved; None when it must build. A build that is to start a server builds
+/// directly: the server then checks it and answers the next no-op.
 pub fn answer(settings: &Settings, started: Instant) -> Option<i32> {
-    if !settings.server_may_answer() {
+    let starts_server = matches!(settings.server, ServerUse::Start | ServerUse::AutoStart);
+    if starts_server || !settings.server_may_answer() {
         return None;
     }
     let r = load(settings)?;
@@ -278,7 +280,7 @@ impl Pending {
             return;
         };
         if stamps(&record.paths) == record.stamps {
-            write(&record_path(settings), &record);
+            write(&record_path(settings, &record.key), &record);
         }
     }
 
@@ -299,17 +301,7 @@ impl Pending {
         let names = analysis_env.keys().chain(tracked.iter());
         let env = names.map(|k| (k.clone(), recorded(k))).collect();
         let events = std::mem::take(&mut *self.events.kept.lock().expect("event lock"));
-        let ((), stdout, stderr) = crate::report::capture(|| {
-            let mut cfg = settings.report.clone();
-            cfg.progress = false;
-            let r = Reporter::new(cfg.clone());
-            if cfg.verbose > 0 {
-                crate::analysis::run::print_reused(&r);
-            }
-            for e in events {
-                r.event(graph, e);
-            }
-        });
+        let (stdout, stderr) = verify::replay(&settings.report, graph, events, None);
         Some(Record {
             format: FORMAT,
             exe: super::exe_identity(),

@@ -253,22 +253,36 @@ impl Verified {
 
     /// What the no-op prints, as the direct path would print it.
     pub fn render(&self, cfg: &ReportConfig, elapsed: Duration) -> (Vec<u8>, Vec<u8>) {
-        let mut cfg = cfg.clone();
-        cfg.progress = false;
-        let ((), out, err) = crate::report::capture(|| {
-            let r = Reporter::new(cfg.clone());
-            if cfg.verbose > 0 {
-                direct::print_reused(&r);
-            }
-            for e in &self.events {
-                r.event(&self.graph, e.clone());
-            }
-            let mut s = self.summary.clone();
-            s.elapsed = elapsed;
-            r.event(&self.graph, BuildEvent::Finished(s));
-        });
-        (out, err)
+        let mut s = self.summary.clone();
+        s.elapsed = elapsed;
+        replay(cfg, &self.graph, self.events.iter().cloned(), Some(s))
     }
+}
+
+/// The output of a no-op's events as the direct path prints them (stdout,
+/// stderr): the `-v` line of the reused analysis, the events, then the
+/// closing lines of `finished` if given. No progress bar.
+pub(crate) fn replay(
+    cfg: &ReportConfig,
+    graph: &ActionGraph,
+    events: impl IntoIterator<Item = BuildEvent>,
+    finished: Option<BuildSummary>,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut cfg = cfg.clone();
+    cfg.progress = false;
+    let ((), out, err) = crate::report::capture(|| {
+        let r = Reporter::new(cfg.clone());
+        if cfg.verbose > 0 {
+            direct::print_reused(&r);
+        }
+        for e in events {
+            r.event(graph, e);
+        }
+        if let Some(s) = finished {
+            r.event(graph, BuildEvent::Finished(s));
+        }
+    });
+    (out, err)
 }
 
 #[cfg(test)]

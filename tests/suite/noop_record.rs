@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::{fixture, normalised, Run, Ws};
+use crate::common::{file_set, fixture, normalised, Run, Ws};
 
 /// What `-v` prints when the record answers.
 const ANSWERED: &str = "Reusing the no-op record of the last build";
@@ -76,10 +76,7 @@ fn a_noop_answers_from_its_record_like_a_direct_noop_and_every_change_builds() {
         "{}",
         answered.stderr
     );
-    let records: Vec<_> = std::fs::read_dir(ws.path("target/hbuild/noop"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let records = file_set(&ws.path("target/hbuild/noop"), |_| true);
     assert_eq!(records.len(), 1, "{records:?}");
 
     let r = recorded(&ws, &[]);

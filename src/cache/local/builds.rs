@@ -55,13 +55,7 @@ impl LocalCache {
         let lock = open_lock_file(&lock_path)?;
         lock.lock().map_err(|e| CacheError::io(&lock_path, e))?;
         let path = self.log_path();
-        let mut line = serde_json::to_vec(rec).map_err(|e| {
-            CacheError::io(
-                &path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        })?;
-        line.push(b'\n');
+        let line = log_line(&path, rec)?;
         // Appending is one write; the log is trimmed only once it has grown
         // well past its length, so a no-op does not rewrite it.
         let mut f = std::fs::OpenOptions::new()
@@ -72,11 +66,9 @@ impl LocalCache {
         f.write_all(&line).map_err(|e| CacheError::io(&path, e))?;
         let len = f.metadata().map_err(|e| CacheError::io(&path, e))?.len();
         if len as usize > TRIM_AFTER_BYTES {
-            let recs = self.read_build_log()?;
             let mut out = Vec::new();
-            for r in &recs {
-                out.extend_from_slice(&serde_json::to_vec(r).unwrap_or_default());
-                out.push(b'\n');
+            for r in &self.read_build_log()? {
+                out.extend(log_line(&path, r)?);
             }
             fsutil::write_atomic(&self.tmp_dir(), &path, &out, fsutil::MODE_META)?;
         }
@@ -93,19 +85,28 @@ impl LocalCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(CacheError::io(&path, e)),
         };
-        Ok(text
+        let recs: Vec<BuildRecord> = text
             .split(|&b| b == b'\n')
             .filter_map(|line| serde_json::from_slice(line).ok())
-            .collect::<Vec<BuildRecord>>()
-            .into_iter()
-            .rev()
-            .take(BUILD_LOG_LEN)
-            .rev()
-            .collect())
+            .collect();
+        let skip = recs.len().saturating_sub(BUILD_LOG_LEN);
+        Ok(recs.into_iter().skip(skip).collect())
     }
 
     /// `<bucket>/builds.jsonl`.
     pub(super) fn log_path(&self) -> std::path::PathBuf {
         self.bucket.join("builds.jsonl")
     }
+}
+
+/// One line of the log at `path`: the record as JSON and a newline.
+fn log_line(path: &std::path::Path, rec: &BuildRecord) -> Result<Vec<u8>, CacheError> {
+    let mut line = serde_json::to_vec(rec).map_err(|e| {
+        CacheError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
+    line.push(b'\n');
+    Ok(line)
 }
