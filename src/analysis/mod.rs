@@ -59,22 +59,25 @@ pub fn analyse(req: &BuildRequest, opts: &AnalysisOptions) -> Result<Analysis, P
         &opts.load.config,
         &req.env,
     )?;
-    let toolchain = probe_toolchain(req, &config)?;
-    let clippy_driver = match req.check.as_ref().and_then(|c| c.clippy.as_ref()) {
-        Some(_) => Some(toolchain.clippy_driver(req.env.get("PATH").map(String::as_str))?),
-        None => None,
-    };
-    // `cargo metadata` and rustc's platform probes are independent
-    // processes: they run at once. A manifest error still wins, as it
-    // would have stopped the build before the probes.
-    let (loaded, platforms) = std::thread::scope(|s| {
-        let probes = s.spawn(|| probe_platforms(req, &config, &toolchain));
-        let loaded = load::load(&toolchain.cargo, &req.cwd, &opts.load);
-        let platforms = probes
+    // `cargo metadata` and rustc's probes are independent processes: they
+    // run at once. A toolchain error wins, then a manifest error, as they
+    // would have stopped the build before the platform probes.
+    let (loaded, probed) = std::thread::scope(|s| {
+        let metadata = s.spawn(|| load::load(&find_cargo(&req.env), &req.cwd, &opts.load));
+        let probed = probe_toolchain(req, &config).and_then(|toolchain| {
+            let clippy_driver = match req.check.as_ref().and_then(|c| c.clippy.as_ref()) {
+                Some(_) => Some(toolchain.clippy_driver(req.env.get("PATH").map(String::as_str))?),
+                None => None,
+            };
+            let platforms = probe_platforms(req, &config, &toolchain);
+            Ok((toolchain, clippy_driver, platforms))
+        });
+        let loaded = metadata
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (loaded, platforms)
+        (loaded, probed)
     });
+    let (toolchain, clippy_driver, platforms) = probed?;
     let loaded = loaded?;
     let Platforms {
         triple: target_triple,

@@ -101,8 +101,10 @@ pub fn print_reused(reporter: &Reporter) {
     });
 }
 
-/// Appends a build to the local cache's log (for `cache stats`).
+/// Appends a build to the local cache's log (for `cache stats`), and saves
+/// the blob verifications it made for later builds.
 pub fn record_build(l: &LocalCache, summary: &BuildSummary) {
+    l.save_verified();
     let remote = summary.remote.as_ref();
     let _ = l.record_build(&BuildRecord {
         time_unix: std::time::SystemTime::now()

@@ -51,6 +51,34 @@ impl FileStamp {
         }
     }
 
+    /// Length of [`FileStamp::to_bytes`].
+    pub const BYTES: usize = 8 * 3 + 16 * 2;
+
+    /// A fixed-size encoding, for records of stamps (little-endian fields
+    /// in declaration order).
+    pub fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let mut b = [0u8; Self::BYTES];
+        b[..8].copy_from_slice(&self.dev.to_le_bytes());
+        b[8..16].copy_from_slice(&self.ino.to_le_bytes());
+        b[16..24].copy_from_slice(&self.size.to_le_bytes());
+        b[24..40].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        b[40..].copy_from_slice(&self.ctime_ns.to_le_bytes());
+        b
+    }
+
+    /// The stamp [`FileStamp::to_bytes`] encoded.
+    pub fn from_bytes(b: &[u8; Self::BYTES]) -> Self {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        let i128_at = |i: usize| i128::from_le_bytes(b[i..i + 16].try_into().unwrap_or_default());
+        FileStamp {
+            dev: u64_at(0),
+            ino: u64_at(8),
+            size: u64_at(16),
+            mtime_ns: i128_at(24),
+            ctime_ns: i128_at(40),
+        }
+    }
+
     /// The stamp of the file at `path` (symbolic links followed), or None
     /// when it cannot be stat-ed.
     pub fn of(path: &Path) -> Option<Self> {
@@ -210,6 +238,16 @@ mod tests {
         let replaced = FileStamp::of(&f).unwrap();
         assert_ne!(replaced.ino, grown.ino);
         assert!(!grown.differs_only_in_ctime(&replaced));
+    }
+
+    #[test]
+    fn the_byte_encoding_round_trips() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let st = FileStamp {
+            mtime_ns: -3,
+            ..FileStamp::of(f.path()).unwrap()
+        };
+        assert_eq!(FileStamp::from_bytes(&st.to_bytes()), st);
     }
 
     #[test]

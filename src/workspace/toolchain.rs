@@ -140,7 +140,17 @@ impl Toolchain {
         cargo: PathBuf,
         wrapper: Option<PathBuf>,
     ) -> Result<Self, WorkspaceError> {
-        let version_verbose = run(Command::new(&rustc).arg("-vV"))?;
+        // Two processes of their own (through rustup's proxy, tens of ms
+        // each): at once.
+        let (version_verbose, sysroot) = std::thread::scope(|s| {
+            let sysroot = s.spawn(|| run(Command::new(&rustc).args(["--print", "sysroot"])));
+            let vv = run(Command::new(&rustc).arg("-vV"));
+            let sysroot = sysroot
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (vv, sysroot)
+        });
+        let version_verbose = version_verbose?;
         let field = |name: &str| {
             version_verbose
                 .lines()
@@ -149,7 +159,7 @@ impl Toolchain {
         };
         let host = field("host:");
         let release = field("release:");
-        let sysroot = PathBuf::from(run(Command::new(&rustc).args(["--print", "sysroot"]))?.trim());
+        let sysroot = PathBuf::from(sysroot?.trim());
         Ok(Toolchain {
             rustc,
             version_verbose,

@@ -6,9 +6,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::fsutil::{self, Stamp};
+use super::fsutil;
+use super::verified::BlobState;
 use super::LocalCache;
 use crate::cache::{CacheError, OutputFile};
+use crate::core::file_stat::now_ns;
 use crate::core::Digest;
 
 /// Buffer size for streaming copies and hashing.
@@ -239,7 +241,18 @@ impl LocalCache {
                 ),
             });
         }
-        self.place(&blob, &meta, dest, file.executable, true)
+        self.place(&blob, &meta, dest, file.executable, true)?;
+        // The new hard link moved the blob's ctime: carry the verification
+        // over, or the next build would hash the blob again.
+        if let Ok(after) = std::fs::metadata(&blob) {
+            self.verified.relinked(
+                file.digest,
+                file.executable,
+                &BlobState::of(&meta),
+                BlobState::of(&after),
+            );
+        }
+        Ok(())
     }
 
     /// The verified blob file for `digest` in the requested variant, with
@@ -304,22 +317,19 @@ impl LocalCache {
                 why: format!("`{}` is not a regular file", path.display()),
             });
         }
-        let stamp = Stamp::of(&meta);
-        if let Some(s) = &stamp {
-            if self.is_verified(*digest, executable, s) {
-                return Ok(meta);
-            }
+        let state = BlobState::of(&meta);
+        if self.verified.is_verified(*digest, executable, &state) {
+            return Ok(meta);
         }
+        let read_ns = now_ns();
         let (actual, _) = hash_reader(&mut f).map_err(|e| CacheError::io(path, e))?;
         if actual != *digest {
             return Err(self.drop_corrupt_blob(digest, executable, path, actual));
         }
         // Only remember the stamp if the file did not change while we read.
-        let after = f.metadata().ok().and_then(|m| Stamp::of(&m));
-        if let (Some(s), Some(a)) = (stamp, after) {
-            if s == a {
-                self.remember_verified(*digest, executable, s);
-            }
+        let after = f.metadata().ok().map(|m| BlobState::of(&m));
+        if after == Some(state) {
+            self.verified.remember(*digest, executable, state, read_ns);
         }
         Ok(meta)
     }
@@ -366,12 +376,10 @@ impl LocalCache {
             Some(m) if m != mode => fsutil::set_path_mode(blob, mode).is_ok(),
             _ => true,
         };
-        if allow_link && mode_ok {
-            if let (Ok(dm), Some(bs)) = (std::fs::symlink_metadata(dest), Stamp::of(blob_meta)) {
-                if Stamp::of(&dm).is_some_and(|ds| ds.same_inode(&bs)) {
-                    return Ok(()); // Already in place (a no-op rebuild).
-                }
-            }
+        let linked =
+            || std::fs::symlink_metadata(dest).is_ok_and(|dm| fsutil::same_inode(&dm, blob_meta));
+        if allow_link && mode_ok && linked() {
+            return Ok(()); // Already in place (a no-op rebuild).
         }
         let (parent, name) = match (dest.parent(), dest.file_name()) {
             (Some(p), Some(n)) => (p, n),

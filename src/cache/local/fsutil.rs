@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tempfile::NamedTempFile;
 
@@ -114,59 +114,18 @@ pub(super) fn remove_quietly(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Identity and version of a file's content as far as the filesystem tells:
-/// device, inode, size and modification time. Two equal stamps taken at
-/// different times mean the content has (almost certainly) not changed; see
-/// [`Stamp::is_trustworthy`] for the "almost".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) struct Stamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: SystemTime,
-}
-
-/// A file modified this recently might be modified again within the same
-/// timestamp tick (Linux updates mtimes from a coarse clock), leaving its
-/// stamp unchanged. Stamps younger than this are not remembered — the same
-/// "racy timestamp" rule git uses for its index.
-const RACY_WINDOW: Duration = Duration::from_secs(2);
-
-impl Stamp {
-    /// The stamp of a file, or `None` when the platform does not expose
-    /// inode numbers (then nothing is ever remembered and every read is
-    /// verified).
-    pub(super) fn of(meta: &std::fs::Metadata) -> Option<Stamp> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Some(Stamp {
-                dev: meta.dev(),
-                ino: meta.ino(),
-                len: meta.len(),
-                mtime: meta.modified().ok()?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = meta;
-            None
-        }
+/// Whether two files are one inode (hard links of one file). Never true
+/// where the platform does not expose inode numbers.
+pub(super) fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
     }
-
-    /// Whether the stamp is old enough that a later modification is
-    /// guaranteed to change it.
-    pub(super) fn is_trustworthy(&self, now: SystemTime) -> bool {
-        match now.duration_since(self.mtime) {
-            Ok(age) => age >= RACY_WINDOW,
-            // An mtime in the future (clock skew, `touch -d`): do not trust.
-            Err(_) => false,
-        }
-    }
-
-    /// Whether two stamps denote the same inode (hardlinks of one file).
-    pub(super) fn same_inode(&self, other: &Stamp) -> bool {
-        self.dev == other.dev && self.ino == other.ino
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
     }
 }
 

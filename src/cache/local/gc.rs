@@ -275,6 +275,9 @@ impl LocalCache {
             }
         }
         report.bytes_after = total;
+        if report.blobs_removed > 0 {
+            self.verified.clear();
+        }
         self.added_bytes.store(0, Ordering::Relaxed);
         self.write_estimate(total, fsutil::unix_now())?;
         Ok(report)

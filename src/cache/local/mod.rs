@@ -37,20 +37,20 @@ mod builds;
 mod fsutil;
 mod gc;
 mod size;
+mod verified;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use super::{ActionResult, BlobStore, CacheError, Lookup, ENTRY_FORMAT_VERSION};
 use crate::core::{ActionKey, Digest};
-use fsutil::Stamp;
 
 pub use builds::{BuildRecord, BUILD_LOG_LEN};
 pub use gc::{CacheStats, GcReport};
@@ -66,10 +66,6 @@ const BUCKET: &str = "v1";
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 # This file is a cache directory tag created by cargo-hbuild.\n\
 # For information about cache directory tags see https://bford.info/cachedir/\n";
-
-/// Upper bound on remembered blob verifications; beyond it the memo is
-/// cleared (re-verifying is only slower, never wrong).
-const MAX_VERIFIED_MEMO: usize = 1 << 20;
 
 /// The on-disk action cache entry: the result plus what it was stored for,
 /// so that an entry copied or renamed to another key, or written by another
@@ -106,10 +102,10 @@ pub struct LocalCache {
     root: PathBuf,
     /// `<root>/v1`.
     bucket: PathBuf,
-    /// `(digest, executable variant)` → stamp of the blob file when this
-    /// process last verified its content. Lets repeated materialisations of
-    /// the same blob skip the re-hash.
-    verified: Mutex<HashMap<(Digest, bool), Stamp>>,
+    /// Blob files known to hash to their digest, by stamp: lets repeated
+    /// materialisations of a blob, in this process or a later one, skip
+    /// the re-hash.
+    verified: verified::VerifiedMemo,
     /// Number of [`CacheLockGuard`]s of this instance alive right now, so
     /// that [`LocalCache::gc`] can refuse to deadlock on its own build lock.
     shared_guards: Arc<AtomicUsize>,
@@ -159,8 +155,8 @@ impl LocalCache {
         }
         let cache = LocalCache {
             root: root.to_path_buf(),
+            verified: verified::VerifiedMemo::new(bucket.join("verified")),
             bucket,
-            verified: Mutex::new(HashMap::new()),
             shared_guards: Arc::new(AtomicUsize::new(0)),
             added_bytes: AtomicU64::new(0),
         };
@@ -362,28 +358,15 @@ impl LocalCache {
         self.bucket.join("gc.lock")
     }
 
-    /// Remembers that the blob file with this stamp has the right content.
-    fn remember_verified(&self, digest: Digest, executable: bool, stamp: Stamp) {
-        if !stamp.is_trustworthy(SystemTime::now()) {
-            return;
-        }
-        let mut memo = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.len() >= MAX_VERIFIED_MEMO {
-            memo.clear();
-        }
-        memo.insert((digest, executable), stamp);
-    }
-
-    /// Whether this process verified the blob file with exactly this stamp.
-    fn is_verified(&self, digest: Digest, executable: bool, stamp: &Stamp) -> bool {
-        let memo = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        memo.get(&(digest, executable)) == Some(stamp)
+    /// Saves the verifications of this process for later ones (best
+    /// effort). Called after each build.
+    pub fn save_verified(&self) {
+        self.verified.save(&self.tmp_dir());
     }
 
     /// Forgets a verification (the file is being deleted or replaced).
     fn forget_verified(&self, digest: Digest, executable: bool) {
-        let mut memo = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        memo.remove(&(digest, executable));
+        self.verified.forget(digest, executable);
     }
 }
 
