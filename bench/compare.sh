@@ -50,6 +50,9 @@ read -r -a lint_args <<< "${LINT_ARGS:---workspace --all-targets}"
 lint_cmd=${mode%%-*}
 clint() { (cd "$1" && cargo "$lint_cmd" "${lint_args[@]}"); }
 hlint() { (cd "$1" && "$hb" hbuild "$lint_cmd" "${@:2}" "${lint_args[@]}"); }
+# Cold builds run the two tools in alternating order, so that neither always
+# profits from (or pays for) what the other left in the machine's caches.
+in_turn() { if (( i % 2 )); then "$1"; "$2"; else "$2"; "$1"; fi; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cargo fetch --locked --manifest-path "$ws_src/Cargo.toml" -q
@@ -112,8 +115,9 @@ for i in $(seq "$rounds"); do
   case "$mode" in
     cold)
       fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
-      time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"
-      time_it "$hb" hbuild --no-cache --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t";;
+      run_c() { time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"; }
+      run_h() { time_it "$hb" hbuild --no-cache --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t"; }
+      in_turn run_c run_h;;
     warm)
       fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
       time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"

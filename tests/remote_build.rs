@@ -266,3 +266,152 @@ fn first_source(root: &Path) -> std::path::PathBuf {
         .find(|p| p.ends_with("src/main.rs") || p.ends_with("src/lib.rs"))
         .expect("a crate root")
 }
+
+#[test]
+fn a_minimal_remote_build_leaves_what_it_compiled_on_the_engine_until_a_local_action_needs_it() {
+    let grid = ExecGrid::start(2);
+    let url = grid.url();
+    let ws = fixture("kitchen-sink");
+    let env = remote_env(&ws, &url);
+    let minimal = [
+        "--message-format",
+        "json",
+        "-j",
+        "8",
+        "--remote-download",
+        "minimal",
+    ];
+    let scripts_too = [&minimal[..], &["--remote-build-scripts"]].concat();
+    let run = ws.hbuild_env(&scripts_too, &env);
+    assert_eq!(
+        run.code,
+        0,
+        "--- stderr\n{}\n--- workers\n{}",
+        run.stderr,
+        grid.worker_log()
+    );
+    let s = run.summary();
+    let ex = &s["remote_execution"];
+    assert_eq!(
+        ex["executed"].as_u64().unwrap() + ex["engine_cached"].as_u64().unwrap(),
+        planned(&ws, &[], COMPILES) + planned(&ws, &[], &["build-script-run"]),
+        "every action ran remotely: {s}\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("warning: "), "{}", run.stderr);
+    // Here: the final artifacts (programs, the libraries of members) and
+    // what build scripts wrote, which remote runs return as a directory;
+    // the other libraries, the proc-macros and the build scripts' programs
+    // stayed on the engine.
+    let (files, _) = common::outputs_left(&ws);
+    let programs: Vec<&String> = files
+        .iter()
+        .filter(|f| f.contains("/build_script_") || f.contains("/build-script-"))
+        .filter(|f| !f.ends_with(".d"))
+        .collect();
+    assert!(programs.is_empty(), "{programs:#?}");
+    let mut compiled: Vec<&str> = files
+        .iter()
+        .filter_map(|f| f.strip_prefix("deps/"))
+        .filter(|f| !f.ends_with(".d"))
+        .map(|f| f.split('-').next().unwrap())
+        .collect();
+    compiled.dedup();
+    assert_eq!(
+        compiled,
+        ["app_cli", "helper", "libapp_core", "libplugin",],
+        "{files:#?}"
+    );
+    for bin in ["app-cli", "helper"] {
+        let expected = std::fs::read_to_string(ws.path(&format!("expected/{bin}.stdout"))).unwrap();
+        assert_eq!(ws.run_program(&format!("target/debug/{bin}")), expected);
+    }
+    let down = ex["bytes_down"].as_u64().unwrap() + s["remote"]["bytes_down"].as_u64().unwrap();
+
+    // The entries the remote runs left are whole: another checkout
+    // downloading everything gets every action from them.
+    let all = fixture("kitchen-sink");
+    let full = all
+        .hbuild_env(&minimal[..4], &remote_env(&all, &url))
+        .ok()
+        .summary();
+    assert_eq!(full["executed"], 0, "{full}");
+    let full_down = full["remote"]["output_bytes_down"].as_u64().unwrap();
+    assert!(
+        down * 4 < full_down,
+        "minimal {down} bytes, all {full_down}: {s}"
+    );
+
+    // An edit built remotely by the next build names what its dependencies
+    // left on the engine, known to that build from their stamps only.
+    ws.replace(
+        "crates/app/src/lib.rs",
+        "\"app-cli report\"",
+        "\"app-cli report, remote\"",
+    );
+    let remote_edit = [&scripts_too[..], &["--explain"]].concat();
+    let edited = ws.hbuild_env(&remote_edit, &env);
+    assert_eq!(edited.code, 0, "{}\n{}", edited.stderr, grid.worker_log());
+    assert!(!edited.stderr.contains("warning: "), "{}", edited.stderr);
+    let mut rebuilt = common::rebuilt_units(&edited);
+    rebuilt.sort();
+    assert_eq!(
+        rebuilt,
+        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
+        "{}",
+        edited.stderr
+    );
+    let ex = &edited.summary()["remote_execution"];
+    assert_eq!(ex["executed"], 3, "{ex}");
+    let expected = std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap();
+    assert_eq!(
+        ws.run_program("target/debug/app-cli"),
+        expected.replace("app-cli report", "app-cli report, remote")
+    );
+    let (files, _) = common::outputs_left(&ws);
+    assert!(!files.iter().any(|f| f.contains("libserde-")), "{files:#?}");
+    ws.replace(
+        "crates/app/src/lib.rs",
+        "\"app-cli report, remote\"",
+        "\"app-cli report\"",
+    );
+
+    // An edit built locally needs the libraries of the library's
+    // dependencies: fetched through the remote cache's entries, which the
+    // remote runs left there, and byte for byte those of the full build.
+    ws.replace(
+        "crates/app/src/lib.rs",
+        "\"app-cli report\"",
+        "\"app-cli report, edited\"",
+    );
+    let local_env = [
+        ("HBUILD_CACHE_DIR", ws.cache.to_str().unwrap()),
+        ("CARGO_INCREMENTAL", "0"),
+    ];
+    let explained = [&minimal[..], &["--explain", "--remote-cache", &url]].concat();
+    let edited = ws.hbuild_env(&explained, &local_env).ok();
+    let mut rebuilt = common::rebuilt_units(&edited);
+    rebuilt.sort();
+    assert_eq!(
+        rebuilt,
+        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
+        "{}",
+        edited.stderr
+    );
+    let expected = std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap();
+    assert_eq!(
+        ws.run_program("target/debug/app-cli"),
+        expected.replace("app-cli report", "app-cli report, edited")
+    );
+    let (after, _) = common::outputs_left(&ws);
+    let serde: Vec<&String> = after.iter().filter(|f| f.contains("libserde-")).collect();
+    assert!(!serde.is_empty(), "{after:#?}");
+    for f in serde {
+        let f = format!("target/hbuild/debug/{f}");
+        assert_eq!(
+            std::fs::read(ws.path(&f)).unwrap(),
+            std::fs::read(all.path(&f)).unwrap(),
+            "{f}"
+        );
+    }
+}

@@ -396,34 +396,6 @@ fn a_token_reaches_the_server_but_no_output_or_file() {
     }
 }
 
-/// The outputs a build left in place (stamps aside), relative to the
-/// internal output dir, with their bytes (the copies at Cargo's paths are
-/// hard links to them).
-fn outputs_left(ws: &common::Ws) -> (Vec<String>, u64) {
-    use std::os::unix::fs::MetadataExt;
-    let root = ws.path("target/hbuild/debug");
-    let mut files = Vec::new();
-    let mut inodes = std::collections::BTreeMap::new();
-    for e in walkdir::WalkDir::new(&root).min_depth(1) {
-        let e = e.unwrap();
-        let rel = e
-            .path()
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if !e.file_type().is_file() || rel.contains(".hbuild-stamps") || rel.starts_with("hbuild/")
-        {
-            continue;
-        }
-        let m = e.metadata().unwrap();
-        inodes.insert((m.dev(), m.ino()), m.len());
-        files.push(rel);
-    }
-    files.sort();
-    (files, inodes.values().sum())
-}
-
 #[test]
 fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
     let grid = BuildGrid::start();
@@ -441,7 +413,7 @@ fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
     let s = warm.summary();
     assert_eq!(s["executed"], 0, "{s}");
     assert_eq!(s["cache_hits"]["remote"], total, "{s}");
-    let (files, bytes) = outputs_left(&b);
+    let (files, bytes) = common::outputs_left(&b);
     // Only the final artifacts came down: the binaries, their uplifted
     // copies, the libraries of workspace members, and nothing else.
     assert_eq!(s["remote"]["output_bytes_down"], bytes, "{s}\n{files:#?}");
@@ -504,7 +476,7 @@ fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
         out,
         expected.replace("app-cli report", "app-cli report, edited")
     );
-    let (after, _) = outputs_left(&b);
+    let (after, _) = common::outputs_left(&b);
     for f in after
         .iter()
         .filter(|f| f.contains("libserde-") || f.contains("/out/gen.rs"))
@@ -528,8 +500,8 @@ fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
     assert_eq!(noop["remote"]["bytes_down"], 0, "{noop}");
     let full = b.hbuild_env(&all, &env).ok().summary();
     assert_eq!(full["executed"], 0, "{full}");
-    let (everything, _) = outputs_left(&b);
-    let (in_a, _) = outputs_left(&a);
+    let (everything, _) = common::outputs_left(&b);
+    let (in_a, _) = common::outputs_left(&a);
     assert_eq!(everything, in_a);
 }
 

@@ -43,6 +43,7 @@ pub(super) fn assemble(sh: &ExecShared, a: &Action) -> Result<Executed, Failure>
         diagnostics: Vec::new(),
         warnings: 0,
         remote: None,
+        left: Vec::new(),
     })
 }
 

@@ -26,6 +26,9 @@ pub(super) struct Executed {
     pub(super) warnings: usize,
     /// Set when a remote engine ran it.
     pub(super) remote: Option<super::outcome::RemoteRun>,
+    /// The outputs a remote run left in the engine's CAS (builds without
+    /// the bytes): not on this machine.
+    pub(super) left: Vec<super::outcome::LeftOutput>,
 }
 
 /// A compile action's final rustc invocation.
@@ -186,6 +189,7 @@ impl<'a> RustcStderr<'a> {
             diagnostics: self.diagnostics,
             warnings: self.warnings,
             remote: None,
+            left: Vec::new(),
         }
     }
 }
@@ -371,5 +375,6 @@ pub(super) fn script_finished(
         diagnostics: Vec::new(),
         warnings: 0,
         remote: None,
+        left: Vec::new(),
     })
 }

@@ -173,6 +173,19 @@ pub struct ExecOptions {
     pub remote_exec: Option<Arc<remote::RemoteExec>>,
 }
 
+/// The digest helper, when the outputs of remote runs may stay in the
+/// engine's CAS (`--remote-download=minimal`): the engine is the remote
+/// cache, which takes uploads, so that the entry naming them is there for
+/// later builds and local actions to fetch them through.
+fn remote_runs_helper(store: &Store, rx: Option<&remote::RemoteExec>) -> Option<PathBuf> {
+    let (rx, cache) = (rx?, store.remote()?);
+    let same = cache.is_server(rx.executor().remote_config());
+    if !same || cache.config().read_only {
+        return None;
+    }
+    remote::digests::helper_beside_exe()
+}
+
 /// State shared with workers (read-only apart from thread-safe parts).
 pub struct ExecShared {
     /// The graph.
@@ -252,8 +265,9 @@ impl ExecShared {
         let has_tests = graph.actions.iter().any(|a| a.test.is_some());
         let observer =
             test_run::Observer::new(has_tests, &target_dir, env.get("CC").map(PathBuf::from));
+        let remote_runs = remote_runs_helper(&store, remote_exec.as_deref());
         ExecShared {
-            left_remote: worker::lazy::LeftRemote::new(download, &graph),
+            left_remote: worker::lazy::LeftRemote::new(download, &graph, remote_runs),
             pool: pool::Pool::new(),
             held: Mutex::new(has_tests.then(Vec::new)),
             cache_test_results,

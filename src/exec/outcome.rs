@@ -45,6 +45,21 @@ pub struct RemoteRun {
     pub engine_cached: bool,
 }
 
+/// An output a remote run left in the engine's CAS (builds without the
+/// bytes).
+#[derive(Clone, Debug)]
+pub struct LeftOutput {
+    /// Where it belongs on this machine.
+    pub path: std::path::PathBuf,
+    /// The engine's output, by its CAS blob.
+    pub output: crate::cache::remote::execute::ExecOutput,
+    /// Its blake3 digest, as the worker reported it.
+    pub digest: crate::core::Digest,
+    /// Whether it holds one of this machine's checkout roots (see
+    /// [`super::location`]).
+    pub holds_local: bool,
+}
+
 /// Result of one action.
 #[derive(Debug)]
 pub struct Finished {

@@ -259,6 +259,25 @@ pub(super) fn refresh_moved(
     }
 }
 
+/// Records the stamps of every output of the stamp at `stamp_file` (of
+/// `key`) once all were put in place again with their recorded digests:
+/// outputs fetched from the remote cache replace every file of the action,
+/// those that were here too.
+pub(super) fn restamp_fetched(stamp_file: &Path, output_root: &Path, key: ActionKey) {
+    let Some(s) = read(stamp_file).filter(|s| s.key == key) else {
+        return;
+    };
+    let mut now = Vec::with_capacity(s.outputs.len());
+    for (i, o) in s.outputs.iter().enumerate() {
+        let file = o.path.under(output_root);
+        match FileStamp::of(&file) {
+            Some(st) if has_digest(&file, o.digest, st) => now.push((i, st)),
+            _ => return,
+        }
+    }
+    save(stamp_file, &with_stats(s, now));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

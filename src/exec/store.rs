@@ -2,6 +2,7 @@
 //! explicit outcomes. Failures of the cache never fail a build: they turn
 //! into misses and warnings.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::local::LocalCache;
 use crate::cache::{ActionResult, Lookup};
-use crate::core::{ActionKey, FileStamp, RelPath};
+use crate::core::{ActionKey, Digest, FileStamp, RelPath};
 use crate::fingerprint::{KeyComponents, NormalizedText};
 
 /// Files and variables an action read, stored under its pre-key.
@@ -324,6 +325,27 @@ impl Store {
                 result,
                 local.clone() as Arc<dyn crate::cache::BlobStore>,
             );
+        }
+    }
+
+    /// Stores `result` in the remote cache now, with the outputs `direct`
+    /// names taken from there (see
+    /// [`crate::cache::remote::RemoteCache::upload_now`]); not locally,
+    /// since not all its blobs are here.
+    pub fn put_remote_now(
+        &self,
+        key: ActionKey,
+        result: &ActionResult,
+        direct: HashMap<Digest, crate::cache::remote::OutputBytes>,
+    ) -> Result<(), String> {
+        match (&self.remote, &self.local) {
+            (Some(remote), Some(local)) => remote.upload_now(
+                key,
+                result.clone(),
+                local.clone() as Arc<dyn crate::cache::BlobStore>,
+                direct,
+            ),
+            _ => Err("there is no remote cache".into()),
         }
     }
 

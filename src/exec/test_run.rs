@@ -188,6 +188,7 @@ pub(super) fn execute_test(
         diagnostics: Vec::new(),
         warnings: 0,
         remote: None,
+        left: Vec::new(),
     })
 }
 

@@ -438,6 +438,34 @@ pub fn compiles(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The outputs a build left in place (stamps aside), relative to the
+/// internal output dir, with their bytes (the copies at Cargo's paths are
+/// hard links to them).
+pub fn outputs_left(ws: &Ws) -> (Vec<String>, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let root = ws.path("target/hbuild/debug");
+    let mut files = Vec::new();
+    let mut inodes = std::collections::BTreeMap::new();
+    for e in walkdir::WalkDir::new(&root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if !e.file_type().is_file() || rel.contains(".hbuild-stamps") || rel.starts_with("hbuild/")
+        {
+            continue;
+        }
+        let m = e.metadata().unwrap();
+        inodes.insert((m.dev(), m.ino()), m.len());
+        files.push(rel);
+    }
+    files.sort();
+    (files, inodes.values().sum())
+}
+
 /// The units a `--explain --message-format json` build executed, sorted:
 /// one `hbuild-explain` message each.
 pub fn rebuilt_units(run: &Run) -> Vec<String> {

@@ -117,13 +117,33 @@ fn every_top_level_module_has_a_place_in_the_flow() {
     let modules: BTreeSet<String> = sources()
         .into_iter()
         .map(|s| s.module)
-        .filter(|m| m != "lib" && m != "main")
+        .filter(|m| m != "lib" && m != "main" && m != "bin")
         .collect();
     let unplaced: Vec<_> = modules.iter().filter(|m| rank(m).is_none()).collect();
     assert!(
         unplaced.is_empty(),
         "modules missing from the layering table (and docs/architecture.md): {unplaced:?}"
     );
+}
+
+/// Helper programs in `src/bin/` are sent to remote workers: they link
+/// nothing of the library, which keeps them small.
+#[test]
+fn helper_programs_stand_alone() {
+    let bins: Vec<Source> = sources()
+        .into_iter()
+        .filter(|s| s.module == "bin")
+        .collect();
+    assert!(!bins.is_empty(), "src/bin/ holds the worker helpers");
+    for s in bins {
+        let text = std::fs::read_to_string(repo_root().join("src").join(&s.file)).unwrap();
+        let code = strip_comments(&text);
+        assert!(
+            !code.contains("hbuild::") && s.crate_refs.is_empty(),
+            "{} uses the library",
+            s.file.display()
+        );
+    }
 }
 
 #[test]

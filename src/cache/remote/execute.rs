@@ -50,6 +50,9 @@ pub enum InputSource {
     File(PathBuf),
     /// Bytes made for this action (a wrapper script).
     Bytes(Vec<u8>),
+    /// A blob the engine's CAS holds (an output of an earlier action left
+    /// there, `--remote-download=minimal`): named, never sent.
+    Remote(BlobRef),
 }
 
 /// One action to execute remotely.
@@ -187,6 +190,11 @@ impl RemoteExecutor {
         })
     }
 
+    /// The engine's server configuration.
+    pub fn remote_config(&self) -> &super::RemoteConfig {
+        &self.cfg.remote
+    }
+
     /// The engine's URL, without credentials.
     pub fn url(&self) -> String {
         self.cfg.remote.redacted_url()
@@ -277,7 +285,16 @@ impl RemoteExecutor {
         }
         bytes.insert(command_ref.clone(), &command);
         bytes.insert(action_ref.clone(), &action);
-        let all: Vec<BlobRef> = local.keys().chain(bytes.keys()).cloned().collect();
+        let named = spec.inputs.iter().filter_map(|i| match &i.source {
+            InputSource::Remote(b) => Some(b),
+            _ => None,
+        });
+        let all: Vec<BlobRef> = local
+            .keys()
+            .chain(bytes.keys())
+            .chain(named)
+            .cloned()
+            .collect();
         self.upload_missing(&all, &local, &bytes)?;
         let limit = spec.timeout.map_or(DEFAULT_LIMIT, |t| t * 2);
         let resp = self.grpc.execute(&action_ref, limit, self.cfg.skip_cache)?;
@@ -309,7 +326,14 @@ impl RemoteExecutor {
                 (None, Some(p)) => Source::File(File::open(p).map_err(|e| {
                     ExecError::Local(format!("cannot read `{}`: {e}", p.display()))
                 })?),
-                (None, None) => continue,
+                // Named by digest only: the engine lost it since.
+                (None, None) if blob.is_empty_blob() => continue,
+                (None, None) => {
+                    return Err(ExecError::Local(format!(
+                        "the engine no longer holds input blob {}",
+                        blob.sha256
+                    )))
+                }
             };
             let (res, _) = self.grpc.write_blob(blob, source);
             res?;
@@ -474,6 +498,7 @@ impl RemoteExecutor {
                     made.push((blob.clone(), b.clone()));
                     blob
                 }
+                InputSource::Remote(b) => b.clone(),
             };
             files.push(TreeFile {
                 path: i.path.clone(),

@@ -136,6 +136,7 @@ fn left_remote(sh: &Shared, entry: &ParsedEntry, meta: &Metadata) -> Result<Vec<
         ));
     }
     sh.record_ok();
+    sh.remember_cas(&meta.outputs);
     let outputs: Vec<OutputFile> = meta.outputs.iter().map(output_of).collect();
     let bytes = outputs.iter().map(|o| o.size).sum();
     Shared::add(&sh.counters.output_bytes_left, bytes);

@@ -27,7 +27,7 @@ mod transport;
 mod tree;
 mod upload;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,9 +39,11 @@ pub use exec_config::{ExecConfig, ExecFlags};
 pub use execute::{ExecError, ExecReply, ExecSpec, ExecStats, RemoteExecutor};
 
 use crate::cache::{ActionResult, BlobStore, CacheError};
-use crate::core::ActionKey;
+use crate::core::{ActionKey, Digest};
 use client::Failure;
+use proto::BlobRef;
 use transport::Transport;
+pub use upload::OutputBytes;
 
 /// Largest AC entry body accepted.
 pub const MAX_AC_ENTRY_BYTES: u64 = 16 << 20;
@@ -135,6 +137,10 @@ pub(crate) struct Shared {
     uploads_disabled: Mutex<Option<String>>,
     warnings: Mutex<Vec<String>>,
     warned: Mutex<BTreeSet<&'static str>>,
+    /// The CAS blobs of outputs this process saw the server hold, by
+    /// their blake3 digest: what a remote execution may name by digest
+    /// instead of sending.
+    cas_refs: Mutex<HashMap<Digest, BlobRef>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -152,6 +158,18 @@ impl Shared {
     }
 
     /// Why the remote is off, if it is.
+    /// Records that the server holds the blobs of `outputs`.
+    fn remember_cas(&self, outputs: &[proto::MetaOutput]) {
+        let mut refs = lock(&self.cas_refs);
+        for m in outputs {
+            let blob = BlobRef {
+                sha256: m.sha256.clone(),
+                size: m.size,
+            };
+            refs.insert(m.blake3, blob);
+        }
+    }
+
     fn disabled_reason(&self) -> Option<String> {
         lock(&self.disabled).clone()
     }
@@ -258,6 +276,7 @@ impl RemoteCache {
             uploads_disabled: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
             warned: Mutex::new(BTreeSet::new()),
+            cas_refs: Mutex::new(HashMap::new()),
         });
         Ok(RemoteCache {
             uploads: upload::Uploads::new(threads),
@@ -305,6 +324,35 @@ impl RemoteCache {
     /// nothing in read-only mode or when the remote is off.
     pub fn upload(&self, key: ActionKey, result: ActionResult, store: Arc<dyn BlobStore>) {
         self.uploads.enqueue(&self.shared, key, result, store);
+    }
+
+    /// Uploads `result` under `key` now, on this thread: its outputs from
+    /// `store`, but those in `direct` (by blake3 digest) from where it
+    /// says. For entries that must be in the remote cache before the build
+    /// goes on: the outputs of a remote execution left in the engine's CAS,
+    /// which later builds and local actions fetch through the entry.
+    pub fn upload_now(
+        &self,
+        key: ActionKey,
+        result: ActionResult,
+        store: Arc<dyn BlobStore>,
+        direct: HashMap<Digest, upload::OutputBytes>,
+    ) -> Result<(), String> {
+        upload::upload_now(&self.shared, key, result, store, direct)
+    }
+
+    /// The server's CAS reference of an output with blake3 digest `d`, if
+    /// this process saw the server hold it (an entry looked up without its
+    /// bytes, or uploaded).
+    pub fn cas_ref(&self, d: &Digest) -> Option<BlobRef> {
+        lock(&self.shared.cas_refs).get(d).cloned()
+    }
+
+    /// Whether this cache is the server `other` names (same URL and REAPI
+    /// instance): blobs one holds, the other does.
+    pub fn is_server(&self, other: &RemoteConfig) -> bool {
+        let own = &self.shared.cfg;
+        own.url == other.url && own.instance_name == other.instance_name
     }
 
     /// Waits up to `timeout` for queued uploads; what is still queued or

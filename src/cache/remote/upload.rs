@@ -1,7 +1,7 @@
 //! Background uploads: a queue served by a few threads, each upload sending
 //! its CAS blobs first (HEAD, then PUT if missing) and the AC entry last.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,6 +21,19 @@ struct Job {
     key: ActionKey,
     result: ActionResult,
     store: Arc<dyn BlobStore>,
+    /// Outputs whose bytes are not in `store`, by their blake3 digest.
+    direct: HashMap<Digest, OutputBytes>,
+}
+
+/// Where the bytes of an output that is not in the local store are.
+#[derive(Clone, Debug)]
+pub enum OutputBytes {
+    /// Already in the server's CAS under this reference (an output of a
+    /// remote execution that stayed there): it is not sent again, and the
+    /// upload fails if the server lacks it.
+    InCas(BlobRef),
+    /// In memory.
+    Bytes(Vec<u8>),
 }
 
 #[derive(Default)]
@@ -82,6 +95,7 @@ impl Uploads {
             key,
             result,
             store,
+            direct: HashMap::new(),
         });
         if q.threads < self.max_threads && q.threads < q.jobs.len() + q.running {
             let state = Arc::clone(&self.state);
@@ -186,10 +200,40 @@ fn worker(state: &State) {
     }
 }
 
+/// Uploads `result` under `key` on this thread, with the outputs of
+/// `direct` taken from where it says; `Err` says why nothing or not all
+/// was written (the AC entry is written last, so a failed upload leaves
+/// no entry).
+pub(super) fn upload_now(
+    shared: &Arc<Shared>,
+    key: ActionKey,
+    result: ActionResult,
+    store: Arc<dyn BlobStore>,
+    direct: HashMap<Digest, OutputBytes>,
+) -> Result<(), String> {
+    let job = Job {
+        shared: Arc::clone(shared),
+        key,
+        result,
+        store,
+        direct,
+    };
+    match run(&job, &AtomicBool::new(false)) {
+        Outcome::Uploaded => Ok(()),
+        Outcome::Skipped if shared.cfg.read_only => Err("the remote cache is read-only".into()),
+        Outcome::Skipped => Err("uploads to the remote cache are off".into()),
+        Outcome::Failed | Outcome::Abandoned => Err(format!(
+            "uploading the entry {key} to the remote cache failed"
+        )),
+    }
+}
+
 /// Where the bytes of a CAS blob to upload come from.
 enum Source {
     Store(Digest),
     Bytes(Vec<u8>),
+    /// The server must have it already.
+    Present,
 }
 
 fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
@@ -214,7 +258,7 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
     let mut meta_outputs = Vec::new();
     let mut blobs: BTreeMap<BlobRef, Source> = BTreeMap::new();
     for o in &r.outputs {
-        let blob = match local_sha256(job.store.as_ref(), &o.digest, o.size) {
+        let (blob, source) = match blob_of(job, o) {
             Ok(b) => b,
             Err(why) => {
                 sh.warn_once("local", || {
@@ -231,7 +275,7 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
             executable: o.executable,
         });
         outputs.push((o.path.clone(), blob.clone(), o.executable));
-        blobs.insert(blob, Source::Store(o.digest));
+        blobs.insert(blob, source);
     }
     outputs.sort_by(|a, b| a.0.cmp(&b.0));
     meta_outputs.sort_by(|a, b| a.path.cmp(&b.path));
@@ -279,6 +323,15 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
             Shared::add(&sh.counters.blobs_skipped_existing, 1);
             continue;
         }
+        if matches!(source, Source::Present) {
+            sh.warn_once("evicted", || {
+                format!(
+                    "not uploading action {}: the server no longer has its output blob {}",
+                    job.key, blob.sha256
+                )
+            });
+            return Outcome::Failed;
+        }
         if let Err(o) = upload_blob(job, &blob, source) {
             return o;
         }
@@ -298,6 +351,7 @@ fn run(job: &Job, abandon: &AtomicBool) -> Outcome {
         Ok(()) => {
             sh.record_ok();
             Shared::add(&sh.counters.bytes_up, len);
+            sh.remember_cas(&meta.outputs);
             Outcome::Uploaded
         }
         Err(f) => {
@@ -316,6 +370,7 @@ fn upload_blob(job: &Job, blob: &BlobRef, source: Source) -> Result<(), Outcome>
     };
     let (res, took) = match source {
         Source::Bytes(bytes) => sh.remote.write_blob(blob, WireSource::Bytes(&bytes)),
+        Source::Present => return Err(Outcome::Failed),
         Source::Store(digest) => match job.store.open_blob(&digest) {
             Ok(file) => sh.remote.write_blob(blob, WireSource::File(file)),
             Err(e) => return Err(fail("open", Failure::Local(e.to_string()))),
@@ -330,6 +385,22 @@ fn upload_blob(job: &Job, blob: &BlobRef, source: Source) -> Result<(), Outcome>
             Ok(())
         }
         Err(f) => Err(fail("PUT", f)),
+    }
+}
+
+/// The CAS reference of output `o` and where its bytes come from.
+fn blob_of(job: &Job, o: &crate::cache::OutputFile) -> Result<(BlobRef, Source), String> {
+    match job.direct.get(&o.digest) {
+        Some(OutputBytes::InCas(b)) if b.size == o.size => Ok((b.clone(), Source::Present)),
+        Some(OutputBytes::InCas(b)) => Err(format!(
+            "output `{}` has {} bytes, its CAS blob {}",
+            o.path, o.size, b.size
+        )),
+        Some(OutputBytes::Bytes(v)) => Ok((BlobRef::of_bytes(v), Source::Bytes(v.clone()))),
+        None => {
+            let b = local_sha256(job.store.as_ref(), &o.digest, o.size)?;
+            Ok((b, Source::Store(o.digest)))
+        }
     }
 }
 

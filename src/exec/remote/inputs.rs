@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::script::{self, in_root, ScriptCall};
 use crate::cache::remote::execute::{ExecInput, ExecSpec, InputSource};
+use crate::cache::remote::proto::BlobRef;
 use crate::core::ActionId;
 use crate::fingerprint::PathNormalizer;
 use crate::plan::action::ActionKind;
@@ -69,12 +70,38 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// An output of a dependency left in the engine's CAS (builds without
+/// the bytes): named in an input root by digest, never sent.
+pub(crate) struct RemoteFile {
+    /// Where it belongs on this machine.
+    pub(crate) path: PathBuf,
+    /// Its blob in the engine's CAS.
+    pub(crate) blob: BlobRef,
+    /// Whether it is executable.
+    pub(crate) executable: bool,
+}
+
+/// Where a dependency's outputs are.
+pub(crate) enum DepFiles {
+    /// On this machine.
+    Local,
+    /// In the engine's CAS, those not on this machine.
+    Remote(Vec<RemoteFile>),
+    /// In the remote cache, but not known to be in the engine's CAS: why.
+    Unknown(String),
+}
+
 /// What a spec needs from the build.
 pub(super) struct SpecContext<'a> {
     pub(super) graph: &'a ActionGraph,
     pub(super) norm: &'a PathNormalizer,
     pub(super) sysroot: &'a Path,
     pub(super) listings: &'a Listings,
+    /// Where each dependency's outputs are.
+    pub(super) dep_files: &'a dyn Fn(&Action) -> DepFiles,
+    /// The digest helper, when this action's outputs may stay in the
+    /// engine's CAS.
+    pub(super) helper: Option<&'a Path>,
 }
 
 /// The remote form of compile action `a` run as `argv` with `env`; an
@@ -94,6 +121,7 @@ pub(super) fn compile_spec(
             argv,
             env,
             out_dirs: &[],
+            digest: cx.helper,
         },
         &a.outputs,
     )
@@ -126,6 +154,7 @@ pub(super) fn script_spec(
             argv: &[],
             env: &env,
             out_dirs: &dirs,
+            digest: None,
         },
         &dirs,
     )
@@ -138,6 +167,8 @@ struct Run<'a> {
     env: &'a BTreeMap<String, String>,
     /// Directories made before it runs.
     out_dirs: &'a [PathBuf],
+    /// The digest helper, to report the outputs' digests with.
+    digest: Option<&'a Path>,
 }
 
 fn spec(
@@ -153,16 +184,43 @@ fn spec(
     } else if let Some(root) = a.manifest_path.parent() {
         files.extend(cx.listings.package(root).iter().cloned());
     }
+    let mut named = Vec::new();
     for id in closure(cx.graph, a) {
-        files.extend(produced(&cx.graph.actions[id.index()]));
+        let dep = &cx.graph.actions[id.index()];
+        match (cx.dep_files)(dep) {
+            DepFiles::Local => files.extend(produced(dep)),
+            DepFiles::Remote(left) => {
+                files.extend(produced(dep));
+                for r in left.into_iter().filter(|r| consumed(dep, &r.path)) {
+                    named.push(ExecInput {
+                        path: mapped(cx, &r.path, "it reads")?,
+                        executable: r.executable,
+                        source: InputSource::Remote(r.blob),
+                    });
+                }
+            }
+            DepFiles::Unknown(why) => return Err(why),
+        }
     }
-    let mut inputs = Vec::with_capacity(files.len() + 1);
+    let mut inputs = Vec::with_capacity(files.len() + named.len() + 2);
     for f in &files {
         inputs.push(ExecInput {
             path: mapped(cx, f, "it reads")?,
             executable: super::super::store::is_executable(f),
             source: InputSource::File(f.clone()),
         });
+    }
+    inputs.extend(named);
+    let mut digested = Vec::new();
+    if let Some(helper) = run.digest {
+        inputs.push(ExecInput {
+            path: script::HELPER.into(),
+            executable: true,
+            source: InputSource::File(helper.to_path_buf()),
+        });
+        for o in outputs.iter().filter(|o| a.dep_info.as_ref() != Some(*o)) {
+            digested.push(mapped(cx, o, "its output is")?);
+        }
     }
     let mut env = run.env.clone();
     // The worker's own C toolchain links; nothing else is inherited.
@@ -177,6 +235,7 @@ fn spec(
             env: &env,
             cwd: &a.cwd,
             mkdirs: run.out_dirs,
+            digest: run.digest.map(|_| digested.as_slice()),
         },
     )?;
     inputs.push(ExecInput {
@@ -185,6 +244,9 @@ fn spec(
         source: InputSource::Bytes(text.into_bytes()),
     });
     let mut output_paths = vec![script::ROOT_FILE.to_string()];
+    if run.digest.is_some() {
+        output_paths.push(script::DIGESTS_FILE.to_string());
+    }
     for o in outputs {
         output_paths.push(mapped(cx, o, "its output is")?);
     }
@@ -235,7 +297,16 @@ fn produced(a: &Action) -> Vec<PathBuf> {
     }
     a.outputs
         .iter()
-        .filter(|o| o.is_file() && a.dep_info.as_ref() != Some(*o))
+        .filter(|o| o.is_file() && consumed(a, o))
         .cloned()
         .collect()
+}
+
+/// Whether output `p` of `a` is one a dependent compile may read (see
+/// [`produced`]).
+fn consumed(a: &Action, p: &Path) -> bool {
+    match (&a.kind, &a.out_dir) {
+        (ActionKind::BuildScriptRun, Some(od)) => p.starts_with(od),
+        _ => a.outputs.iter().any(|o| o == p) && a.dep_info.as_deref() != Some(p),
+    }
 }

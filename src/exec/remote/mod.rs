@@ -14,16 +14,19 @@
 //! remotely runs again locally, whose result is the one reported: a
 //! remote failure can come from a file the input root lacked.
 
+pub(crate) mod digests;
 mod inputs;
 mod script;
 
-use std::collections::BTreeMap;
+pub(crate) use inputs::{DepFiles, RemoteFile};
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::events::BuildEvent;
 use super::invoke::{Executed, RustcStderr};
-use super::outcome::{DepResult, Failure, RemoteRun};
+use super::outcome::{DepResult, Failure, LeftOutput, RemoteRun};
 use super::ExecShared;
 use crate::cache::remote::execute::{ExecError, ExecOutput, ExecReply};
 use crate::cache::remote::RemoteExecutor;
@@ -78,6 +81,15 @@ fn eligible(a: &Action, ex: &RemoteExecutor) -> bool {
     }
 }
 
+/// Builds without the bytes, as they bear on one remote run.
+pub(super) struct Minimal<'a> {
+    /// Where each dependency's outputs are.
+    pub(super) dep_files: &'a dyn Fn(&Action) -> DepFiles,
+    /// The digest helper, when the run's outputs may stay in the engine's
+    /// CAS.
+    pub(super) helper: Option<&'a Path>,
+}
+
 /// Runs compile action `a` (as `argv` with `env`) remotely when it is
 /// eligible and an engine is configured.
 pub(super) fn execute(
@@ -85,7 +97,7 @@ pub(super) fn execute(
     a: &Action,
     (program, argv): (&Path, &[String]),
     env: &BTreeMap<String, String>,
-    comps: &KeyComponents,
+    (comps, minimal): (&KeyComponents, &Minimal<'_>),
     on_meta: &dyn Fn(DepResult),
 ) -> Remote {
     let Some(rx) = sh
@@ -104,6 +116,10 @@ pub(super) fn execute(
         norm: &sh.normalizer,
         sysroot: &sh.sysroot,
         listings: &rx.listings,
+        dep_files: minimal.dep_files,
+        helper: minimal
+            .helper
+            .filter(|_| a.kind != ActionKind::BuildScriptRun),
     };
     let spec = if a.kind == ActionKind::BuildScriptRun {
         inputs::script_spec(&cx, a, program, env)
@@ -173,13 +189,17 @@ fn finish(
         return Remote::Retry(format!("exit code {}", reply.exit_code));
     }
     let back = script::BackMap::new(&sh.normalizer, &root);
-    match place_outputs(ex, a, &reply.outputs, &root, &back) {
-        Ok(()) => {}
+    let reported = match read_digests(ex, &reply.outputs) {
+        Ok(r) => r,
+        Err(why) => return refuse(ex, a, &why),
+    };
+    let left = match place_outputs(ex, a, (&reply.outputs, reported.as_ref()), &root, &back) {
+        Ok(left) => left,
         Err(Placing::Failed(why)) => return refuse(ex, a, &why),
         // Its outputs spell the worker's paths where a local build spells
         // this machine's: only a local run gives the right bytes.
         Err(Placing::Baked) => return Remote::Local,
-    }
+    };
     let remote = RemoteRun {
         engine: ex.url(),
         worker: reply.worker.clone(),
@@ -214,7 +234,21 @@ fn finish(
     }
     let mut executed = lines.executed(&[]);
     executed.remote = Some(remote);
+    executed.left = left;
     Remote::Done(Box::new(Ok(executed)))
+}
+
+/// What the digest helper reported, when the run used it.
+fn read_digests(
+    ex: &RemoteExecutor,
+    outputs: &[ExecOutput],
+) -> Result<Option<HashMap<String, digests::Reported>>, String> {
+    let Some(out) = outputs.iter().find(|o| o.path == script::DIGESTS_FILE) else {
+        return Ok(None);
+    };
+    let bytes = ex.read_output(out).map_err(|e| e.to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| "the digest report is not UTF-8")?;
+    digests::parse(&text).map(Some)
 }
 
 /// The input root's path on the worker, from the file the script wrote.
@@ -251,14 +285,15 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Downloads the declared outputs the reply has, rewriting the dep-info's
-/// worker paths to this machine's.
+/// worker paths to this machine's; those the digest helper reported stay
+/// in the engine's CAS and are returned.
 fn place_outputs(
     ex: &RemoteExecutor,
     a: &Action,
-    outputs: &[ExecOutput],
+    (outputs, reported): (&[ExecOutput], Option<&HashMap<String, digests::Reported>>),
     root: &str,
     back: &script::BackMap,
-) -> Result<(), Placing> {
+) -> Result<Vec<LeftOutput>, Placing> {
     if let Some(od) = &a.out_dir {
         // A script may write nothing: its OUT_DIR exists all the same.
         std::fs::create_dir_all(od)
@@ -267,7 +302,9 @@ fn place_outputs(
     let declared = |p: &PathBuf| {
         a.outputs.contains(p) || a.out_dir.as_ref().is_some_and(|od| p.starts_with(od))
     };
-    for o in outputs.iter().filter(|o| o.path != script::ROOT_FILE) {
+    let mut left = Vec::new();
+    let ours = |o: &&ExecOutput| o.path != script::ROOT_FILE && o.path != script::DIGESTS_FILE;
+    for o in outputs.iter().filter(ours) {
         let local = back
             .local_path(root, &o.path)
             .filter(declared)
@@ -283,6 +320,19 @@ fn place_outputs(
             let text = back.apply(&text);
             std::fs::write(&local, text)
                 .map_err(|e| format!("cannot write `{}`: {e}", local.display()))?;
+        } else if let Some(r) = reported
+            .and_then(|r| r.get(&o.path))
+            .filter(|r| r.size == o.blob.size)
+        {
+            if r.holds_root {
+                return Err(Placing::Baked);
+            }
+            left.push(LeftOutput {
+                path: local,
+                output: o.clone(),
+                digest: r.digest,
+                holds_local: r.holds_local,
+            });
         } else {
             ex.download(o, &local).map_err(|e| e.to_string())?;
             let bytes = std::fs::read(&local)
@@ -292,7 +342,7 @@ fn place_outputs(
             }
         }
     }
-    Ok(())
+    Ok(left)
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub(super) const ROOTS: [(&str, &str); 4] = [
 
 /// The wrapper script's place in the input root.
 pub(super) const SCRIPT: &str = ".hbuild/run.sh";
+/// Where the digest helper (`hbuild-digest`) goes in the input root.
+pub(super) const HELPER: &str = ".hbuild/digest";
+/// Where the script writes what the helper reports (an output).
+pub(super) const DIGESTS_FILE: &str = ".hbuild/digests";
 /// Where the script writes the input root's absolute path on the worker
 /// (an output), so that what the action reports (dep-info) can be mapped
 /// back to this machine's paths.
@@ -98,6 +102,10 @@ pub(super) struct ScriptCall<'a> {
     pub(super) cwd: &'a Path,
     /// Directories to make before it runs (a build script's OUT_DIR).
     pub(super) mkdirs: &'a [PathBuf],
+    /// Input-root paths of outputs whose digests the helper at [`HELPER`]
+    /// reports into [`DIGESTS_FILE`] once the program succeeded (builds
+    /// without the bytes), if any.
+    pub(super) digest: Option<&'a [String]>,
 }
 
 /// The wrapper script of `call`; an error names a value that cannot be
@@ -140,7 +148,9 @@ pub(super) fn script(norm: &PathNormalizer, call: &ScriptCall<'_>) -> Result<Str
         s.push_str(&format!("mkdir -p {word} || exit 125\n"));
     }
     s.push_str(&format!("cd \"$R\"/{} || exit 125\n", single_quoted(&cwd)));
-    s.push_str("exec ");
+    if call.digest.is_none() {
+        s.push_str("exec ");
+    }
     if !odd.is_empty() {
         s.push_str(&format!("env {} ", odd.join(" ")));
     }
@@ -150,6 +160,23 @@ pub(super) fn script(norm: &PathNormalizer, call: &ScriptCall<'_>) -> Result<Str
         s.push_str(&shell_word(&norm.normalize(arg)));
     }
     s.push('\n');
+    if let Some(files) = call.digest {
+        // The program's status is the action's; the digests only follow
+        // a success, and failing to write them is the wrapper's failure.
+        s.push_str("s=$?\n[ \"$s\" -eq 0 ] || exit \"$s\"\n");
+        s.push_str(&format!(
+            "cd \"$R\" && \"$R\"/{} \"$R\"",
+            single_quoted(HELPER)
+        ));
+        for root in norm.checkout_roots() {
+            s.push_str(&format!(" --local {}", single_quoted(root)));
+        }
+        s.push_str(" --");
+        for f in files {
+            s.push_str(&format!(" {}", single_quoted(f)));
+        }
+        s.push_str(&format!(" > \"$R/{DIGESTS_FILE}\" || exit 125\n"));
+    }
     Ok(s)
 }
 
@@ -263,6 +290,7 @@ mod tests {
                 env: &env,
                 cwd: Path::new("/w/app"),
                 mkdirs: &[PathBuf::from("/w/app/target/out")],
+                digest: None,
             },
         )
         .unwrap();
@@ -288,6 +316,7 @@ mod tests {
                 env: &env,
                 cwd: Path::new("/elsewhere"),
                 mkdirs: &[],
+                digest: None,
             },
         );
         assert!(outside.unwrap_err().contains("`/elsewhere` is outside"));
@@ -308,12 +337,43 @@ mod tests {
                 env: &env,
                 cwd: Path::new("/w/app"),
                 mkdirs: &[],
+                digest: None,
             },
         )
         .unwrap();
         assert!(
             s.ends_with(
                 "exec env 'CARGO_BIN_EXE_app-cli=''/w/app/target/debug/app-cli' \"$R\"/'toolchain/bin/rustc'\n"
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn with_digests_the_script_reports_them_after_a_success() {
+        let n = norm();
+        let files = vec!["target/deps/liba.rlib".to_string()];
+        let s = script(
+            &n,
+            &ScriptCall {
+                program: "toolchain/bin/rustc",
+                argv: &[],
+                env: &BTreeMap::new(),
+                cwd: Path::new("/w/app"),
+                mkdirs: &[],
+                digest: Some(&files),
+            },
+        )
+        .unwrap();
+        assert!(
+            s.ends_with(
+                "cd \"$R\"/'ws' || exit 125\n\
+                 \"$R\"/'toolchain/bin/rustc'\n\
+                 s=$?\n\
+                 [ \"$s\" -eq 0 ] || exit \"$s\"\n\
+                 cd \"$R\" && \"$R\"/'.hbuild/digest' \"$R\" --local '/home/u/.cargo' \
+                 --local '/w/app/target' --local '/w/app' -- 'target/deps/liba.rlib' \
+                 > \"$R/.hbuild/digests\" || exit 125\n"
             ),
             "{s}"
         );

@@ -12,7 +12,7 @@ use super::super::stamp::{refresh_moved, stamp_path, write_stamp};
 use super::super::ExecShared;
 use super::late_plan::Invocation;
 use super::outputs::{clean_outputs, consumed_files, local_result, output_files, uplift};
-use super::{fill_inputs, DepResult, Failure};
+use super::{fill_inputs, kept, lazy, DepResult, Failure};
 use crate::cache::{ActionResult, ResultMeta};
 use crate::core::ActionKey;
 use crate::fingerprint::{DepDigests, KeyComponents};
@@ -39,22 +39,36 @@ pub(super) fn run_and_store(
     on_meta: &dyn Fn(DepResult),
 ) -> Result<Built, Failure> {
     let mut exec = run_process(sh, a, inv, comps, on_meta)?;
+    let mut left = std::mem::take(&mut exec.left);
     if matches!(
         a.kind,
         ActionKind::Compile | ActionKind::BuildScriptCompile | ActionKind::BuildScriptRun
     ) {
+        // What stayed on the engine the worker checked.
         let files = location::scanned(a, consumed_files(a));
-        exec.manifest.embeds_location = location::embeds_location(&sh.normalizer, &files);
+        exec.manifest.embeds_location =
+            left.iter().any(|l| l.holds_local) || location::embeds_location(&sh.normalizer, &files);
     }
     let remote = exec.remote.clone();
     fill_inputs(sh, comps, &exec.manifest, &inv.env);
     check_declared(sh, a, &exec)?;
     let key = comps.key();
     let uncacheable = uncacheable_reason(a, &exec);
-    let result = stored_result(sh, a, &exec, key, pre, uncacheable.is_none(), &inv.argv);
+    let shared = uncacheable.is_none() && !is_incremental(&inv.argv);
+    let kept = keep_on_engine(sh, a, (&exec, key), &mut left, shared)?;
+    let result = match kept {
+        Some(r) => {
+            sh.store.put_manifest(&pre, &exec.manifest);
+            r
+        }
+        None => stored_result(sh, a, &exec, key, pre, uncacheable.is_none(), &inv.argv),
+    };
     let digests = DepDigests::of_result(a, &result, comps);
-    // Links change the outputs' ctimes: stamp them after.
-    uplift(a)?;
+    // Links change the outputs' ctimes: stamp them after. What stayed on
+    // the engine is linked once fetched.
+    if left.is_empty() {
+        uplift(a)?;
+    }
     // A test run that read undeclared files is keyed on less than it
     // read: no stamp, so that it runs again next time.
     if a.test.is_some() && uncacheable.is_some() {
@@ -81,6 +95,9 @@ pub(super) fn run_and_store(
         exec.script.clone(),
         exec.diagnostics,
     );
+    if !left.is_empty() {
+        lazy::note(sh, a, key, Some(&result));
+    }
     Ok(Built {
         result: DepResult {
             digests,
@@ -90,6 +107,40 @@ pub(super) fn run_and_store(
         uncacheable,
         remote,
     })
+}
+
+/// The result of a remote run whose outputs `left` stay on the engine,
+/// once its entry is in the remote cache; when it cannot be (`shared` is
+/// false, or the upload failed), they are downloaded instead, `left` is
+/// emptied and the result is made as for any run.
+fn keep_on_engine(
+    sh: &ExecShared,
+    a: &Action,
+    (exec, key): (&Executed, ActionKey),
+    left: &mut Vec<super::super::outcome::LeftOutput>,
+    shared: bool,
+) -> Result<Option<ActionResult>, Failure> {
+    if left.is_empty() {
+        return Ok(None);
+    }
+    let stored = if shared {
+        kept::store(sh, a, exec, key, left)
+    } else {
+        Err("its result is not shared".into())
+    };
+    match stored {
+        Ok(r) => Ok(Some(r)),
+        Err(why) => {
+            kept::download(sh, left).map_err(|e| {
+                Failure::other(format!(
+                    "{}: its outputs could not stay on the engine ({why}), nor be downloaded: {e}",
+                    a.display_name()
+                ))
+            })?;
+            left.clear();
+            Ok(None)
+        }
+    }
 }
 
 /// Runs the action's process on a clean slate.
@@ -107,11 +158,33 @@ fn run_process(
             let _ = std::fs::create_dir_all(p);
         }
     }
-    let exec = match remote::execute(sh, a, (&inv.program, &inv.argv), &inv.env, comps, on_meta) {
+    // With the engine as the remote cache, a remote run names what its
+    // dependencies left there; anything else reads them here.
+    let named = sh.left_remote.remote_runs().is_some();
+    if !named {
+        lazy::fetch_for(sh, a)?;
+    }
+    let dep_files = |d: &Action| match named {
+        true => lazy::dep_files(sh, d),
+        false => remote::DepFiles::Local,
+    };
+    let minimal = remote::Minimal {
+        dep_files: &dep_files,
+        helper: sh
+            .left_remote
+            .remote_runs()
+            .filter(|_| !lazy::wants_bytes(sh, a)),
+    };
+    let here = |sh: &ExecShared| {
+        lazy::fetch_for(sh, a)?;
+        run_here(sh, a, inv, comps, on_meta)
+    };
+    let call = (inv.program.as_path(), &inv.argv[..]);
+    let exec = match remote::execute(sh, a, call, &inv.env, (comps, &minimal), on_meta) {
         Remote::Done(done) => *done,
-        Remote::Local => run_here(sh, a, inv, comps, on_meta),
+        Remote::Local => here(sh),
         Remote::Retry(why) => {
-            let local = run_here(sh, a, inv, comps, on_meta);
+            let local = here(sh);
             if local.is_ok() {
                 sh.emit(BuildEvent::Warning(format!(
                     "{} failed on the remote executor ({why}) but built locally: \

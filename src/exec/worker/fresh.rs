@@ -28,7 +28,7 @@ pub(super) fn check(
     };
     let remote = still_remote(a, s);
     if remote {
-        lazy::note(sh, a, s.key);
+        lazy::note(sh, a, s.key, None);
     }
     let relink = !remote && uplift_needed(a);
     if relink && !may_write {

@@ -9,9 +9,11 @@
 //! fetches every output left remote among its transitive dependencies.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::super::stamp::{load_stamp, refresh_moved, stamp_path, RecordedOutput};
+use super::super::remote::{DepFiles, RemoteFile};
+use super::super::stamp::{load_stamp, restamp_fetched, stamp_path, RecordedOutput};
 use super::super::ExecShared;
 use super::outputs::{clean_outputs, restamp_at_finish, uplift};
 use super::Failure;
@@ -25,6 +27,9 @@ use crate::plan::{Action, ActionGraph};
 /// The outputs of this build that stayed in the remote cache.
 pub struct LeftRemote {
     minimal: bool,
+    /// The digest helper, when the outputs of remote runs may stay in the
+    /// engine's CAS: the engine is the remote cache, which takes uploads.
+    remote_runs: Option<PathBuf>,
     /// What the test runs of this build run: the runs need their test
     /// binaries, not the user, so those are no final artifacts.
     run_by_tests: HashSet<ActionId>,
@@ -35,12 +40,17 @@ pub struct LeftRemote {
 /// Outputs to fetch once: the first dependent fetches, the others wait.
 struct Pending {
     key: ActionKey,
+    /// The entry, when known (a stamp names outputs without their CAS
+    /// blobs; a remote input root needs those).
+    result: OnceLock<ActionResult>,
     fetched: Mutex<Option<Result<(), String>>>,
 }
 
 impl LeftRemote {
-    /// The state of a build of `graph` that downloads as `download` says.
-    pub fn new(download: Download, graph: &ActionGraph) -> Self {
+    /// The state of a build of `graph` that downloads as `download` says;
+    /// `remote_runs`: the digest helper, when remote runs may leave their
+    /// outputs in the engine's CAS.
+    pub fn new(download: Download, graph: &ActionGraph, remote_runs: Option<PathBuf>) -> Self {
         let minimal = download == Download::Minimal;
         let run_by_tests = if minimal {
             let runs = graph
@@ -53,6 +63,7 @@ impl LeftRemote {
         };
         LeftRemote {
             minimal,
+            remote_runs: remote_runs.filter(|_| minimal),
             run_by_tests,
             left: Mutex::new(HashMap::new()),
         }
@@ -61,6 +72,12 @@ impl LeftRemote {
     /// Whether outputs may stay in the remote cache.
     pub fn minimal(&self) -> bool {
         self.minimal
+    }
+
+    /// The digest helper, when the outputs of remote runs may stay in the
+    /// engine's CAS.
+    pub(crate) fn remote_runs(&self) -> Option<&Path> {
+        self.remote_runs.as_deref()
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<ActionId, Arc<Pending>>> {
@@ -86,23 +103,82 @@ pub(super) fn wants_bytes(sh: &ExecShared, a: &Action) -> bool {
     }
 }
 
-/// Records that `a`'s outputs, of the entry under `key`, stayed remote.
-pub(super) fn note(sh: &ExecShared, a: &Action, key: ActionKey) {
+/// Records that `a`'s outputs, of the entry under `key` (`r`, when known),
+/// stayed remote.
+pub(super) fn note(sh: &ExecShared, a: &Action, key: ActionKey, r: Option<&ActionResult>) {
+    let result = OnceLock::new();
+    if let Some(r) = r {
+        let _ = result.set(r.clone());
+    }
     let pending = Arc::new(Pending {
         key,
+        result,
         fetched: Mutex::new(None),
     });
     sh.left_remote.pending().insert(a.id, pending);
 }
 
-/// Fetches what stayed remote among `a`'s transitive dependencies, before
-/// `a` runs locally. A fetch that fails fails `a`, and removes the stamps
+/// Where `dep`'s outputs are, for the input root of a remote run: those it
+/// left in the remote cache are named by their blobs, which the engine
+/// holds when it is the remote cache (the entry is looked up again, once,
+/// when only a stamp named them).
+pub(super) fn dep_files(sh: &ExecShared, dep: &Action) -> DepFiles {
+    let Some(p) = sh.left_remote.pending().get(&dep.id).cloned() else {
+        return DepFiles::Local;
+    };
+    let (Some(remote), Some(_)) = (sh.store.remote(), sh.left_remote.remote_runs()) else {
+        return DepFiles::Unknown(format!(
+            "the outputs of {} are not on the engine",
+            dep.display_name()
+        ));
+    };
+    let result = match p.result.get() {
+        Some(r) => r,
+        None => match remote.get_digests(&p.key) {
+            crate::cache::remote::RemoteLookup::Hit(r) => p.result.get_or_init(|| r),
+            _ => {
+                return DepFiles::Unknown(format!(
+                    "the remote cache no longer has the outputs of {}",
+                    dep.display_name()
+                ))
+            }
+        },
+    };
+    let mut files = Vec::new();
+    for o in &result.outputs {
+        let path = o.path.under(&dep.output_root);
+        if path.is_file() {
+            continue;
+        }
+        let Some(blob) = remote.cas_ref(&o.digest) else {
+            return DepFiles::Unknown(format!(
+                "the engine's blob of `{}` is not known",
+                path.display()
+            ));
+        };
+        files.push(RemoteFile {
+            path,
+            blob,
+            executable: o.executable,
+        });
+    }
+    DepFiles::Remote(files)
+}
+
+/// Fetches what stayed remote among what `a` reads of its dependencies,
+/// before `a` runs locally. A fetch that fails fails `a`, and removes the stamps
 /// of what is still left remote (see `forget_unfetched`).
 pub(super) fn fetch_for(sh: &ExecShared, a: &Action) -> Result<(), Failure> {
     if !sh.left_remote.minimal || sh.left_remote.pending().is_empty() {
         return Ok(());
     }
-    for id in transitive_deps(sh, a) {
+    // A build script's run reads its program and what the runs it
+    // depends on wrote, not the libraries its program was linked from.
+    let needed: Vec<ActionId> = match a.kind {
+        ActionKind::BuildScriptRun => direct(a).collect(),
+        _ => transitive_deps(sh, a),
+    };
+    for id in needed {
         let Some(p) = sh.left_remote.pending().get(&id).cloned() else {
             continue;
         };
@@ -190,7 +266,7 @@ fn download(sh: &ExecShared, dep: &Action, key: ActionKey) -> Result<(), String>
     clean_outputs(dep);
     sh.store.materialize(&r, &dep.output_root)?;
     uplift(dep).map_err(|f| f.message)?;
-    refresh_moved(&stamp_path(dep), &dep.output_root, key, &[]);
+    restamp_fetched(&stamp_path(dep), &dep.output_root, key);
     if load_stamp(dep).is_none_or(|s| s.left_remote()) {
         return Err("the fetched outputs did not stay in place".into());
     }

@@ -5,6 +5,7 @@
 
 mod build;
 mod fresh;
+mod kept;
 mod late_plan;
 pub(super) mod lazy;
 mod outputs;
@@ -77,7 +78,6 @@ pub fn run(
         }
     }
     sh.policy.past_fresh(a)?;
-    lazy::fetch_for(sh, a)?;
     let built = build::run_and_store(sh, a, &inv, &mut comps, pre, on_meta)?;
     reason.remote = built.remote;
     Ok(finished(

@@ -49,7 +49,7 @@ pub(super) fn from_cache(
     clean_outputs(a);
     if src == HitSource::RemoteDigests {
         let result = restored(sh, a, k, manifest, &r, false)?;
-        lazy::note(sh, a, k.key);
+        lazy::note(sh, a, k.key, Some(&r));
         return Ok(Some((result, Outcome::RemoteLeft)));
     }
     if let Err(why) = sh.store.materialize(&r, &a.output_root) {
