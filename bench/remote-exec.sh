@@ -10,6 +10,10 @@
 #
 # usage: bench/remote-exec.sh WORKERS [WORKSPACE] [ROUNDS] [JOBS]
 #   needs the venv and PostgreSQL of scripts/test-deps.sh
+#   DOWNLOAD=minimal: builds without the bytes. They need the engine as the
+#   remote cache, so hbuild keeps a fresh local cache per round instead of
+#   --no-cache, and each round builds both tools with its own
+#   `RUSTFLAGS=--cfg=hbuild_bench_round_N`, so that no key repeats.
 set -euo pipefail
 workers=${1:?workers}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -130,8 +134,15 @@ fresh_copy "$work/seed"
 
 for i in $(seq "$rounds"); do
   fresh_copy "$work/c$i"; fresh_copy "$work/h$i"
+  if [ "${DOWNLOAD:-all}" = minimal ]; then
+    export RUSTFLAGS="--cfg=hbuild_bench_round_$i"
+    caching=(--remote-download minimal)
+    export HBUILD_CACHE_DIR="$work/cache-$i"
+  else
+    caching=(--no-cache)
+  fi
   time_it cargo build --manifest-path "$work/c$i/Cargo.toml" >> "$work/cargo.t"
-  time_it "$hb" hbuild --no-cache -j "$jobs" --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t"
+  time_it "$hb" hbuild "${caching[@]}" -j "$jobs" --manifest-path "$work/h$i/Cargo.toml" >> "$work/hbuild.t"
   echo "round $i: cargo $(tail -n 1 "$work/cargo.t") s, hbuild $(tail -n 1 "$work/hbuild.t") s"
   grep -E "^ +Remote" "$work/last.err" | sed 's/^ */  /'
 done

@@ -390,7 +390,7 @@ pub struct BuildArgs {
     /// Platform property of remotely executed actions, `KEY=VALUE` (repeatable), for engines that pick workers by them [env: HBUILD_REMOTE_PLATFORM, comma-separated].
     #[arg(long, value_name = "KEY=VALUE", help_heading = "hbuild")]
     pub remote_platform: Vec<String>,
-    /// Which outputs of remote cache hits to download: `all`, or `minimal` (final artifacts, and what a local action needs when it runs) [env: HBUILD_REMOTE_DOWNLOAD].
+    /// Which outputs of remote cache hits and remote runs to download: `all`, or `minimal` (final artifacts, and what a local action needs when it runs) [env: HBUILD_REMOTE_DOWNLOAD].
     #[arg(long, value_name = "all|minimal", help_heading = "hbuild")]
     pub remote_download: Option<String>,
     /// With `--remote-executor`: fail instead of building locally when the engine cannot run an action.

@@ -35,7 +35,7 @@ pub const ENV_CONNECT_TIMEOUT: &str = "HBUILD_REMOTE_CACHE_CONNECT_TIMEOUT";
 /// downloaded (`all` or `minimal`).
 pub const ENV_DOWNLOAD: &str = "HBUILD_REMOTE_DOWNLOAD";
 
-/// Which outputs of remote cache hits a build downloads.
+/// Which outputs of remote cache hits and remote runs a build downloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Download {
