@@ -47,6 +47,32 @@ fn planned(ws: &Ws, args: &[&str], kinds: &[&str]) -> u64 {
 /// Compiles of libraries, binaries and build scripts.
 const COMPILES: &[&str] = &["compile", "build-script-compile"];
 
+/// Checks that `run` succeeded with no fallback and no warning, every
+/// action of `kinds` running remotely; returns its summary.
+fn all_remote(ws: &Ws, run: &common::Run, grid: &ExecGrid, kinds: &[&str]) -> serde_json::Value {
+    assert_eq!(
+        run.code,
+        0,
+        "--- stderr\n{}\n--- workers\n{}",
+        run.stderr,
+        grid.worker_log()
+    );
+    let summary = run.summary();
+    let ex = &summary["remote_execution"];
+    assert_eq!(
+        ex["executed"].as_u64().unwrap() + ex["engine_cached"].as_u64().unwrap(),
+        planned(ws, &[], kinds),
+        "every action of {kinds:?} ran remotely: {summary}\n{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("warning: "),
+        "no fallback, no warning:\n{}",
+        run.stderr
+    );
+    summary
+}
+
 /// The variables of a build through `url` with the workspace's private
 /// cache. The workspace's directory becomes private to this user first,
 /// so a worker running as another user can read only what it is sent.
@@ -69,26 +95,7 @@ fn the_kitchen_sink_builds_remotely_with_the_bytes_of_a_local_build() {
         &["--message-format", "json", "-j", "8"],
         &remote_env(&remote, &url),
     );
-    assert_eq!(
-        run.code,
-        0,
-        "--- stderr\n{}\n--- workers\n{}",
-        run.stderr,
-        grid.worker_log()
-    );
-    let summary = run.summary();
-    let ex = &summary["remote_execution"];
-    assert_eq!(
-        ex["executed"].as_u64().unwrap() + ex["engine_cached"].as_u64().unwrap(),
-        planned(&remote, &[], COMPILES),
-        "every compile ran remotely: {summary}\n{}",
-        run.stderr
-    );
-    assert!(
-        !run.stderr.contains("warning: "),
-        "no fallback, no warning:\n{}",
-        run.stderr
-    );
+    all_remote(&remote, &run, &grid, COMPILES);
     for bin in ["app-cli", "helper"] {
         let expected =
             std::fs::read_to_string(remote.path(&format!("expected/{bin}.stdout"))).unwrap();
@@ -283,22 +290,13 @@ fn a_minimal_remote_build_leaves_what_it_compiled_on_the_engine_until_a_local_ac
     ];
     let scripts_too = [&minimal[..], &["--remote-build-scripts"]].concat();
     let run = ws.hbuild_env(&scripts_too, &env);
-    assert_eq!(
-        run.code,
-        0,
-        "--- stderr\n{}\n--- workers\n{}",
-        run.stderr,
-        grid.worker_log()
+    let s = all_remote(
+        &ws,
+        &run,
+        &grid,
+        &["compile", "build-script-compile", "build-script-run"],
     );
-    let s = run.summary();
     let ex = &s["remote_execution"];
-    assert_eq!(
-        ex["executed"].as_u64().unwrap() + ex["engine_cached"].as_u64().unwrap(),
-        planned(&ws, &[], COMPILES) + planned(&ws, &[], &["build-script-run"]),
-        "every action ran remotely: {s}\n{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("warning: "), "{}", run.stderr);
     // Here: the final artifacts (programs, the libraries of members) and
     // what build scripts wrote, which remote runs return as a directory;
     // the other libraries, the proc-macros and the build scripts' programs
@@ -344,30 +342,15 @@ fn a_minimal_remote_build_leaves_what_it_compiled_on_the_engine_until_a_local_ac
 
     // An edit built remotely by the next build names what its dependencies
     // left on the engine, known to that build from their stamps only.
-    ws.replace(
-        "crates/app/src/lib.rs",
-        "\"app-cli report\"",
-        "\"app-cli report, remote\"",
-    );
     let remote_edit = [&scripts_too[..], &["--explain"]].concat();
-    let edited = ws.hbuild_env(&remote_edit, &env);
-    assert_eq!(edited.code, 0, "{}\n{}", edited.stderr, grid.worker_log());
-    assert!(!edited.stderr.contains("warning: "), "{}", edited.stderr);
-    let mut rebuilt = common::rebuilt_units(&edited);
-    rebuilt.sort();
-    assert_eq!(
-        rebuilt,
-        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
-        "{}",
-        edited.stderr
-    );
+    let edited = common::edit_app_report(&ws, "remote", |ws| {
+        let run = ws.hbuild_env(&remote_edit, &env);
+        assert_eq!(run.code, 0, "{}\n{}", run.stderr, grid.worker_log());
+        assert!(!run.stderr.contains("warning: "), "{}", run.stderr);
+        run
+    });
     let ex = &edited.summary()["remote_execution"];
     assert_eq!(ex["executed"], 3, "{ex}");
-    let expected = std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap();
-    assert_eq!(
-        ws.run_program("target/debug/app-cli"),
-        expected.replace("app-cli report", "app-cli report, remote")
-    );
     let (files, _) = common::outputs_left(&ws);
     assert!(!files.iter().any(|f| f.contains("libserde-")), "{files:#?}");
     ws.replace(
@@ -379,30 +362,14 @@ fn a_minimal_remote_build_leaves_what_it_compiled_on_the_engine_until_a_local_ac
     // An edit built locally needs the libraries of the library's
     // dependencies: fetched through the remote cache's entries, which the
     // remote runs left there, and byte for byte those of the full build.
-    ws.replace(
-        "crates/app/src/lib.rs",
-        "\"app-cli report\"",
-        "\"app-cli report, edited\"",
-    );
     let local_env = [
         ("HBUILD_CACHE_DIR", ws.cache.to_str().unwrap()),
         ("CARGO_INCREMENTAL", "0"),
     ];
     let explained = [&minimal[..], &["--explain", "--remote-cache", &url]].concat();
-    let edited = ws.hbuild_env(&explained, &local_env).ok();
-    let mut rebuilt = common::rebuilt_units(&edited);
-    rebuilt.sort();
-    assert_eq!(
-        rebuilt,
-        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
-        "{}",
-        edited.stderr
-    );
-    let expected = std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap();
-    assert_eq!(
-        ws.run_program("target/debug/app-cli"),
-        expected.replace("app-cli report", "app-cli report, edited")
-    );
+    common::edit_app_report(&ws, "edited", |ws| {
+        ws.hbuild_env(&explained, &local_env).ok()
+    });
     let (after, _) = common::outputs_left(&ws);
     let serde: Vec<&String> = after.iter().filter(|f| f.contains("libserde-")).collect();
     assert!(!serde.is_empty(), "{after:#?}");

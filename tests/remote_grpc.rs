@@ -456,26 +456,8 @@ fn a_minimal_download_takes_final_artifacts_then_what_an_edit_needs() {
 
     // An edit compiles the library locally: it needs its build script's
     // `OUT_DIR` and its dependencies' libraries, fetched now.
-    b.replace(
-        "crates/app/src/lib.rs",
-        "\"app-cli report\"",
-        "\"app-cli report, edited\"",
-    );
     let explained = [&minimal[..], &["--explain"]].concat();
-    let edited = b.hbuild_env(&explained, &env).ok();
-    let mut rebuilt = common::rebuilt_units(&edited);
-    rebuilt.sort();
-    assert_eq!(
-        rebuilt,
-        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
-        "{}",
-        edited.stderr
-    );
-    let out = b.run_program("target/debug/app-cli");
-    assert_eq!(
-        out,
-        expected.replace("app-cli report", "app-cli report, edited")
-    );
+    common::edit_app_report(&b, "edited", |b| b.hbuild_env(&explained, &env).ok());
     let (after, _) = common::outputs_left(&b);
     for f in after
         .iter()

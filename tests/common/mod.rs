@@ -466,6 +466,30 @@ pub fn outputs_left(ws: &Ws) -> (Vec<String>, u64) {
     (files, inodes.values().sum())
 }
 
+/// Edits the report line of the kitchen-sink fixture's `app` library to
+/// `"app-cli report, {label}"`, builds with `build` (an `--explain
+/// --message-format json` build), and checks that exactly the library and
+/// its two programs were rebuilt and that `app-cli` prints the edit.
+pub fn edit_app_report(ws: &Ws, label: &str, build: impl FnOnce(&Ws) -> Run) -> Run {
+    let edited = format!("\"app-cli report, {label}\"");
+    ws.replace("crates/app/src/lib.rs", "\"app-cli report\"", &edited);
+    let run = build(ws);
+    let mut rebuilt = rebuilt_units(&run);
+    rebuilt.sort();
+    assert_eq!(
+        rebuilt,
+        ["app", "app (bin \"app-cli\")", "app (bin \"helper\")"],
+        "{}",
+        run.stderr
+    );
+    let expected = std::fs::read_to_string(ws.path("expected/app-cli.stdout")).unwrap();
+    assert_eq!(
+        ws.run_program("target/debug/app-cli"),
+        expected.replace("app-cli report", &format!("app-cli report, {label}"))
+    );
+    run
+}
+
 /// The units a `--explain --message-format json` build executed, sorted:
 /// one `hbuild-explain` message each.
 pub fn rebuilt_units(run: &Run) -> Vec<String> {

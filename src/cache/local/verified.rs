@@ -35,6 +35,8 @@ use crate::core::{Digest, FileStamp};
 const RECORD: usize = 32 + 1 + FileStamp::BYTES + 8 + CHECK;
 /// Bytes of the check (a truncated blake3 of the rest of the record).
 const CHECK: usize = 7;
+/// Where a record's link count starts, after digest, variant and stamp.
+const LINKS_AT: usize = 33 + FileStamp::BYTES;
 /// Remembered verifications beyond which the in-memory memo starts over.
 const MAX_MEMO: usize = 1 << 20;
 /// A log this much larger than what it says is rewritten.
@@ -224,19 +226,17 @@ fn check_of(body: &[u8]) -> [u8; CHECK] {
 }
 
 fn encode((digest, executable): &Key, state: &BlobState) -> [u8; RECORD] {
-    const LINKS: usize = 33 + FileStamp::BYTES;
     let mut r = [0u8; RECORD];
     r[..32].copy_from_slice(digest.as_bytes());
     r[32] = u8::from(*executable);
-    r[33..LINKS].copy_from_slice(&state.stamp.to_bytes());
-    r[LINKS..LINKS + 8].copy_from_slice(&state.links.to_le_bytes());
+    r[33..LINKS_AT].copy_from_slice(&state.stamp.to_bytes());
+    r[LINKS_AT..LINKS_AT + 8].copy_from_slice(&state.links.to_le_bytes());
     let check = check_of(&r[..RECORD - CHECK]);
     r[RECORD - CHECK..].copy_from_slice(&check);
     r
 }
 
 fn decode(r: &[u8]) -> Option<(Key, BlobState)> {
-    const LINKS: usize = 33 + FileStamp::BYTES;
     let (body, check) = r.split_at(RECORD - CHECK);
     if check != check_of(body) {
         return None;
@@ -247,8 +247,8 @@ fn decode(r: &[u8]) -> Option<(Key, BlobState)> {
         1 => true,
         _ => return None,
     };
-    let stamp = FileStamp::from_bytes(body[33..LINKS].try_into().ok()?);
-    let links = u64::from_le_bytes(body[LINKS..].try_into().ok()?);
+    let stamp = FileStamp::from_bytes(body[33..LINKS_AT].try_into().ok()?);
+    let links = u64::from_le_bytes(body[LINKS_AT..].try_into().ok()?);
     Some(((digest, executable), BlobState { stamp, links }))
 }
 
